@@ -1,0 +1,144 @@
+//! IP addresses and CIDR blocks, parsed once at compile time.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Parses an IPv4 or IPv6 address (IPv6 may be bracketed; zone ids are refused).
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    s.parse::<IpAddr>().ok().map(unmap)
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) are treated as the IPv4 address, so a block
+/// written for v4 cannot be dodged by writing the address as v6.
+fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// A CIDR block (`10.0.0.0/8`, `2001:db8::/32`) or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `addr/len` or a bare address. Host bits set below the prefix are refused
+    /// (`10.0.0.1/8` is almost always a mistake).
+    pub fn parse(s: &str) -> Result<Cidr, &'static str> {
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s, None),
+        };
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| "expected an IPv4 or IPv6 address or CIDR block")?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match len {
+            None => max,
+            Some(l) => {
+                if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err("expected a prefix length after `/`");
+                }
+                let p: u8 = l
+                    .parse()
+                    .map_err(|_| "expected a prefix length after `/`")?;
+                if p > max {
+                    return Err("prefix length is larger than the address");
+                }
+                p
+            }
+        };
+        let c = Cidr { net: ip, prefix };
+        if c.mask_ip(ip) != ip {
+            return Err("address has bits set beyond the prefix length");
+        }
+        // A v4-mapped v6 block is stored as v4 so it matches v4 peers.
+        if let IpAddr::V6(v6) = ip {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                if prefix >= 96 {
+                    return Ok(Cidr {
+                        net: IpAddr::V4(v4),
+                        prefix: prefix - 96,
+                    });
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    fn mask_ip(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(v4) => {
+                let bits = u32::from(v4);
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
+                IpAddr::V4(Ipv4Addr::from(bits & mask))
+            }
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
+                IpAddr::V6(Ipv6Addr::from(bits & mask))
+            }
+        }
+    }
+
+    /// True when `ip` is inside this block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = unmap(ip);
+        if ip.is_ipv4() != self.net.is_ipv4() {
+            return false;
+        }
+        self.mask_ip(ip) == self.net
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_and_v6() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains(parse_ip("10.200.1.1").unwrap()));
+        assert!(!c.contains(parse_ip("11.0.0.1").unwrap()));
+        assert!(c.contains(parse_ip("::ffff:10.0.0.1").unwrap()));
+        let c6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(c6.contains(parse_ip("[2001:db8::1]").unwrap()));
+        assert!(!c6.contains(parse_ip("10.0.0.1").unwrap()));
+        let any = Cidr::parse("0.0.0.0/0").unwrap();
+        assert!(any.contains(parse_ip("1.2.3.4").unwrap()));
+        assert!(Cidr::parse("1.2.3.4")
+            .unwrap()
+            .contains(parse_ip("1.2.3.4").unwrap()));
+    }
+
+    #[test]
+    fn rejects_bad_blocks() {
+        for bad in [
+            "10.0.0.1/8",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "x",
+            "10.0.0.0/+8",
+            "1.2.3.4/08x",
+        ] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

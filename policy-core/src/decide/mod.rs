@@ -1,0 +1,3 @@
+//! Deciding: matching compiled rules against a canonical request.
+
+pub mod cidr;

@@ -1,0 +1,3 @@
+//! Extracting: the check request, and its canonical form for matching.
+
+pub mod request;

@@ -1,0 +1,3 @@
+//! The policy document: reading, validating and compiling it.
+
+pub mod read;
