@@ -18,10 +18,113 @@
 extern crate alloc;
 
 pub mod decide;
+pub mod enforce;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod lint;
 pub mod policy;
+pub mod testcase;
 
+pub use decide::Step;
+pub use enforce::{Decision, Outcome};
 pub use error::{ErrorCode, PolicyError};
 pub use extract::request::{CheckRequest, Peer};
+pub use policy::Plan;
+
+use alloc::vec::Vec;
+
+/// What the caller supplies besides the request: the clock (and, as the core grows, key
+/// sets and adapter state).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Env {
+    /// Unix time in seconds.
+    pub now: i64,
+}
+
+/// A compiled policy, ready to decide requests. Build once, decide many times.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    plan: Plan,
+}
+
+impl Engine {
+    /// Parses and compiles a policy document (JSON text).
+    pub fn from_json(text: &str) -> Result<Engine, PolicyError> {
+        Ok(Engine {
+            plan: Plan::from_json(text)?,
+        })
+    }
+
+    /// Compiles an already parsed policy document.
+    pub fn from_value(v: &json::Value) -> Result<Engine, PolicyError> {
+        Ok(Engine {
+            plan: Plan::from_value(v)?,
+        })
+    }
+
+    /// The compiled plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Decides one request.
+    pub fn decide(&self, req: &CheckRequest, env: &Env) -> Decision {
+        self.run(req, env, None)
+    }
+
+    /// Decides one request and explains every step.
+    pub fn explain(&self, req: &CheckRequest, env: &Env) -> (Decision, Vec<Step>) {
+        let mut steps = Vec::new();
+        let d = self.run(req, env, Some(&mut steps));
+        (d, steps)
+    }
+
+    /// Lints: policy patterns that are valid but probably wrong.
+    pub fn lints(&self) -> Vec<lint::Lint> {
+        lint::lint(&self.plan)
+    }
+
+    fn run(&self, req: &CheckRequest, _env: &Env, mut trace: Option<&mut Vec<Step>>) -> Decision {
+        let plan = &self.plan;
+        let mut ctx = match decide::Ctx::new(plan, req) {
+            Ok(c) => c,
+            Err(mut d) => {
+                d.dry_run = plan.mode == policy::Mode::DryRun;
+                if let Some(t) = trace.as_deref_mut() {
+                    t.push(Step {
+                        stage: "request",
+                        policy: None,
+                        rule: None,
+                        matched: false,
+                        detail: d.reason.clone(),
+                    });
+                }
+                return d;
+            }
+        };
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(Step {
+                stage: "request",
+                policy: None,
+                rule: None,
+                matched: true,
+                detail: alloc::format!(
+                    "{} {}{} (raw path `{}`), peer {}, remote ip {}",
+                    ctx.method,
+                    ctx.host,
+                    ctx.path,
+                    req.path,
+                    ctx.peer
+                        .map_or("(none)".into(), |p| alloc::format!("`{p}`")),
+                    ctx.remote_ip
+                        .map_or("(none)".into(), |p| alloc::format!("`{p}`")),
+                ),
+            });
+        }
+        // Token validation arrives with the authenticator; until then a presented token
+        // is never treated as authenticated.
+        ctx.token_present = req.header_values("authorization").next().is_some();
+        decide::authorize(plan, &ctx, trace)
+    }
+}

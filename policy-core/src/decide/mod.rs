@@ -1,3 +1,587 @@
-//! Deciding: matching compiled rules against a canonical request.
+//! Deciding: the canonical request context and the authorization algorithm.
+//!
+//! Order (design §2.4): DENY policies → ALLOW policies → default action. AUDIT policies only
+//! mark the decision. Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when`
+//! are AND-ed; `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a
+//! source or operation, every present field must match (Istio's semantics). A positive field
+//! whose attribute is absent does not match; a `not*` field whose attribute is absent does.
 
 pub mod cidr;
+
+use crate::enforce::{bearer_challenge, Decision, Outcome};
+use crate::extract::path::{canonicalize_host, canonicalize_method, canonicalize_path};
+use crate::extract::request::CheckRequest;
+use crate::json::{Map, Value};
+use crate::policy::authz::{Action, AuthzPolicy, Condition, Key, Operation, Rule, Source, Values};
+use crate::policy::matcher::MatchSet;
+use crate::policy::{Mode, Plan};
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::IpAddr;
+
+/// What the authenticator established about the caller, as the evaluator sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthView<'a> {
+    /// `iss/sub`.
+    pub principal: &'a str,
+    /// The token's audiences.
+    pub audiences: &'a [String],
+    /// `azp`, if present.
+    pub presenter: Option<&'a str>,
+    /// Every claim.
+    pub claims: &'a Map,
+}
+
+/// The request in canonical form, computed once and matched against every rule.
+#[derive(Debug, Clone)]
+pub struct Ctx<'a> {
+    /// The original request.
+    pub req: &'a CheckRequest,
+    /// Validated method.
+    pub method: &'a str,
+    /// Canonical path (no query).
+    pub path: String,
+    /// Lower-case host without port.
+    pub host: String,
+    /// Direct peer address.
+    pub source_ip: Option<IpAddr>,
+    /// Original client address (X-Forwarded-For with trusted hops), else the peer.
+    pub remote_ip: Option<IpAddr>,
+    /// Local address.
+    pub destination_ip: Option<IpAddr>,
+    /// Local port.
+    pub destination_port: Option<u16>,
+    /// Peer principal without `spiffe://`.
+    pub peer: Option<&'a str>,
+    /// Peer namespace, from `…/ns/NS/…`.
+    pub namespace: Option<&'a str>,
+    /// Peer service account as `NS/SA`.
+    pub service_account: Option<String>,
+    /// TLS SNI, lower-case.
+    pub sni: Option<String>,
+    /// Whether any token was presented (valid or not).
+    pub token_present: bool,
+    /// The verified caller, if any.
+    pub auth: Option<AuthView<'a>>,
+}
+
+/// Why a request could not be put in canonical form: a 400 decision.
+pub fn bad_request(code: &str, reason: String) -> Decision {
+    Decision::new(Outcome::Deny, 400, code, reason)
+}
+
+impl<'a> Ctx<'a> {
+    /// Canonicalises `req` under `plan`'s settings.
+    pub fn new(plan: &Plan, req: &'a CheckRequest) -> Result<Ctx<'a>, Decision> {
+        let method =
+            canonicalize_method(&req.method).map_err(|e| bad_request(e.code(), e.to_string()))?;
+        let path = canonicalize_path(&req.path, plan.path_normalization)
+            .map_err(|e| bad_request(e.code(), e.to_string()))?
+            .path;
+        let raw_host = if req.host.is_empty() {
+            let mut hosts = req.header_values("host");
+            match (hosts.next(), hosts.next()) {
+                (Some(h), None) => h,
+                (None, _) => "",
+                (Some(_), Some(_)) => {
+                    return Err(bad_request(
+                        "bad_host",
+                        "more than one `host` header".into(),
+                    ))
+                }
+            }
+        } else {
+            req.host.as_str()
+        };
+        let host = canonicalize_host(raw_host).map_err(|e| bad_request(e.code(), e.to_string()))?;
+        let source_ip = req.source.address.as_deref().and_then(cidr::parse_ip);
+        let remote_ip = remote_ip(req, source_ip, plan.num_trusted_proxies);
+        let peer = req
+            .source
+            .principal
+            .as_deref()
+            .map(|p| p.strip_prefix("spiffe://").unwrap_or(p));
+        let namespace = peer.and_then(|p| segment_after(p, "ns"));
+        let service_account = match (namespace, peer.and_then(|p| segment_after(p, "sa"))) {
+            (Some(ns), Some(sa)) => Some(format!("{ns}/{sa}")),
+            _ => None,
+        };
+        Ok(Ctx {
+            req,
+            method,
+            path,
+            host,
+            source_ip,
+            remote_ip,
+            destination_ip: req.destination.address.as_deref().and_then(cidr::parse_ip),
+            destination_port: req.destination.port,
+            peer,
+            namespace,
+            service_account,
+            sni: req.sni.as_ref().map(|s| s.to_ascii_lowercase()),
+            token_present: false,
+            auth: None,
+        })
+    }
+}
+
+/// `…/ns/NAME/…` → `NAME`.
+fn segment_after<'s>(principal: &'s str, label: &str) -> Option<&'s str> {
+    let mut it = principal.split('/');
+    while let Some(seg) = it.next() {
+        if seg == label {
+            return it.next().filter(|s| !s.is_empty());
+        }
+    }
+    None
+}
+
+/// Envoy's `xff_num_trusted_hops`: with N trusted proxies, the client is the Nth address from
+/// the right of `X-Forwarded-For`; with fewer entries (or a malformed one), the direct peer.
+fn remote_ip(req: &CheckRequest, source: Option<IpAddr>, trusted: u8) -> Option<IpAddr> {
+    if trusted == 0 {
+        return source;
+    }
+    let entries: Vec<&str> = req
+        .header_values("x-forwarded-for")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let n = usize::from(trusted);
+    if entries.len() < n {
+        return source;
+    }
+    entries
+        .get(entries.len() - n)
+        .and_then(|e| cidr::parse_ip(e))
+        .or(source)
+}
+
+/// One step of an explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `request`, `authenticate`, `deny`, `allow`, `audit` or `default`.
+    pub stage: &'static str,
+    /// The policy considered, if any.
+    pub policy: Option<String>,
+    /// The rule considered, if any.
+    pub rule: Option<usize>,
+    /// Whether it matched.
+    pub matched: bool,
+    /// What was found (lower case).
+    pub detail: String,
+}
+
+/// Which part of a rule failed to match, for explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Miss {
+    /// `from`, `to` or `when`.
+    pub clause: &'static str,
+    /// Index in that clause (for `from`/`to` the last entry tried).
+    pub index: usize,
+    /// The field that failed (`principals`, `notPaths`, `values`, ...).
+    pub field: &'static str,
+}
+
+fn check(ok: bool, field: &'static str) -> Result<(), &'static str> {
+    if ok {
+        Ok(())
+    } else {
+        Err(field)
+    }
+}
+
+/// positive list: attribute must be present and match; empty list: no constraint.
+fn pos(set: &MatchSet, v: Option<&str>) -> bool {
+    set.is_empty() || v.is_some_and(|v| set.matches(v))
+}
+
+/// negative list: attribute absent, or matching none.
+fn neg(set: &MatchSet, v: Option<&str>) -> bool {
+    set.is_empty() || !v.is_some_and(|v| set.matches(v))
+}
+
+fn source_matches(s: &Source, c: &Ctx<'_>) -> Result<(), &'static str> {
+    let rp = c.auth.map(|a| a.principal);
+    let sa = c.service_account.as_deref();
+    check(pos(&s.principals, c.peer), "principals")?;
+    check(neg(&s.not_principals, c.peer), "notPrincipals")?;
+    check(pos(&s.request_principals, rp), "requestPrincipals")?;
+    check(neg(&s.not_request_principals, rp), "notRequestPrincipals")?;
+    check(pos(&s.namespaces, c.namespace), "namespaces")?;
+    check(neg(&s.not_namespaces, c.namespace), "notNamespaces")?;
+    check(pos(&s.service_accounts, sa), "serviceAccounts")?;
+    check(neg(&s.not_service_accounts, sa), "notServiceAccounts")?;
+    let ip_in = |set: &crate::policy::matcher::IpSet, ip: Option<IpAddr>| {
+        ip.is_some_and(|ip| set.contains(ip))
+    };
+    check(
+        s.ip_blocks.is_empty() || ip_in(&s.ip_blocks, c.source_ip),
+        "ipBlocks",
+    )?;
+    check(
+        s.not_ip_blocks.is_empty() || !ip_in(&s.not_ip_blocks, c.source_ip),
+        "notIpBlocks",
+    )?;
+    check(
+        s.remote_ip_blocks.is_empty() || ip_in(&s.remote_ip_blocks, c.remote_ip),
+        "remoteIpBlocks",
+    )?;
+    check(
+        s.not_remote_ip_blocks.is_empty() || !ip_in(&s.not_remote_ip_blocks, c.remote_ip),
+        "notRemoteIpBlocks",
+    )
+}
+
+fn operation_matches(o: &Operation, c: &Ctx<'_>) -> Result<(), &'static str> {
+    check(pos(&o.hosts, Some(&c.host)), "hosts")?;
+    check(neg(&o.not_hosts, Some(&c.host)), "notHosts")?;
+    let port = c.destination_port;
+    check(
+        o.ports.is_empty() || port.is_some_and(|p| o.ports.contains(p)),
+        "ports",
+    )?;
+    check(
+        o.not_ports.is_empty() || !port.is_some_and(|p| o.not_ports.contains(p)),
+        "notPorts",
+    )?;
+    check(pos(&o.methods, Some(c.method)), "methods")?;
+    check(neg(&o.not_methods, Some(c.method)), "notMethods")?;
+    check(pos(&o.paths, Some(&c.path)), "paths")?;
+    check(neg(&o.not_paths, Some(&c.path)), "notPaths")
+}
+
+/// The string values of an attribute (several for multi-valued headers, claim arrays and
+/// audiences). Non-string scalars in claims match by their JSON text (`true`, `42`).
+pub fn attribute_values(key: &Key, c: &Ctx<'_>) -> Vec<String> {
+    match key {
+        Key::Header(name) => c.req.header_values(name).map(str::to_owned).collect(),
+        Key::SourceIp => c.req.source.address.iter().cloned().collect(),
+        Key::RemoteIp => c.remote_ip.map(|ip| ip.to_string()).into_iter().collect(),
+        Key::DestinationIp => c.req.destination.address.iter().cloned().collect(),
+        Key::DestinationPort => c
+            .destination_port
+            .map(|p| p.to_string())
+            .into_iter()
+            .collect(),
+        Key::SourceNamespace => c.namespace.map(str::to_owned).into_iter().collect(),
+        Key::SourcePrincipal => c.peer.map(str::to_owned).into_iter().collect(),
+        Key::SourceServiceAccount => c.service_account.iter().cloned().collect(),
+        Key::Sni => c.sni.iter().cloned().collect(),
+        Key::AuthPrincipal => c.auth.map(|a| a.principal.to_owned()).into_iter().collect(),
+        Key::AuthAudiences => c.auth.map(|a| a.audiences.to_vec()).unwrap_or_default(),
+        Key::AuthPresenter => c
+            .auth
+            .and_then(|a| a.presenter)
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        Key::AuthClaim(path) => {
+            let Some(a) = c.auth else { return Vec::new() };
+            let mut v: Option<&Value> = None;
+            for (i, seg) in path.iter().enumerate() {
+                v = if i == 0 {
+                    a.claims.get(seg)
+                } else {
+                    v.and_then(|x| x.get(seg))
+                };
+            }
+            match v {
+                Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
+                Some(other) => scalar_text(other).into_iter().collect(),
+                None => Vec::new(),
+            }
+        }
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(v.to_json()),
+        _ => None,
+    }
+}
+
+fn values_match(values: &Values, found: &[String]) -> bool {
+    match values {
+        Values::Strings(set) => found.iter().any(|v| set.matches(v)),
+        Values::Ips(set) => found.iter().any(|v| set.contains_str(v)),
+        Values::Ports(set) => found
+            .iter()
+            .any(|v| v.parse::<u16>().is_ok_and(|p| set.contains(p))),
+    }
+}
+
+fn condition_matches(cond: &Condition, c: &Ctx<'_>) -> Result<(), &'static str> {
+    let found = attribute_values(&cond.key, c);
+    let found = if matches!(cond.values, Values::Strings(_)) && cond.key == Key::Sni {
+        found.into_iter().map(|s| s.to_ascii_lowercase()).collect()
+    } else {
+        found
+    };
+    check(
+        cond.values.is_empty() || values_match(&cond.values, &found),
+        "values",
+    )?;
+    check(
+        cond.not_values.is_empty() || !values_match(&cond.not_values, &found),
+        "notValues",
+    )
+}
+
+/// Matches one rule; on a miss says which clause failed.
+pub fn rule_matches(rule: &Rule, c: &Ctx<'_>) -> Result<(), Miss> {
+    if !rule.from.is_empty() {
+        let mut last = Miss {
+            clause: "from",
+            index: 0,
+            field: "",
+        };
+        if !rule
+            .from
+            .iter()
+            .enumerate()
+            .any(|(i, s)| match source_matches(s, c) {
+                Ok(()) => true,
+                Err(field) => {
+                    last = Miss {
+                        clause: "from",
+                        index: i,
+                        field,
+                    };
+                    false
+                }
+            })
+        {
+            return Err(last);
+        }
+    }
+    if !rule.to.is_empty() {
+        let mut last = Miss {
+            clause: "to",
+            index: 0,
+            field: "",
+        };
+        if !rule
+            .to
+            .iter()
+            .enumerate()
+            .any(|(i, o)| match operation_matches(o, c) {
+                Ok(()) => true,
+                Err(field) => {
+                    last = Miss {
+                        clause: "to",
+                        index: i,
+                        field,
+                    };
+                    false
+                }
+            })
+        {
+            return Err(last);
+        }
+    }
+    for (i, cond) in rule.when.iter().enumerate() {
+        condition_matches(cond, c).map_err(|field| Miss {
+            clause: "when",
+            index: i,
+            field,
+        })?;
+    }
+    Ok(())
+}
+
+/// True when the rule reads the verified token (so a miss may be for lack of one).
+fn rule_reads_auth(rule: &Rule) -> bool {
+    rule.from
+        .iter()
+        .any(|s| !s.request_principals.is_empty() || !s.not_request_principals.is_empty())
+        || rule.when.iter().any(|c| c.key.is_auth())
+}
+
+/// The first rule of `p` that matches.
+fn policy_match(
+    p: &AuthzPolicy,
+    c: &Ctx<'_>,
+    trace: &mut Option<&mut Vec<Step>>,
+    stage: &'static str,
+) -> Option<usize> {
+    for (i, rule) in p.rules.iter().enumerate() {
+        let r = rule_matches(rule, c);
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(Step {
+                stage,
+                policy: Some(p.name.clone()),
+                rule: Some(i),
+                matched: r.is_ok(),
+                detail: match r {
+                    Ok(()) => "every clause matched".into(),
+                    Err(m) => describe_miss(rule, m, c),
+                },
+            });
+        }
+        if r.is_ok() {
+            return Some(i);
+        }
+    }
+    if p.rules.is_empty() {
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(Step {
+                stage,
+                policy: Some(p.name.clone()),
+                rule: None,
+                matched: false,
+                detail: "policy has no rules and matches nothing".into(),
+            });
+        }
+    }
+    None
+}
+
+fn describe_miss(rule: &Rule, m: Miss, c: &Ctx<'_>) -> String {
+    let actual: String = match (m.clause, m.field) {
+        ("from", "principals" | "notPrincipals") => shown(c.peer),
+        ("from", "requestPrincipals" | "notRequestPrincipals") => {
+            shown(c.auth.map(|a| a.principal))
+        }
+        ("from", "namespaces" | "notNamespaces") => shown(c.namespace),
+        ("from", "serviceAccounts" | "notServiceAccounts") => shown(c.service_account.as_deref()),
+        ("from", "ipBlocks" | "notIpBlocks") => shown(c.req.source.address.as_deref()),
+        ("from", _) => shown(c.remote_ip.map(|i| i.to_string()).as_deref()),
+        ("to", "hosts" | "notHosts") => shown(Some(&c.host)),
+        ("to", "ports" | "notPorts") => shown(c.destination_port.map(|p| p.to_string()).as_deref()),
+        ("to", "methods" | "notMethods") => shown(Some(c.method)),
+        ("to", _) => shown(Some(&c.path)),
+        _ => {
+            let key = rule.when.get(m.index);
+            let vals = key.map(|k| attribute_values(&k.key, c)).unwrap_or_default();
+            let key_text = key.map(|k| k.key_text.as_str()).unwrap_or("");
+            if vals.is_empty() {
+                return format!(
+                    "when[{}] `{key_text}` {}: the attribute is absent",
+                    m.index, m.field
+                );
+            }
+            let list: Vec<String> = vals.iter().map(|v| format!("`{v}`")).collect();
+            return format!(
+                "when[{}] `{key_text}` {} did not hold for {}",
+                m.index,
+                m.field,
+                list.join(", ")
+            );
+        }
+    };
+    let part = if m.clause == "from" {
+        "source"
+    } else {
+        "operation"
+    };
+    format!(
+        "{}[{}].{part}.{} did not match {actual}",
+        m.clause, m.index, m.field
+    )
+}
+
+fn shown(v: Option<&str>) -> String {
+    match v {
+        Some(s) => format!("`{s}`"),
+        None => "(absent)".into(),
+    }
+}
+
+/// Authorizes a canonical request: DENY → ALLOW → default, AUDIT marks. The caller has
+/// already handled authentication failures.
+pub fn authorize(plan: &Plan, c: &Ctx<'_>, mut trace: Option<&mut Vec<Step>>) -> Decision {
+    let mut decision = None;
+    for p in &plan.deny {
+        if let Some(i) = policy_match(p, c, &mut trace, "deny") {
+            let needs_auth = c.auth.is_none()
+                && !plan.jwt_rules.is_empty()
+                && p.rules.get(i).is_some_and(rule_reads_auth);
+            let mut d = if needs_auth {
+                unauthenticated(
+                    plan,
+                    c,
+                    format!("authentication required by policy `{}`", p.name),
+                )
+            } else {
+                let reason = p
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("denied by policy `{}`", p.name));
+                Decision::new(Outcome::Deny, 403, "denied_by_policy", reason)
+            };
+            d.policy = Some(p.name.clone());
+            d.rule = Some(i);
+            decision = Some(d);
+            break;
+        }
+    }
+    if decision.is_none() {
+        for p in &plan.allow {
+            if let Some(i) = policy_match(p, c, &mut trace, "allow") {
+                let mut d = Decision::new(
+                    Outcome::Allow,
+                    200,
+                    "allowed_by_policy",
+                    format!("allowed by policy `{}`", p.name),
+                );
+                d.policy = Some(p.name.clone());
+                d.rule = Some(i);
+                decision = Some(d);
+                break;
+            }
+        }
+    }
+    let mut d = match decision {
+        Some(d) => d,
+        None => {
+            let d = match plan.default_action {
+                Action::Allow => Decision::new(
+                    Outcome::Allow,
+                    200,
+                    "default_allow",
+                    "no policy matched; the default action is ALLOW",
+                ),
+                _ if c.auth.is_none() && !c.token_present && !plan.jwt_rules.is_empty() => {
+                    unauthenticated(plan, c, "authentication required".into())
+                }
+                _ => Decision::new(
+                    Outcome::Deny,
+                    403,
+                    "no_matching_policy",
+                    "no ALLOW policy matched",
+                ),
+            };
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(Step {
+                    stage: "default",
+                    policy: None,
+                    rule: None,
+                    matched: true,
+                    detail: d.reason.clone(),
+                });
+            }
+            d
+        }
+    };
+    for p in &plan.audit {
+        if policy_match(p, c, &mut trace, "audit").is_some() {
+            d.audit.push(p.name.clone());
+        }
+    }
+    d.principal = c.auth.map(|a| a.principal.to_string());
+    d.dry_run = plan.mode == Mode::DryRun;
+    d
+}
+
+/// 401 with an RFC 6750 challenge and no error code: no token was sent.
+pub fn unauthenticated(plan: &Plan, _c: &Ctx<'_>, reason: String) -> Decision {
+    let mut d = Decision::new(Outcome::Unauthenticated, 401, "missing_token", reason);
+    d.response_headers
+        .push(("www-authenticate".into(), bearer_challenge(&plan.realm)));
+    d
+}
