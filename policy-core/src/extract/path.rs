@@ -1,90 +1,1144 @@
-//! TEMPORARY minimal canonicaliser (replaced by the full implementation on merge).
-#![allow(missing_docs)]
-use alloc::string::{String, ToString};
-use core::fmt;
+//! Request canonicalisation for matching: the path, the method and the host (design §2.1).
+//!
+//! A policy decision is only as good as the agreement between what the policy matched and
+//! what the backend serves. Every bypass in this area (CVE-2019-9901 `/info/../private`,
+//! CVE-2021-31920 escaped slashes, Tomcat/Jetty `/..;/admin`, `//admin`) is a request that
+//! the enforcement point and the backend read differently. So each request is reduced once to
+//! a canonical form, and anything that cannot be reduced without guessing is refused with a
+//! precise, stable [`PathError::code`] — the caller turns that into a denial (HTTP 400).
+//!
+//! # Paths
+//!
+//! [`canonicalize_path`] takes the raw request target (`:path`) and returns the path to match
+//! plus the raw query. The query (after `?`) and fragment (after `#`) never take part in path
+//! matching; the query is returned untouched for the token extractor. Every mode:
+//!
+//! * accepts only origin-form targets: the path starts with `/` (no `*`, no
+//!   `http://host/x`, no empty target);
+//! * refuses raw bytes no HTTP client sends in a request target: control characters, space,
+//!   DEL and non-ASCII (send UTF-8 percent-encoded: `/caf%C3%A9`), anywhere in the target;
+//! * refuses malformed escapes (`%`, `%4`, `%zz`) and `%00`;
+//! * decodes escapes of unreserved characters (`ALPHA DIGIT - . _ ~`) exactly once, so
+//!   `/%61dmin` is `/admin` but `/%2561` stays `/%2561`; every other escape is kept with its
+//!   hex digits upper-cased (RFC 3986 §6.2.2.1–2);
+//! * then resolves dot segments (RFC 3986 §5.2.4), so `/%2e%2e/x` and `/a/%2E./x` resolve;
+//! * keeps case (`/ADMIN` stays; paths are case-sensitive) and a trailing slash (`/admin/`
+//!   stays; the matcher decides what it means);
+//! * is linear in the input, allocates at most the input's length for the path and the
+//!   query, and refuses targets longer than [`MAX_PATH_LEN`] bytes.
+//!
+//! The modes ([`PathNormalization`], policy field `pathNormalization`) use Istio's names:
+//!
+//! | input | `STRICT` (default) | `BASE` | `MERGE_SLASHES` | `DECODE_AND_MERGE_SLASHES` |
+//! |---|---|---|---|---|
+//! | `//admin` | `/admin` | `//admin` | `/admin` | `/admin` |
+//! | `/a%2Fb` | error `encoded_slash` | `/a%2Fb` | `/a%2Fb` | `/a/b` |
+//! | `/a%5Cb` | error `encoded_backslash` | `/a%5Cb` | `/a%5Cb` | `/a/b` |
+//! | `/a\b` | error `backslash` | error `backslash` | error `backslash` | `/a/b` |
+//! | `/../x` | error `above_root` | `/x` | `/x` | `/x` |
+//! | `/a;x` | error `path_parameter` | `/a;x` | `/a;x` | `/a;x` |
+//! | `/..;/x` | error `path_parameter` | error `path_parameter` | error `path_parameter` | error `path_parameter` |
+//! | `/a{b}` | error `invalid_character` | `/a{b}` | `/a{b}` | `/a{b}` |
+//!
+//! Differences from Istio, all towards refusing: Istio's `BASE` turns a raw `\` into `/`;
+//! here only `DECODE_AND_MERGE_SLASHES` does, the others refuse it (a backslash is not part
+//! of any URI, and guessing which way the backend reads it is what bypasses are made of).
+//! Istio's `NONE` is not offered at all: matching raw paths is CVE-2021-31920.
+//!
+//! ## `STRICT`
+//!
+//! The default, and stricter than Envoy's `normalize_path` + `merge_slashes` +
+//! `path_with_escaped_slashes_action: REJECT_REQUEST`. On top of `MERGE_SLASHES` it refuses:
+//!
+//! * `%2F` and `%5C` (`encoded_slash`, `encoded_backslash`): whether a backend splits on
+//!   them is exactly the ambiguity of CVE-2021-31920;
+//! * **every path parameter**, raw `;` or `%3B` (`path_parameter`). Servlet containers and
+//!   Spring strip `;…` from each segment before routing, so `/admin;x/` is `/admin/` to
+//!   Tomcat but not to a string matcher, and `/..;/admin` is `/admin` to Tomcat and Jetty
+//!   (Istio issue 27409). Refusing only `..;`/`.;` segments would still let `/admin;x`
+//!   dodge a DENY on `/admin`; stripping parameters would make `/public;x` match as `/public`
+//!   although a non-Java backend serves a different resource. Refusing `;` is the only
+//!   choice that is right for both kinds of backend; applications that rely on `;jsessionid`
+//!   URL rewriting or matrix parameters choose another mode;
+//! * a `..` that climbs above the root (`above_root`). RFC 3986 and Envoy clamp it (`/../x`
+//!   becomes `/x`), which is only safe if the clamped path is what the backend receives. No
+//!   conforming client sends such a path (clients resolve dot segments before sending), so
+//!   refusing costs nothing and keeps a naive backend that is given the raw target from
+//!   walking out of its root. The other modes clamp, like Istio;
+//! * the raw characters a WHATWG URL client always percent-encodes in a path
+//!   (`"` `<` `>` `` ` `` `{` `}`), as `invalid_character`. Characters browsers do send raw
+//!   (`|` `^` `[` `]`) are accepted.
+//!
+//! In every mode a segment that is a dot segment with parameters (`.;…`, `..;…`, `.%3B…`,
+//! `..%3B…`, after unreserved decoding) is refused as `path_parameter`: it has no
+//! legitimate use and is the Tomcat/Jetty traversal (Jetty issue 4275).
+//!
+//! # Methods
+//!
+//! [`canonicalize_method`] accepts an RFC 9110 token with no lower-case letters (`GET`,
+//! `PATCH`, `PURGE`, `M-SEARCH`). Methods are case-sensitive: `get` is refused, never
+//! upper-cased, because a backend may treat it differently from `GET` (Istio refuses it too).
+//!
+//! # Hosts
+//!
+//! [`canonicalize_host`] takes the raw `:authority`/`Host` and returns the host to match:
+//! lower-cased, port removed (`Api.Example.com:8443` → `api.example.com`), one trailing dot
+//! removed. An IPv6 literal keeps its brackets and is rewritten in RFC 5952 form
+//! (`[0:0::1]:80` → `[::1]`): the bracketed form is how a host is written in a URI and a
+//! `Host` header, and it cannot be confused with a port. A name is letters, digits, `-`,
+//! `_` and dots, with no empty label (international names in their `xn--` form); a name whose
+//! last label is numeric must be a dotted-quad IPv4 address in canonical form, so `0x7f.1`
+//! and `010.0.0.1` cannot stand in for `127.0.0.1`/`10.0.0.1`. Userinfo (`a@b`), zone ids,
+//! percent-escapes and ports above 65535 are refused. An empty host stays empty; an empty
+//! port (`example.com:`) is removed (RFC 3986 §6.2.3).
 
+use crate::extract::request::is_tchar;
+use alloc::format;
+use alloc::string::String;
+use core::fmt;
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// The longest request target (path, query and fragment) accepted, in bytes.
+pub const MAX_PATH_LEN: usize = 8192;
+
+/// The longest method accepted, in bytes.
+pub const MAX_METHOD_LEN: usize = 32;
+
+/// The longest host name accepted (without port or trailing dot), in bytes (RFC 1035).
+pub const MAX_HOST_LEN: usize = 253;
+
+/// How strictly paths are normalised (policy field `pathNormalization`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PathNormalization {
+    /// `STRICT`: `MERGE_SLASHES`, and refuse `%2F`, `%5C`, path parameters, `..` above the
+    /// root and raw characters clients always encode. The default.
     #[default]
     Strict,
+    /// `BASE`: RFC 3986 normalisation: decode unreserved escapes, resolve dot segments;
+    /// `%2F`/`%5C` and `//` are kept.
     Base,
+    /// `MERGE_SLASHES`: `BASE`, and merge consecutive slashes.
     MergeSlashes,
+    /// `DECODE_AND_MERGE_SLASHES`: `MERGE_SLASHES`, and first read `%2F`, `%5C` and `\` as
+    /// `/`.
     DecodeAndMergeSlashes,
 }
+
 impl PathNormalization {
+    /// Parses the policy spelling: `STRICT`, `BASE`, `MERGE_SLASHES` or
+    /// `DECODE_AND_MERGE_SLASHES` (upper case, like Istio's enum). Istio's `NONE` is not
+    /// accepted.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "STRICT" => Some(Self::Strict),
-            "BASE" => Some(Self::Base),
-            "MERGE_SLASHES" => Some(Self::MergeSlashes),
-            "DECODE_AND_MERGE_SLASHES" => Some(Self::DecodeAndMergeSlashes),
+            "STRICT" => Some(PathNormalization::Strict),
+            "BASE" => Some(PathNormalization::Base),
+            "MERGE_SLASHES" => Some(PathNormalization::MergeSlashes),
+            "DECODE_AND_MERGE_SLASHES" => Some(PathNormalization::DecodeAndMergeSlashes),
             _ => None,
         }
     }
+
+    /// The policy spelling (the inverse of [`PathNormalization::parse`]).
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Strict => "STRICT",
-            Self::Base => "BASE",
-            Self::MergeSlashes => "MERGE_SLASHES",
-            Self::DecodeAndMergeSlashes => "DECODE_AND_MERGE_SLASHES",
+            PathNormalization::Strict => "STRICT",
+            PathNormalization::Base => "BASE",
+            PathNormalization::MergeSlashes => "MERGE_SLASHES",
+            PathNormalization::DecodeAndMergeSlashes => "DECODE_AND_MERGE_SLASHES",
         }
     }
+
+    fn merges_slashes(self) -> bool {
+        !matches!(self, PathNormalization::Base)
+    }
 }
+
+/// Why a path, method or host was refused. Every variant is a reason the request is denied
+/// (HTTP 400); [`PathError::code`] is the stable machine form.
+///
+/// `input` fields hold the offending input cut to 80 characters (`…` marks a cut); `at` is a
+/// byte offset into the raw input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PathError {
-    Bad(String),
-    BadMethod(String),
-    BadHost(String),
+    /// The request target is empty.
+    Empty,
+    /// The request target does not start with `/` (`*`, `http://host/x`, `x/y`).
+    NotAbsolute {
+        /// The target.
+        input: String,
+    },
+    /// The request target is longer than [`MAX_PATH_LEN`].
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A control character, space, DEL or non-ASCII character, or (in `STRICT`) a character
+    /// clients always percent-encode.
+    InvalidCharacter {
+        /// The target.
+        input: String,
+        /// The character.
+        ch: char,
+        /// Where.
+        at: usize,
+    },
+    /// A raw `\`.
+    Backslash {
+        /// The target.
+        input: String,
+        /// Where.
+        at: usize,
+    },
+    /// A `%` not followed by two hex digits.
+    BadEscape {
+        /// The target.
+        input: String,
+        /// Where.
+        at: usize,
+    },
+    /// `%2F` (`STRICT`).
+    EncodedSlash {
+        /// The target.
+        input: String,
+        /// Where.
+        at: usize,
+    },
+    /// `%5C` (`STRICT`).
+    EncodedBackslash {
+        /// The target.
+        input: String,
+        /// Where.
+        at: usize,
+    },
+    /// `%00`.
+    EncodedNul {
+        /// The target.
+        input: String,
+        /// Where.
+        at: usize,
+    },
+    /// A path parameter: any `;` or `%3B` (`STRICT`), or a dot segment with parameters
+    /// (`..;x`, every mode).
+    PathParameter {
+        /// The target.
+        input: String,
+        /// The segment holding it.
+        segment: String,
+    },
+    /// A `..` segment that climbs above the root (`STRICT`).
+    AboveRoot {
+        /// The target.
+        input: String,
+    },
+    /// The method is not an upper-case RFC 9110 token.
+    BadMethod {
+        /// The method.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The host is not a valid host name, IPv4 address or bracketed IPv6 address with an
+    /// optional port.
+    BadHost {
+        /// The host.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
+
 impl PathError {
+    /// The stable machine code, e.g. `encoded_slash`.
     pub fn code(&self) -> &'static str {
         match self {
-            PathError::Bad(_) => "bad_path",
-            PathError::BadMethod(_) => "bad_method",
-            PathError::BadHost(_) => "bad_host",
+            PathError::Empty => "empty",
+            PathError::NotAbsolute { .. } => "not_absolute",
+            PathError::TooLong { .. } => "too_long",
+            PathError::InvalidCharacter { .. } => "invalid_character",
+            PathError::Backslash { .. } => "backslash",
+            PathError::BadEscape { .. } => "bad_escape",
+            PathError::EncodedSlash { .. } => "encoded_slash",
+            PathError::EncodedBackslash { .. } => "encoded_backslash",
+            PathError::EncodedNul { .. } => "encoded_nul",
+            PathError::PathParameter { .. } => "path_parameter",
+            PathError::AboveRoot { .. } => "above_root",
+            PathError::BadMethod { .. } => "bad_method",
+            PathError::BadHost { .. } => "bad_host",
         }
     }
 }
+
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PathError::Bad(p) => write!(f, "path `{p}` is not acceptable"),
-            PathError::BadMethod(p) => write!(f, "method `{p}` is not acceptable"),
-            PathError::BadHost(p) => write!(f, "host `{p}` is not acceptable"),
+            PathError::Empty => write!(f, "empty request path: expected a path starting with `/`"),
+            PathError::NotAbsolute { input } => {
+                write!(f, "expected a path starting with `/`, found {}", Q(input))
+            }
+            PathError::TooLong { len, max } => {
+                write!(f, "request path is {len} bytes long, more than the limit of {max}")
+            }
+            PathError::InvalidCharacter { input, ch, at } => write!(
+                f,
+                "character {} (u+{:04x}) is not allowed in a request path, at byte {at} of {}",
+                Q(ch.encode_utf8(&mut [0; 4])),
+                u32::from(*ch),
+                Q(input)
+            ),
+            PathError::Backslash { input, at } => write!(
+                f,
+                "backslash at byte {at} of request path {}: send `/` or `%5C`",
+                Q(input)
+            ),
+            PathError::BadEscape { input, at } => write!(
+                f,
+                "malformed percent-escape at byte {at} of request path {}: `%` must be followed by two hex digits",
+                Q(input)
+            ),
+            PathError::EncodedSlash { input, at } => write!(
+                f,
+                "encoded slash (`%2F`) at byte {at} of request path {}",
+                Q(input)
+            ),
+            PathError::EncodedBackslash { input, at } => write!(
+                f,
+                "encoded backslash (`%5C`) at byte {at} of request path {}",
+                Q(input)
+            ),
+            PathError::EncodedNul { input, at } => write!(
+                f,
+                "encoded nul (`%00`) at byte {at} of request path {}",
+                Q(input)
+            ),
+            PathError::PathParameter { input, segment } => write!(
+                f,
+                "path parameter (`;`) in segment {} of request path {}",
+                Q(segment),
+                Q(input)
+            ),
+            PathError::AboveRoot { input } => write!(
+                f,
+                "dot segment (`..`) climbs above the root in request path {}",
+                Q(input)
+            ),
+            PathError::BadMethod { input, reason } => {
+                write!(f, "invalid method {}: {reason}", Q(input))
+            }
+            PathError::BadHost { input, reason } => {
+                write!(f, "invalid host {}: {reason}", Q(input))
+            }
         }
     }
 }
+
+#[cfg(feature = "std")]
+extern crate std;
+#[cfg(feature = "std")]
+impl std::error::Error for PathError {}
+
+/// Quotes user input in backticks for a message, with control characters escaped so that
+/// input cannot forge log lines.
+struct Q<'a>(&'a str);
+
+impl fmt::Display for Q<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`")?;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        f.write_str("`")
+    }
+}
+
+/// The first 80 characters of `s`, with `…` when cut.
+fn cut(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => {
+            let mut out = String::from(s.get(..i).unwrap_or(""));
+            out.push('…');
+            out
+        }
+        None => String::from(s),
+    }
+}
+
+/// A request path reduced for matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalPath {
+    /// The normalised path: starts with `/`, no query, no fragment.
     pub path: String,
+    /// The raw text after `?` (up to any `#`), when there is a `?`; not decoded.
     pub query: Option<String>,
 }
-pub fn canonicalize_path(raw: &str, _mode: PathNormalization) -> Result<CanonicalPath, PathError> {
-    let (p, q) = match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q.to_string())),
-        None => (raw, None),
-    };
-    if !p.starts_with('/')
-        || p.contains("//")
-        || p.contains('%')
-        || p.contains("..")
-        || p.contains('\\')
-    {
-        return Err(PathError::Bad(raw.to_string()));
+
+/// Canonicalises a raw request target (`:path`) for matching; see the module docs.
+pub fn canonicalize_path(raw: &str, mode: PathNormalization) -> Result<CanonicalPath, PathError> {
+    if raw.len() > MAX_PATH_LEN {
+        return Err(PathError::TooLong {
+            len: raw.len(),
+            max: MAX_PATH_LEN,
+        });
     }
-    Ok(CanonicalPath {
-        path: p.to_string(),
-        query: q,
-    })
+    match raw.as_bytes().first() {
+        None => return Err(PathError::Empty),
+        Some(b'/') => {}
+        Some(_) => return Err(PathError::NotAbsolute { input: cut(raw) }),
+    }
+    let path_end = raw.find(['?', '#']).unwrap_or(raw.len());
+    let (path, rest) = raw.split_at_checked(path_end).unwrap_or((raw, ""));
+    let path = normalize(raw, path, mode)?;
+    // Query and fragment: not matched, but still no raw bytes a client never sends.
+    for (i, b) in rest.bytes().enumerate() {
+        if is_never_raw(b) {
+            return Err(invalid_character(raw, path_end.saturating_add(i)));
+        }
+    }
+    let query = rest.strip_prefix('?').map(|q| {
+        let end = q.find('#').unwrap_or(q.len());
+        String::from(q.get(..end).unwrap_or(q))
+    });
+    Ok(CanonicalPath { path, query })
 }
+
+/// Bytes refused raw anywhere in a request target, in every mode.
+fn is_never_raw(b: u8) -> bool {
+    b <= b' ' || b >= 0x7f
+}
+
+/// Bytes a WHATWG URL client always percent-encodes in a path; refused raw in `STRICT`.
+fn is_always_encoded(b: u8) -> bool {
+    matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}')
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn invalid_character(raw: &str, at: usize) -> PathError {
+    let ch = raw
+        .get(at..)
+        .and_then(|s| s.chars().next())
+        .unwrap_or(char::REPLACEMENT_CHARACTER);
+    PathError::InvalidCharacter {
+        input: cut(raw),
+        ch,
+        at,
+    }
+}
+
+/// The raw segment of `path` that holds byte `at`.
+fn segment_at(path: &str, at: usize) -> String {
+    let b = path.as_bytes();
+    let start = b
+        .get(..at)
+        .and_then(|s| s.iter().rposition(|&c| c == b'/'))
+        .map_or(0, |p| p.saturating_add(1));
+    let end = b
+        .get(at..)
+        .and_then(|s| s.iter().position(|&c| c == b'/'))
+        .map_or(b.len(), |p| p.saturating_add(at));
+    cut(path.get(start..end).unwrap_or(""))
+}
+
+/// One pass over `path` (which starts with `/` and holds no `?` or `#`): decode, check, and
+/// resolve each segment as it ends. Output never grows beyond the input.
+fn normalize(raw: &str, path: &str, mode: PathNormalization) -> Result<String, PathError> {
+    let strict = mode == PathNormalization::Strict;
+    let decode_slashes = mode == PathNormalization::DecodeAndMergeSlashes;
+    let b = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    out.push('/');
+    let mut seg_start = out.len();
+    let mut i = 1;
+    loop {
+        let Some(&c) = b.get(i) else {
+            end_segment(&mut out, seg_start, true, mode, raw)?;
+            return Ok(out);
+        };
+        let mut separator = c == b'/';
+        match c {
+            b'/' => {}
+            b'\\' if decode_slashes => separator = true,
+            b'\\' => {
+                return Err(PathError::Backslash {
+                    input: cut(raw),
+                    at: i,
+                })
+            }
+            b'%' => {
+                let h = b.get(i.saturating_add(1)).copied().unwrap_or(0);
+                let l = b.get(i.saturating_add(2)).copied().unwrap_or(0);
+                let (Some(hi), Some(lo)) = (hex_value(h), hex_value(l)) else {
+                    return Err(PathError::BadEscape {
+                        input: cut(raw),
+                        at: i,
+                    });
+                };
+                let v = hi << 4 | lo;
+                let at = i;
+                i = i.saturating_add(2);
+                match v {
+                    0 => {
+                        return Err(PathError::EncodedNul {
+                            input: cut(raw),
+                            at,
+                        })
+                    }
+                    b'/' | b'\\' if decode_slashes => separator = true,
+                    b'/' if strict => {
+                        return Err(PathError::EncodedSlash {
+                            input: cut(raw),
+                            at,
+                        })
+                    }
+                    b'\\' if strict => {
+                        return Err(PathError::EncodedBackslash {
+                            input: cut(raw),
+                            at,
+                        })
+                    }
+                    b';' if strict => {
+                        return Err(PathError::PathParameter {
+                            input: cut(raw),
+                            segment: segment_at(path, at),
+                        })
+                    }
+                    v if is_unreserved(v) => out.push(char::from(v)),
+                    _ => {
+                        out.push('%');
+                        out.push(char::from(h.to_ascii_uppercase()));
+                        out.push(char::from(l.to_ascii_uppercase()));
+                    }
+                }
+            }
+            b';' if strict => {
+                return Err(PathError::PathParameter {
+                    input: cut(raw),
+                    segment: segment_at(path, i),
+                })
+            }
+            c if is_never_raw(c) || (strict && is_always_encoded(c)) => {
+                return Err(invalid_character(raw, i));
+            }
+            c => out.push(char::from(c)),
+        }
+        if separator {
+            end_segment(&mut out, seg_start, false, mode, raw)?;
+            out.push('/');
+            seg_start = out.len();
+        }
+        i = i.saturating_add(1);
+    }
+}
+
+/// Finishes the segment `out[seg_start..]` (just after its `/`): refuses dot segments with
+/// parameters, drops `.`, pops for `..`, merges empty segments. When `last`, a dot segment
+/// leaves a trailing `/`, as in RFC 3986 §5.2.4.
+fn end_segment(
+    out: &mut String,
+    seg_start: usize,
+    last: bool,
+    mode: PathNormalization,
+    raw: &str,
+) -> Result<(), PathError> {
+    let seg = out.get(seg_start..).unwrap_or("");
+    let slash = seg_start.saturating_sub(1);
+    match seg {
+        "" if !last && mode.merges_slashes() => out.truncate(slash),
+        "" => {}
+        "." => out.truncate(if last { seg_start } else { slash }),
+        ".." => {
+            out.truncate(slash);
+            match out.rfind('/') {
+                Some(p) => out.truncate(p),
+                None if mode == PathNormalization::Strict => {
+                    return Err(PathError::AboveRoot { input: cut(raw) })
+                }
+                None => {} // clamp at the root, like RFC 3986 and Envoy
+            }
+            if last {
+                out.push('/');
+            }
+        }
+        s if [".;", "..;", ".%3B", "..%3B"]
+            .iter()
+            .any(|p| s.starts_with(p)) =>
+        {
+            return Err(PathError::PathParameter {
+                input: cut(raw),
+                segment: cut(s),
+            })
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks a method: a non-empty RFC 9110 token with no lower-case letters, at most
+/// [`MAX_METHOD_LEN`] bytes. Returned as given; never case-folded.
 pub fn canonicalize_method(raw: &str) -> Result<&str, PathError> {
-    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(raw)
+    let bad = |reason| PathError::BadMethod {
+        input: cut(raw),
+        reason,
+    };
+    if raw.is_empty() {
+        return Err(bad("the method is empty"));
+    }
+    if raw.len() > MAX_METHOD_LEN {
+        return Err(bad("longer than 32 bytes"));
+    }
+    if raw.bytes().any(|b| !is_tchar(b)) {
+        return Err(bad(
+            "not a token (letters, digits and ``!#$%&'*+-.^_`|~`` only)",
+        ));
+    }
+    if raw.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err(bad(
+            "methods are case-sensitive and must be upper case, e.g. `GET`",
+        ));
+    }
+    Ok(raw)
+}
+
+/// Canonicalises a raw `:authority`/`Host` for matching: lower case, no port, no trailing
+/// dot, IPv6 in brackets in RFC 5952 form; see the module docs. An empty host gives `""`.
+pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
+    let bad = |reason| PathError::BadHost {
+        input: cut(raw),
+        reason,
+    };
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    if raw.contains('@') {
+        return Err(bad("userinfo (`@`) is not allowed"));
+    }
+    if let Some(after) = raw.strip_prefix('[') {
+        let Some((inner, rest)) = after.split_once(']') else {
+            return Err(bad("unclosed `[`"));
+        };
+        if !rest.is_empty() {
+            let Some(port) = rest.strip_prefix(':') else {
+                return Err(bad("unexpected text after `]`"));
+            };
+            check_port(port, raw)?;
+        }
+        if inner.contains('%') {
+            return Err(bad("ipv6 zone ids are not allowed"));
+        }
+        let ip: Ipv6Addr = inner
+            .parse()
+            .map_err(|_| bad("not an ipv6 address between `[` and `]`"))?;
+        return Ok(format!("[{ip}]"));
+    }
+    let name = match raw.split_once(':') {
+        Some((name, port)) => {
+            check_port(port, raw)?;
+            name
+        }
+        None => raw,
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Err(bad("empty host name"));
+    }
+    if name.len() > MAX_HOST_LEN {
+        return Err(bad("longer than 253 bytes"));
+    }
+    if let Some(b) = name
+        .bytes()
+        .find(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    {
+        return Err(if b == b':' {
+            bad("ipv6 addresses must be in brackets, e.g. `[::1]:8080`")
+        } else if b >= 0x80 {
+            bad("non-ascii host name: send its `xn--` form")
+        } else {
+            bad("only letters, digits, `-`, `_` and `.` are allowed in a host name")
+        });
+    }
+    let mut last = "";
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(bad("empty label"));
+        }
+        if label.len() > 63 {
+            return Err(bad("label longer than 63 bytes"));
+        }
+        last = label;
+    }
+    let lower = name.to_ascii_lowercase();
+    let numeric = last.bytes().all(|b| b.is_ascii_digit())
+        || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
+    if numeric {
+        match lower.parse::<Ipv4Addr>() {
+            Ok(ip) if format!("{ip}") == lower => {}
+            _ => return Err(bad("a numeric host must be a dotted-quad ipv4 address")),
+        }
+    }
+    Ok(lower)
+}
+
+/// A port: up to 5 digits, at most 65535; empty is allowed (RFC 3986 §6.2.3).
+fn check_port(port: &str, raw: &str) -> Result<(), PathError> {
+    let in_range = port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u32>().map_or(port.is_empty(), |p| p <= 65535);
+    if in_range {
+        Ok(())
     } else {
-        Err(PathError::BadMethod(raw.to_string()))
+        Err(PathError::BadHost {
+            input: cut(raw),
+            reason: "the port must be a number from 0 to 65535",
+        })
     }
 }
-pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
-    let h = raw.rsplit_once(':').map(|(h, _)| h).unwrap_or(raw);
-    Ok(h.to_ascii_lowercase())
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+    use PathNormalization::*;
+
+    const MODES: [PathNormalization; 4] = [Strict, Base, MergeSlashes, DecodeAndMergeSlashes];
+
+    /// `Ok(path)` or `Err(code)`.
+    fn run(raw: &str, mode: PathNormalization) -> Result<String, &'static str> {
+        canonicalize_path(raw, mode)
+            .map(|c| c.path)
+            .map_err(|e| e.code())
+    }
+
+    /// Each row: input, then the outcome in STRICT, BASE, MERGE_SLASHES,
+    /// DECODE_AND_MERGE_SLASHES. An outcome starting with `!` is an error code.
+    const TABLE: &[(&str, [&str; 4])] = &[
+        ("//admin", ["/admin", "//admin", "/admin", "/admin"]),
+        ("/a/../admin", ["/admin"; 4]),
+        ("/%61dmin", ["/admin"; 4]),
+        (
+            "/admin%2F",
+            ["!encoded_slash", "/admin%2F", "/admin%2F", "/admin/"],
+        ),
+        (
+            "/admin%2f..",
+            ["!encoded_slash", "/admin%2F..", "/admin%2F..", "/"],
+        ),
+        (
+            "/admin\\x",
+            ["!backslash", "!backslash", "!backslash", "/admin/x"],
+        ),
+        ("/ADMIN", ["/ADMIN"; 4]),
+        ("/admin/", ["/admin/"; 4]),
+        ("/admin#x", ["/admin"; 4]),
+        ("/admin?x", ["/admin"; 4]),
+        ("/admin?x#y", ["/admin"; 4]),
+        ("/..;/admin", ["!path_parameter"; 4]),
+        ("/a/.;x/admin", ["!path_parameter"; 4]),
+        ("/a/.%3bx/admin", ["!path_parameter"; 4]),
+        ("/a/%2e%2e%3B/admin", ["!path_parameter"; 4]),
+        (
+            "/admin;jsessionid=1",
+            [
+                "!path_parameter",
+                "/admin;jsessionid=1",
+                "/admin;jsessionid=1",
+                "/admin;jsessionid=1",
+            ],
+        ),
+        (
+            "/admin%3bx",
+            ["!path_parameter", "/admin%3Bx", "/admin%3Bx", "/admin%3Bx"],
+        ),
+        (
+            "/%2e%2e/admin",
+            ["!above_root", "/admin", "/admin", "/admin"],
+        ),
+        ("/a/%2E./admin", ["/admin"; 4]),
+        ("/a/.%2e/admin", ["/admin"; 4]),
+        (
+            "/%2e%2e%2fadmin",
+            ["!encoded_slash", "/..%2Fadmin", "/..%2Fadmin", "/admin"],
+        ),
+        ("/a/./b", ["/a/b"; 4]),
+        ("/a/b/..", ["/a/"; 4]),
+        ("/a/b/.", ["/a/b/"; 4]),
+        ("/a/..", ["/"; 4]),
+        ("/.", ["/"; 4]),
+        ("/./", ["/"; 4]),
+        ("/", ["/"; 4]),
+        ("/..", ["!above_root", "/", "/", "/"]),
+        ("/a/../..", ["!above_root", "/", "/", "/"]),
+        (
+            "/../../etc/passwd",
+            ["!above_root", "/etc/passwd", "/etc/passwd", "/etc/passwd"],
+        ),
+        ("/a//b/../c", ["/a/c", "/a//c", "/a/c", "/a/c"]),
+        ("/a//..", ["/", "/a/", "/", "/"]),
+        ("%", ["!not_absolute"; 4]),
+        ("/%", ["!bad_escape"; 4]),
+        ("/%4", ["!bad_escape"; 4]),
+        ("/%zz", ["!bad_escape"; 4]),
+        ("/%4g", ["!bad_escape"; 4]),
+        ("/%00", ["!encoded_nul"; 4]),
+        ("/%25", ["/%25"; 4]),
+        ("/%2561", ["/%2561"; 4]),
+        ("/%252e%252e/", ["/%252e%252e/"; 4]),
+        ("/caf%C3%A9", ["/caf%C3%A9"; 4]),
+        ("/caf%c3%a9", ["/caf%C3%A9"; 4]),
+        ("/caf\u{e9}", ["!invalid_character"; 4]),
+        ("/a b", ["!invalid_character"; 4]),
+        ("/a\tb", ["!invalid_character"; 4]),
+        ("/a\u{7f}", ["!invalid_character"; 4]),
+        ("/a?b c", ["!invalid_character"; 4]),
+        ("/a#\u{1}", ["!invalid_character"; 4]),
+        ("", ["!empty"; 4]),
+        ("*", ["!not_absolute"; 4]),
+        ("http://x/a", ["!not_absolute"; 4]),
+        ("admin", ["!not_absolute"; 4]),
+        ("?x", ["!not_absolute"; 4]),
+        ("/a{b}", ["!invalid_character", "/a{b}", "/a{b}", "/a{b}"]),
+        ("/a|b^[c]", ["/a|b^[c]"; 4]),
+        ("/a%5cb", ["!encoded_backslash", "/a%5Cb", "/a%5Cb", "/a/b"]),
+        ("/%7e%2D%5f%41", ["/~-_A"; 4]),
+        ("/a%3a%40%2b", ["/a%3A%40%2B"; 4]),
+        // Istio's documented examples.
+        ("/public/./data/abc/../xyz", ["/public/data/xyz"; 4]),
+        (
+            "/some//data///abc",
+            [
+                "/some/data/abc",
+                "/some//data///abc",
+                "/some/data/abc",
+                "/some/data/abc",
+            ],
+        ),
+        (
+            "/some%2fdata/%61%62%63",
+            [
+                "!encoded_slash",
+                "/some%2Fdata/abc",
+                "/some%2Fdata/abc",
+                "/some/data/abc",
+            ],
+        ),
+        (
+            "/some\\data",
+            ["!backslash", "!backslash", "!backslash", "/some/data"],
+        ),
+        (
+            "/a/b%2F..%2F..%2Fc",
+            [
+                "!encoded_slash",
+                "/a/b%2F..%2F..%2Fc",
+                "/a/b%2F..%2F..%2Fc",
+                "/c",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn table() {
+        let mut failures = Vec::new();
+        for (raw, expected) in TABLE {
+            for (mode, want) in MODES.iter().zip(expected) {
+                let got = match run(raw, *mode) {
+                    Ok(p) => p,
+                    Err(code) => format!("!{code}"),
+                };
+                if got != *want {
+                    failures.push(format!(
+                        "{raw:?} in {}: got {got:?}, want {want:?}",
+                        mode.as_str()
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn query_and_fragment() {
+        let q = |raw| canonicalize_path(raw, Strict).unwrap().query;
+        assert_eq!(q("/admin"), None);
+        assert_eq!(q("/admin#x"), None);
+        assert_eq!(q("/admin?x"), Some("x".to_string()));
+        assert_eq!(q("/admin?x#y"), Some("x".to_string()));
+        assert_eq!(q("/admin?"), Some(String::new()));
+        assert_eq!(q("/admin?a=%2F&b=\\;#f?g"), Some("a=%2F&b=\\;".to_string()));
+        assert_eq!(q("/admin#x?y"), None);
+    }
+
+    #[test]
+    fn length_limit() {
+        let mut ok = String::from("/");
+        ok.push_str(&"a".repeat(MAX_PATH_LEN - 1));
+        assert_eq!(run(&ok, Strict).unwrap().len(), MAX_PATH_LEN);
+        ok.push('a');
+        for mode in MODES {
+            assert_eq!(run(&ok, mode), Err("too_long"));
+        }
+        // Many dot segments: linear, and clamped or refused.
+        let dots = "/..".repeat(MAX_PATH_LEN / 3);
+        assert_eq!(run(&dots, Strict), Err("above_root"));
+        assert_eq!(run(&dots, Base).unwrap(), "/");
+        let deep = format!("{}{}", "/a".repeat(1365), "/..".repeat(1365));
+        assert_eq!(run(&deep, Strict).unwrap(), "/");
+    }
+
+    #[test]
+    fn modes_parse_and_print() {
+        for mode in MODES {
+            assert_eq!(PathNormalization::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(PathNormalization::default(), Strict);
+        assert_eq!(PathNormalization::parse("NONE"), None);
+        assert_eq!(PathNormalization::parse("strict"), None);
+    }
+
+    #[test]
+    fn messages() {
+        let e = canonicalize_path("/admin%2Fx", Strict).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "encoded slash (`%2F`) at byte 6 of request path `/admin%2Fx`"
+        );
+        let e = canonicalize_path("/a\nb", Strict).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "character `\\n` (u+000a) is not allowed in a request path, at byte 2 of `/a\\nb`"
+        );
+        let e = canonicalize_path("/x/..;/admin", Base).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "path parameter (`;`) in segment `..;` of request path `/x/..;/admin`"
+        );
+        let e = canonicalize_path("/a;b/c", Strict).unwrap_err();
+        assert_eq!(
+            e,
+            PathError::PathParameter {
+                input: "/a;b/c".to_string(),
+                segment: "a;b".to_string()
+            }
+        );
+        let long = format!("/{}\\", "x".repeat(200));
+        let msg = canonicalize_path(&long, Strict).unwrap_err().to_string();
+        assert!(msg.contains('…') && msg.len() < 200, "{msg}");
+        let e = canonicalize_path("http://x/a", Strict).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "expected a path starting with `/`, found `http://x/a`"
+        );
+        let e = canonicalize_method("get").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid method `get`: methods are case-sensitive and must be upper case, e.g. `GET`"
+        );
+        let e = canonicalize_host("a@b").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid host `a@b`: userinfo (`@`) is not allowed"
+        );
+        for e in [
+            PathError::Empty,
+            PathError::TooLong { len: 9, max: 8 },
+            canonicalize_path("/..", Strict).unwrap_err(),
+            canonicalize_path("/%0", Strict).unwrap_err(),
+            canonicalize_path("/%00", Strict).unwrap_err(),
+            canonicalize_path("/%5c", Strict).unwrap_err(),
+            canonicalize_path("/\\", Strict).unwrap_err(),
+        ] {
+            let s = e.to_string();
+            assert!(s.starts_with(|c: char| c.is_ascii_lowercase()), "{s}");
+        }
+    }
+
+    #[test]
+    fn methods() {
+        for ok in ["GET", "PATCH", "PURGE", "M-SEARCH", "VERSION_CONTROL", "X1"] {
+            assert_eq!(canonicalize_method(ok), Ok(ok));
+        }
+        for bad in [
+            "get",
+            "Get",
+            "G E T",
+            "",
+            "GET\r\n",
+            "GET/",
+            "G\u{c9}T",
+            &"A".repeat(33),
+        ] {
+            assert_eq!(
+                canonicalize_method(bad).map_err(|e| e.code()),
+                Err("bad_method"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        let cases: &[(&str, Result<&str, ()>)] = &[
+            ("Example.COM", Ok("example.com")),
+            ("example.com:443", Ok("example.com")),
+            ("Api.Example.com:8443", Ok("api.example.com")),
+            ("example.com.", Ok("example.com")),
+            ("example.com.:80", Ok("example.com")),
+            ("[::1]:8080", Ok("[::1]")),
+            ("[::1]", Ok("[::1]")),
+            ("[0:0:0:0:0:0:0:1]", Ok("[::1]")),
+            ("[2001:DB8::A]:443", Ok("[2001:db8::a]")),
+            ("10.0.0.1:80", Ok("10.0.0.1")),
+            ("10.0.0.1.", Ok("10.0.0.1")),
+            ("example.com:", Ok("example.com")),
+            ("example.com:0", Ok("example.com")),
+            ("example.com:65535", Ok("example.com")),
+            ("", Ok("")),
+            ("xn--caf-dma.example", Ok("xn--caf-dma.example")),
+            ("my_host.internal", Ok("my_host.internal")),
+            ("localhost", Ok("localhost")),
+            ("a@b", Err(())),
+            ("user:pw@example.com", Err(())),
+            ("exa mple", Err(())),
+            ("example.com:99999", Err(())),
+            ("example.com:65536", Err(())),
+            ("example.com:123456", Err(())),
+            ("example.com:8a", Err(())),
+            ("example.com:-1", Err(())),
+            ("a:1:2", Err(())),
+            ("::1", Err(())),
+            ("[::1", Err(())),
+            ("[::1]x", Err(())),
+            ("[::1]:", Ok("[::1]")),
+            ("[fe80::1%25eth0]", Err(())),
+            ("[v1.x]", Err(())),
+            ("[1.2.3.4]", Err(())),
+            (".", Err(())),
+            (":80", Err(())),
+            ("a..b", Err(())),
+            (".a", Err(())),
+            ("example.com..", Err(())),
+            ("caf\u{e9}.example", Err(())),
+            ("ex%41mple.com", Err(())),
+            ("*.example.com", Err(())),
+            ("010.0.0.1", Err(())),
+            ("0x7f.0.0.1", Err(())),
+            ("127.1", Err(())),
+            ("1.2.3.4.5", Err(())),
+            ("256.0.0.1", Err(())),
+            ("4294967295", Err(())),
+            ("foo.0x10", Err(())),
+            ("host\r\nx", Err(())),
+        ];
+        for (raw, want) in cases {
+            let got = canonicalize_host(raw);
+            match want {
+                Ok(w) => assert_eq!(got.as_deref(), Ok(*w), "{raw:?}"),
+                Err(()) => assert_eq!(got.map_err(|e| e.code()), Err("bad_host"), "{raw:?}"),
+            }
+        }
+        let long = format!("{}.com", "a".repeat(250));
+        assert_eq!(
+            canonicalize_host(&long).map_err(|e| e.code()),
+            Err("bad_host")
+        );
+        let label = format!("{}.com", "a".repeat(64));
+        assert_eq!(
+            canonicalize_host(&label).map_err(|e| e.code()),
+            Err("bad_host")
+        );
+    }
+
+    /// A tiny xorshift generator: deterministic, no dependencies.
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_paths_hold_the_invariants() {
+        const ALPHABET: &[char] = &[
+            '/', '/', '/', '/', '.', '.', '.', '.', '%', '%', '%', '2', '2', 'e', 'e', 'E', 'f',
+            'F', '5', 'c', 'C', ';', ';', '?', '#', '\\', 'a', 'b', '0', '3', 'B', '~', '-', '_',
+            ' ', '\t', '{', '|', '\u{e9}', '\u{0}',
+        ];
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut ok = [0usize; 4];
+        for _ in 0..20_000 {
+            let len = rng.below(24);
+            let mut raw = String::new();
+            if rng.below(10) != 0 {
+                raw.push('/');
+            }
+            for _ in 0..len {
+                raw.push(ALPHABET[rng.below(ALPHABET.len())]);
+            }
+            let mut results = Vec::new();
+            for (m, mode) in MODES.into_iter().enumerate() {
+                let Ok(c) = canonicalize_path(&raw, mode) else {
+                    results.push(None);
+                    continue;
+                };
+                ok[m] += 1;
+                let p = c.path.as_str();
+                let ctx = format!("{raw:?} in {} -> {p:?}", mode.as_str());
+                assert!(p.starts_with('/'), "{ctx}");
+                assert!(p.len() <= raw.len(), "{ctx}");
+                assert!(!p.contains('\\'), "{ctx}");
+                assert!(!p.contains("/./") && !p.contains("/../"), "{ctx}");
+                assert!(!p.ends_with("/.") && !p.ends_with("/.."), "{ctx}");
+                assert!(!p.contains(['?', '#']), "{ctx}");
+                if mode.merges_slashes() {
+                    assert!(!p.contains("//"), "{ctx}");
+                }
+                if mode == Strict {
+                    assert!(!p.contains(';'), "{ctx}");
+                    assert!(!p.to_ascii_uppercase().contains("%2F"), "{ctx}");
+                    assert!(!p.to_ascii_uppercase().contains("%5C"), "{ctx}");
+                    assert!(!p.to_ascii_uppercase().contains("%3B"), "{ctx}");
+                }
+                if mode == DecodeAndMergeSlashes {
+                    assert!(!p.contains("%2F") && !p.contains("%5C"), "{ctx}");
+                }
+                let again = canonicalize_path(p, mode).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                assert_eq!(again.path, p, "not idempotent: {ctx}");
+                results.push(Some(c.path));
+            }
+            // STRICT only refuses more: when it accepts, every merging mode agrees with it.
+            if let Some(Some(strict)) = results.first() {
+                for other in results.iter().skip(2) {
+                    assert_eq!(other.as_ref(), Some(strict), "{raw:?}");
+                }
+            }
+        }
+        // The generator must exercise the success paths, not only the errors.
+        assert!(ok.iter().all(|&n| n > 1000), "{ok:?}");
+    }
 }
