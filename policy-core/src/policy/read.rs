@@ -20,14 +20,12 @@ pub fn quote(v: &Value) -> String {
 /// Quotes user text for an error message, cut to 80 characters.
 pub fn quote_str(s: &str) -> String {
     let mut out = String::from("`");
-    let mut n = 0;
-    for c in s.chars() {
+    for (n, c) in s.chars().enumerate() {
         if n == 80 {
             out.push('…');
             break;
         }
         out.push(c);
-        n += 1;
     }
     out.push('`');
     out
