@@ -89,7 +89,8 @@ impl Engine {
         let plan = &self.plan;
         let mut ctx = match decide::Ctx::new(plan, req) {
             Ok(c) => c,
-            Err(mut d) => {
+            Err(rejection) => {
+                let mut d = rejection.decision();
                 d.dry_run = plan.mode == policy::Mode::DryRun;
                 if let Some(t) = trace.as_deref_mut() {
                     t.push(Step {

@@ -67,14 +67,29 @@ pub struct Ctx<'a> {
     pub auth: Option<AuthView<'a>>,
 }
 
-/// Why a request could not be put in canonical form: a 400 decision.
-pub fn bad_request(code: &str, reason: String) -> Decision {
-    Decision::new(Outcome::Deny, 400, code, reason)
+/// Why a request could not be put in canonical form (answered with 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Stable code (`encoded_slash`, `bad_method`, ...).
+    pub code: &'static str,
+    /// Lower-case explanation quoting the input.
+    pub reason: String,
+}
+
+impl Rejection {
+    /// The 400 decision for this rejection.
+    pub fn decision(&self) -> Decision {
+        Decision::new(Outcome::Deny, 400, self.code, self.reason.clone())
+    }
+}
+
+fn bad_request(code: &'static str, reason: String) -> Rejection {
+    Rejection { code, reason }
 }
 
 impl<'a> Ctx<'a> {
     /// Canonicalises `req` under `plan`'s settings.
-    pub fn new(plan: &Plan, req: &'a CheckRequest) -> Result<Ctx<'a>, Decision> {
+    pub fn new(plan: &Plan, req: &'a CheckRequest) -> Result<Ctx<'a>, Rejection> {
         let method =
             canonicalize_method(&req.method).map_err(|e| bad_request(e.code(), e.to_string()))?;
         let path = canonicalize_path(&req.path, plan.path_normalization)

@@ -74,8 +74,7 @@ impl MatchSet {
                 )
             };
             if kind == ValueKind::Path && v.contains('{') {
-                set.templates
-                    .push(compile_template(&v).map_err(|m| invalid(m))?);
+                set.templates.push(compile_template(&v).map_err(&invalid)?);
                 continue;
             }
             if v == "*" {

@@ -1,0 +1,419 @@
+//! The proxy-wasm ABI 0.2.1 host calls the filter uses, wrapped once.
+//!
+//! The SDK's own wrappers `panic!` on any status they do not expect (and decode header names
+//! with `unwrap`); in Envoy a panic kills the worker's VM and, fail-closed, every later request
+//! on that worker gets 503. Here every call returns `Result<_, Status>` for every status, so a
+//! misbehaving host becomes a fail-closed decision, never an abort. This is the only module
+//! with `unsafe` code: raw pointers across the ABI.
+#![allow(unsafe_code)]
+
+use std::ptr::{null, null_mut};
+
+/// A proxy-wasm status code that is not `Ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status(pub u32);
+
+/// Header maps.
+#[derive(Debug, Clone, Copy)]
+#[repr(u32)]
+pub enum Map {
+    /// The request headers (and pseudo-headers).
+    RequestHeaders = 0,
+    /// The headers of an HTTP call's response.
+    CallResponseHeaders = 6,
+}
+
+/// Buffers.
+#[derive(Debug, Clone, Copy)]
+#[repr(u32)]
+pub enum Buffer {
+    /// The body of an HTTP call's response.
+    CallResponseBody = 4,
+    /// The VM configuration.
+    VmConfiguration = 6,
+    /// The plugin configuration.
+    PluginConfiguration = 7,
+}
+
+/// Log levels.
+#[derive(Debug, Clone, Copy)]
+#[repr(u32)]
+pub enum Level {
+    /// Debug.
+    Debug = 1,
+    /// Info.
+    Info = 2,
+    /// Warn.
+    Warn = 3,
+    /// Error.
+    Error = 4,
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, data: *const u8, size: usize) -> u32;
+    fn proxy_get_current_time_nanoseconds(ret: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        max: usize,
+        ret_data: *mut *mut u8,
+        ret_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(map: u32, ret_data: *mut *mut u8, ret_size: *mut usize) -> u32;
+    fn proxy_get_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        ret_data: *mut *mut u8,
+        ret_size: *mut usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
+    fn proxy_replace_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_get_property(
+        path: *const u8,
+        path_size: usize,
+        ret_data: *mut *mut u8,
+        ret_size: *mut usize,
+    ) -> u32;
+    fn proxy_send_local_response(
+        status: u32,
+        details: *const u8,
+        details_size: usize,
+        body: *const u8,
+        body_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_get_shared_data(
+        key: *const u8,
+        key_size: usize,
+        ret_data: *mut *mut u8,
+        ret_size: *mut usize,
+        ret_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
+    fn proxy_http_call(
+        upstream: *const u8,
+        upstream_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        body: *const u8,
+        body_size: usize,
+        trailers: *const u8,
+        trailers_size: usize,
+        timeout: u32,
+        ret_token: *mut u32,
+    ) -> u32;
+    fn proxy_continue_stream(stream: u32) -> u32;
+    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, ret_id: *mut u32) -> u32;
+    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+}
+
+/// Header pairs as raw bytes.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+const EMPTY: u32 = 7;
+
+fn status(s: u32) -> Result<(), Status> {
+    if s == OK {
+        Ok(())
+    } else {
+        Err(Status(s))
+    }
+}
+
+/// Adopts a buffer the host allocated through our allocator export (exactly `size` bytes).
+///
+/// # Safety
+/// `data` must be null or a pointer returned by this module's `proxy_on_memory_allocate` /
+/// `malloc` for exactly `size` bytes, and not owned by anything else.
+unsafe fn adopt(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() || size == 0 {
+        if !data.is_null() {
+            // A zero-size allocation: give it back to the allocator.
+            drop(Vec::from_raw_parts(data, 0, 0));
+        }
+        return Vec::new();
+    }
+    Vec::from_raw_parts(data, size, size)
+}
+
+/// Writes a message to the host log.
+pub fn log(level: Level, msg: &str) {
+    // Nothing sensible to do if logging itself fails.
+    let _ = unsafe { proxy_log(level as u32, msg.as_ptr(), msg.len()) };
+}
+
+/// The host clock, in Unix seconds.
+pub fn now_seconds() -> Result<i64, Status> {
+    let mut ns: u64 = 0;
+    status(unsafe { proxy_get_current_time_nanoseconds(&mut ns) })?;
+    Ok((ns / 1_000_000_000) as i64)
+}
+
+/// The host clock, in milliseconds.
+pub fn now_millis() -> Result<u64, Status> {
+    let mut ns: u64 = 0;
+    status(unsafe { proxy_get_current_time_nanoseconds(&mut ns) })?;
+    Ok(ns / 1_000_000)
+}
+
+/// Sets the root context's tick period.
+pub fn set_tick_period_ms(ms: u32) -> Result<(), Status> {
+    status(unsafe { proxy_set_tick_period_milliseconds(ms) })
+}
+
+/// Reads up to `max` bytes of a buffer.
+pub fn buffer(which: Buffer, max: usize) -> Result<Vec<u8>, Status> {
+    let mut data = null_mut();
+    let mut size = 0;
+    match unsafe { proxy_get_buffer_bytes(which as u32, 0, max, &mut data, &mut size) } {
+        OK => Ok(unsafe { adopt(data, size) }),
+        NOT_FOUND | EMPTY => Ok(Vec::new()),
+        s => Err(Status(s)),
+    }
+}
+
+/// Decodes the serialised map format: `u32 count, (u32 klen, u32 vlen)*, key\0 value\0 ...`.
+/// Malformed input is an error, never a panic.
+pub fn decode_map(bytes: &[u8]) -> Result<Pairs, Status> {
+    let bad = Status(3);
+    let word = |at: usize| -> Result<usize, Status> {
+        let b = bytes.get(at..at + 4).ok_or(bad)?;
+        let arr: [u8; 4] = b.try_into().map_err(|_| bad)?;
+        Ok(u32::from_le_bytes(arr) as usize)
+    };
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = word(0)?;
+    let mut p = count
+        .checked_mul(8)
+        .and_then(|n| n.checked_add(4))
+        .ok_or(bad)?;
+    if p > bytes.len() {
+        return Err(bad);
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let klen = word(4 + i * 8)?;
+        let vlen = word(8 + i * 8)?;
+        let key = bytes
+            .get(p..p.checked_add(klen).ok_or(bad)?)
+            .ok_or(bad)?
+            .to_vec();
+        p = p + klen + 1;
+        let value = bytes
+            .get(p..p.checked_add(vlen).ok_or(bad)?)
+            .ok_or(bad)?
+            .to_vec();
+        p = p + vlen + 1;
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// Encodes a map in the serialised format.
+pub fn encode_map(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// Every pair of a header map, as raw bytes.
+pub fn map_pairs(map: Map) -> Result<Pairs, Status> {
+    let mut data = null_mut();
+    let mut size = 0;
+    status(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) })?;
+    let bytes = unsafe { adopt(data, size) };
+    decode_map(&bytes)
+}
+
+/// One header's value (the host joins repeated headers).
+pub fn map_value(map: Map, key: &str) -> Result<Option<Vec<u8>>, Status> {
+    let mut data = null_mut();
+    let mut size = 0;
+    match unsafe {
+        proxy_get_header_map_value(map as u32, key.as_ptr(), key.len(), &mut data, &mut size)
+    } {
+        OK => Ok(Some(unsafe { adopt(data, size) })),
+        NOT_FOUND => Ok(None),
+        s => Err(Status(s)),
+    }
+}
+
+/// Removes every value of a request header.
+pub fn remove_header(key: &str) -> Result<(), Status> {
+    match unsafe {
+        proxy_remove_header_map_value(Map::RequestHeaders as u32, key.as_ptr(), key.len())
+    } {
+        OK | NOT_FOUND => Ok(()),
+        s => Err(Status(s)),
+    }
+}
+
+/// Sets a request header, replacing every previous value.
+pub fn set_header(key: &str, value: &str) -> Result<(), Status> {
+    status(unsafe {
+        proxy_replace_header_map_value(
+            Map::RequestHeaders as u32,
+            key.as_ptr(),
+            key.len(),
+            value.as_ptr(),
+            value.len(),
+        )
+    })
+}
+
+/// A property (`["source", "address"]`), raw bytes.
+pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
+    let mut serialized = Vec::new();
+    for (i, part) in path.iter().enumerate() {
+        if i > 0 {
+            serialized.push(0);
+        }
+        serialized.extend_from_slice(part.as_bytes());
+    }
+    let mut data = null_mut();
+    let mut size = 0;
+    match unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), &mut data, &mut size) }
+    {
+        OK => Ok(Some(unsafe { adopt(data, size) })),
+        NOT_FOUND => Ok(None),
+        s => Err(Status(s)),
+    }
+}
+
+/// Answers the request locally.
+pub fn send_response(
+    status_code: u32,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(), Status> {
+    let h = encode_map(headers);
+    let details = b"vigil";
+    status(unsafe {
+        proxy_send_local_response(
+            status_code,
+            details.as_ptr(),
+            details.len(),
+            if body.is_empty() {
+                null()
+            } else {
+                body.as_ptr()
+            },
+            body.len(),
+            h.as_ptr(),
+            h.len(),
+            -1,
+        )
+    })
+}
+
+/// Shared data: the value and its CAS token.
+pub fn shared_get(key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+    let mut data = null_mut();
+    let mut size = 0;
+    let mut cas = 0;
+    match unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) }
+    {
+        OK => Ok(Some((unsafe { adopt(data, size) }, cas))),
+        NOT_FOUND => Ok(None),
+        s => Err(Status(s)),
+    }
+}
+
+/// Shared data: set with a CAS token (0 = unconditional). `Err(Status(8))` is a CAS mismatch.
+pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
+    status(unsafe {
+        proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas)
+    })
+}
+
+/// Dispatches an HTTP call to a cluster; returns the token.
+pub fn http_call(cluster: &str, headers: &[(&str, &str)], timeout_ms: u32) -> Result<u32, Status> {
+    let h = encode_map(headers);
+    let mut token = 0;
+    status(unsafe {
+        proxy_http_call(
+            cluster.as_ptr(),
+            cluster.len(),
+            h.as_ptr(),
+            h.len(),
+            null(),
+            0,
+            null(),
+            0,
+            timeout_ms,
+            &mut token,
+        )
+    })?;
+    Ok(token)
+}
+
+/// Resumes a paused request.
+pub fn resume_request() -> Result<(), Status> {
+    status(unsafe { proxy_continue_stream(0) })
+}
+
+/// Defines a counter; returns its id.
+pub fn define_counter(name: &str) -> Result<u32, Status> {
+    let mut id = 0;
+    status(unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// Adds to a counter.
+pub fn increment(id: u32, by: i64) {
+    let _ = unsafe { proxy_increment_metric(id, by) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_round_trip_and_malformed() {
+        let enc = encode_map(&[(":path", "/a"), ("x", "")]);
+        let dec = decode_map(&enc).unwrap();
+        assert_eq!(
+            dec,
+            vec![
+                (b":path".to_vec(), b"/a".to_vec()),
+                (b"x".to_vec(), Vec::new())
+            ]
+        );
+        for cut in 0..enc.len() {
+            let _ = decode_map(&enc[..cut]);
+        }
+        assert!(decode_map(&[255, 255, 255, 255]).is_err());
+        assert!(decode_map(&[1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0]).is_err());
+    }
+}

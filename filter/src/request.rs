@@ -1,0 +1,86 @@
+//! Building the core's check request from what the proxy knows.
+
+use crate::abi::{self, Map, Status};
+use policy_core::{CheckRequest, Peer};
+
+/// `ip:port` / `[v6]:port` → (ip, port).
+pub fn split_socket_address(s: &str) -> (Option<String>, Option<u16>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((ip, port)) = rest.split_once("]:") {
+            return (Some(ip.to_string()), port.parse().ok());
+        }
+        return (Some(rest.trim_end_matches(']').to_string()), None);
+    }
+    match s.rsplit_once(':') {
+        Some((ip, port)) if !ip.contains(':') => (Some(ip.to_string()), port.parse().ok()),
+        _ => (Some(s.to_string()), None),
+    }
+}
+
+fn text_property(path: &[&str]) -> Result<Option<String>, Status> {
+    Ok(abi::property(path)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+/// Envoy serialises integer properties as 8 little-endian bytes.
+fn int_property(path: &[&str]) -> Result<Option<i64>, Status> {
+    Ok(abi::property(path)?.and_then(|b| {
+        let arr: [u8; 8] = b.as_slice().try_into().ok()?;
+        Some(i64::from_le_bytes(arr))
+    }))
+}
+
+/// Reads the current request into a check request.
+pub fn read() -> Result<CheckRequest, Status> {
+    let mut req = CheckRequest::default();
+    for (k, v) in abi::map_pairs(Map::RequestHeaders)? {
+        let name = String::from_utf8_lossy(&k).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&v).into_owned();
+        match name.as_str() {
+            ":method" => req.method = value,
+            ":path" => req.path = value,
+            ":authority" => req.host = value,
+            ":scheme" => req.scheme = Some(value),
+            n if n.starts_with(':') => {}
+            _ => req.headers.push((name, value)),
+        }
+    }
+    if let Some(addr) = text_property(&["source", "address"])? {
+        let (ip, port) = split_socket_address(&addr);
+        req.source = Peer {
+            address: ip,
+            port,
+            principal: None,
+        };
+    }
+    req.source.principal = text_property(&["connection", "uri_san_peer_certificate"])?;
+    if let Some(addr) = text_property(&["destination", "address"])? {
+        let (ip, port) = split_socket_address(&addr);
+        req.destination.address = ip;
+        req.destination.port = port;
+    }
+    if let Some(p) = int_property(&["destination", "port"])? {
+        req.destination.port = u16::try_from(p).ok();
+    }
+    req.sni = text_property(&["connection", "requested_server_name"])?;
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_addresses() {
+        assert_eq!(
+            split_socket_address("10.0.0.1:8080"),
+            (Some("10.0.0.1".into()), Some(8080))
+        );
+        assert_eq!(
+            split_socket_address("[::1]:443"),
+            (Some("::1".into()), Some(443))
+        );
+        assert_eq!(split_socket_address("::1"), (Some("::1".into()), None));
+    }
+}
