@@ -1,7 +1,12 @@
 //! Runs every test file of the conformance corpus (`corpus/`) and of `examples/policies/`
 //! natively, through the same `testcase` code the CLI and every other target use.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use policy_core::json::{self, Limits};
 use policy_core::testcase::{run_case, PolicySource, TestFile};
 use policy_core::Engine;

@@ -95,22 +95,34 @@ impl<'a> Ctx<'a> {
         let path = canonicalize_path(&req.path, plan.path_normalization)
             .map_err(|e| bad_request(e.code(), e.to_string()))?
             .path;
-        let raw_host = if req.host.is_empty() {
-            let mut hosts = req.header_values("host");
-            match (hosts.next(), hosts.next()) {
-                (Some(h), None) => h,
-                (None, _) => "",
-                (Some(_), Some(_)) => {
+        let mut hosts = req.header_values("host");
+        let header_host = match (hosts.next(), hosts.next()) {
+            (h, None) => h,
+            (_, Some(_)) => {
+                return Err(bad_request(
+                    "bad_host",
+                    "more than one `host` header".into(),
+                ))
+            }
+        };
+        let canon =
+            |h: &str| canonicalize_host(h).map_err(|e| bad_request(e.code(), e.to_string()));
+        let host = match (req.host.is_empty(), header_host) {
+            (true, Some(h)) => canon(h)?,
+            (true, None) => String::new(),
+            (false, None) => canon(&req.host)?,
+            (false, Some(h)) => {
+                // RFC 9113 §8.3.1: `:authority` and `host` must agree.
+                let (a, b) = (canon(&req.host)?, canon(h)?);
+                if a != b {
                     return Err(bad_request(
                         "bad_host",
-                        "more than one `host` header".into(),
-                    ))
+                        format!("`:authority` `{}` and `host` `{h}` disagree", req.host),
+                    ));
                 }
+                a
             }
-        } else {
-            req.host.as_str()
         };
-        let host = canonicalize_host(raw_host).map_err(|e| bad_request(e.code(), e.to_string()))?;
         let source_ip = req.source.address.as_deref().and_then(cidr::parse_ip);
         let remote_ip = remote_ip(req, source_ip, plan.num_trusted_proxies);
         let peer = req

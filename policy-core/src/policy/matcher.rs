@@ -112,7 +112,13 @@ impl MatchSet {
                 }
                 _ => {}
             }
-            let body = body.to_string();
+            let body = if kind == ValueKind::Host && form == 'e' {
+                // Requests are matched in canonical form; write policy hosts the same way.
+                crate::extract::path::canonicalize_host(body)
+                    .map_err(|e| invalid(&alloc::format!("is not a valid host: {e}")))?
+            } else {
+                body.to_string()
+            };
             match form {
                 's' => set.suffixes.push(body),
                 'p' => set.prefixes.push(body),
@@ -195,6 +201,12 @@ fn compile_template(v: &str) -> Result<Vec<Seg>, &'static str> {
     Ok(segs)
 }
 
+/// Envoy's URI-template `{*}` matches one non-empty segment of these characters (RFC 3986
+/// `pchar` without `=` and `*`); `{**}` matches the rest of the path, `/` included.
+fn template_segment_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()+,;:@".contains(&b)
+}
+
 fn template_matches(t: &[Seg], path: &str) -> bool {
     let Some(body) = path.strip_prefix('/') else {
         return false;
@@ -202,9 +214,11 @@ fn template_matches(t: &[Seg], path: &str) -> bool {
     let mut parts = body.split('/');
     for seg in t {
         match seg {
-            Seg::Rest => return true,
+            // `/files/{**}` is `/files/` followed by anything: `/files` itself does not match,
+            // so the segment after the literal must exist (it may be empty).
+            Seg::Rest => return parts.next().is_some(),
             Seg::One => match parts.next() {
-                Some(p) if !p.is_empty() => {}
+                Some(p) if !p.is_empty() && p.bytes().all(template_segment_char) => {}
                 _ => return false,
             },
             Seg::Lit(l) => match parts.next() {
@@ -341,7 +355,9 @@ mod tests {
         assert!(!s.matches("/users/42/orders/1"));
         assert!(s.matches("/files/a/b/c"));
         assert!(s.matches("/files/"));
+        assert!(!s.matches("/files"));
         assert!(!s.matches("/filesx"));
+        assert!(!s.matches("/users/a=b/orders"));
         for bad in ["/a/{**}/b", "/a/x{*}", "a/{*}"] {
             let v = vec![bad.to_string()];
             assert!(
