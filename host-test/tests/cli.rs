@@ -1,6 +1,11 @@
 //! Runs the built `vigil` binary on temporary files.
 // Helpers outside `#[test]` functions are not covered by clippy.toml's test relaxations.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
