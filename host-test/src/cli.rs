@@ -69,6 +69,10 @@ impl Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader went away (`vigil test | head`): nothing worth saying.
+            return Failure::input("");
+        }
         Failure::input(format!("cannot write output: {}", input::io_message(&e)))
     }
 }
@@ -216,8 +220,10 @@ pub fn run(args: &[OsString], io: &mut Io<'_>) -> u8 {
                 .usage_of
                 .map(|c| format!(" (see `vigil {c} --help`)"))
                 .unwrap_or_default();
-            // Nothing more can be done if standard error is gone.
-            let _ = writeln!(io.err, "vigil: {}{hint}", f.message);
+            if !f.message.is_empty() {
+                // Nothing more can be done if standard error is gone.
+                let _ = writeln!(io.err, "vigil: {}{hint}", f.message);
+            }
             f.exit
         }
     }
