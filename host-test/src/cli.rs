@@ -1,0 +1,378 @@
+//! Dispatch, help texts, exit codes and the I/O handles every subcommand writes to.
+
+use crate::input::{self, InputError, Origin, Source};
+use policy_core::json::{Limits, Value};
+use std::ffi::OsString;
+use std::io::{Read, Write};
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// A check ran and did not hold (failing test case, denied warning).
+pub const EXIT_FAILED: u8 = 1;
+/// Bad usage or input that could not be read or used.
+pub const EXIT_INPUT: u8 = 2;
+
+/// The handles a command reads and writes, and its clock.
+pub struct Io<'a> {
+    /// Standard input (read at most once, for `-`).
+    pub stdin: &'a mut dyn Read,
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error.
+    pub err: &'a mut dyn Write,
+    /// Unix seconds now (injected so tests can fix it).
+    pub now: fn() -> i64,
+}
+
+impl std::fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Io")
+    }
+}
+
+/// The system clock in Unix seconds (0 if the clock is before 1970).
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A command that stopped: an exit code and a message for standard error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: u8,
+    /// Lower-case message, without the `vigil: ` prefix.
+    pub message: String,
+    /// For usage errors, the subcommand whose help to point at.
+    pub usage_of: Option<&'static str>,
+}
+
+impl Failure {
+    /// Bad input (exit 2).
+    pub fn input(message: impl Into<String>) -> Self {
+        Failure {
+            exit: EXIT_INPUT,
+            message: message.into(),
+            usage_of: None,
+        }
+    }
+    /// Bad usage of `command` (exit 2, with a pointer to its help).
+    pub fn usage(command: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            exit: EXIT_INPUT,
+            message: message.into(),
+            usage_of: Some(command),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader went away (`vigil test | head`): nothing worth saying.
+            return Failure::input("");
+        }
+        Failure::input(format!("cannot write output: {}", input::io_message(&e)))
+    }
+}
+
+/// The result of a command: its exit code, or a failure to report.
+pub type CmdResult = Result<u8, Failure>;
+
+const MAIN_HELP: &str = "\
+vigil — Zero Trust policy decisions, the same everywhere Vigil runs
+
+Usage: vigil <command> [options]
+
+Commands:
+  eval      decide one request and print the decision as JSON
+  explain   decide one request and show every step that led to the decision
+  check     validate and lint policy documents
+  test      run policy test files (cases with a request and the expected decision)
+  help      show help for a command (`vigil help eval`)
+
+Options:
+  -h, --help     show this help (each command has its own: `vigil eval --help`)
+  --version      print the version
+
+Files ending in `.yaml` or `.yml` are read as YAML, everything else as JSON; `-` reads
+standard input. Exit codes: 0 success, 1 a check failed, 2 bad usage or unreadable input.
+";
+
+pub(crate) const EVAL_HELP: &str = "\
+vigil eval — decide one request and print the decision as JSON
+
+Usage: vigil eval --policy POLICY --request REQUEST [--time UNIX] [--pretty]
+
+Options:
+  --policy FILE      the policy document (JSON or YAML; `-` for standard input)
+  --request REQUEST  the check request: a file, `-`, or inline JSON starting with `{`
+  --time UNIX        decide at this time (Unix seconds); default: the request's `time`,
+                     else the system clock
+  --pretty           indent the JSON (default: one line)
+  --wasm FILE        decide with a compiled filter.wasm (needs the wasmtime host; not
+                     built yet)
+  -h, --help         show this help
+
+Prints {\"decision\",\"status\",\"code\",\"reason\",\"policy\",\"rule\",\"principal\",
+\"responseHeaders\",\"upstreamHeaders\",\"removeHeaders\",\"audit\",\"dryRun\"}.
+Exit codes: 0 whatever the decision; 2 when an input cannot be read or is invalid.
+
+Example:
+  vigil eval --policy payment.policy.json --request '{\"method\":\"GET\",\"path\":\"/pay\"}'
+";
+
+pub(crate) const EXPLAIN_HELP: &str = "\
+vigil explain — decide one request and show every step that led to the decision
+
+Usage: vigil explain --policy POLICY --request REQUEST [--time UNIX] [--json] [--pretty]
+
+Options:
+  --policy FILE      the policy document (JSON or YAML; `-` for standard input)
+  --request REQUEST  the check request: a file, `-`, or inline JSON starting with `{`
+  --time UNIX        decide at this time (Unix seconds); default: the request's `time`,
+                     else the system clock
+  --json             print {\"decision\": ..., \"trace\": [...]} instead of text
+  --pretty           with --json, indent the JSON
+  -h, --help         show this help
+
+The text form shows the request, each step (stage, policy, rule, ✓ matched or ✗ not,
+what was found) and the final decision. Exit codes as for `vigil eval`.
+";
+
+pub(crate) const CHECK_HELP: &str = "\
+vigil check — validate and lint policy documents
+
+Usage: vigil check POLICY... [--deny-warnings] [--json] [--pretty]
+
+Each policy is parsed and compiled; errors and lints are printed as
+  error: FILE: JSON.PATH: message [code]
+  warning: FILE: JSON.PATH: message [code]
+  info: FILE: JSON.PATH: message [code]
+followed by a summary line.
+
+Options:
+  --deny-warnings    exit 1 when there are warnings
+  --json             print a machine-readable report instead of text
+  --pretty           with --json, indent the JSON
+  -h, --help         show this help
+
+Exit codes: 0 valid (warnings allowed); 1 warnings with --deny-warnings; 2 a policy could not
+be read or is invalid.
+";
+
+pub(crate) const TEST_HELP: &str = "\
+vigil test — run policy test files
+
+Usage: vigil test FILE_OR_DIR... [--verbose] [--table] [--json] [--pretty]
+
+A test file names a policy (a path relative to the test file, or an inline document) and
+cases, each a request with the expected decision fields. Directories are searched
+recursively for *.json, *.yaml and *.yml files, in sorted order, skipping hidden entries and
+files named *.policy.json / *.policy.yaml / *.policy.yml (policies, not tests).
+
+For each failing case prints `FAIL FILE :: CASE`, each expectation that did not hold, and
+the decision made; the last line is `N passed, N failed` (counting cases).
+
+Options:
+  --verbose          also print `ok FILE :: CASE` for passing cases
+  --table            print a table of every case (policy, case, request, decision, status,
+                     reason) instead of FAIL lines
+  --json             print a machine-readable report instead of text
+  --pretty           with --json, indent the JSON
+  --wasm FILE        run the cases through a compiled filter.wasm (needs the wasmtime host;
+                     not built yet)
+  -h, --help         show this help
+
+Exit codes: 0 every case passed; 1 a case failed; 2 a file could not be read or used (the
+other files still run).
+";
+
+fn help_for(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "eval" => EVAL_HELP,
+        "explain" => EXPLAIN_HELP,
+        "check" => CHECK_HELP,
+        "test" => TEST_HELP,
+        _ => return None,
+    })
+}
+
+/// Runs `vigil` with `args` (without the program name) and returns the exit code.
+pub fn run(args: &[OsString], io: &mut Io<'_>) -> u8 {
+    let result = args
+        .iter()
+        .map(|a| {
+            a.to_str().map(str::to_string).ok_or_else(|| {
+                Failure::input(format!(
+                    "argument `{}` is not valid utf-8",
+                    a.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<Vec<String>, Failure>>()
+        .and_then(|args| dispatch(&args, io));
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            let hint = f
+                .usage_of
+                .map(|c| format!(" (see `vigil {c} --help`)"))
+                .unwrap_or_default();
+            if !f.message.is_empty() {
+                // Nothing more can be done if standard error is gone.
+                let _ = writeln!(io.err, "vigil: {}{hint}", f.message);
+            }
+            f.exit
+        }
+    }
+}
+
+fn dispatch(args: &[String], io: &mut Io<'_>) -> CmdResult {
+    let Some((command, rest)) = args.split_first() else {
+        io.err.write_all(MAIN_HELP.as_bytes())?;
+        return Ok(EXIT_INPUT);
+    };
+    match command.as_str() {
+        "-h" | "--help" => {
+            io.out.write_all(MAIN_HELP.as_bytes())?;
+            Ok(EXIT_OK)
+        }
+        "-V" | "--version" => {
+            writeln!(io.out, "vigil {}", env!("CARGO_PKG_VERSION"))?;
+            Ok(EXIT_OK)
+        }
+        "help" => match rest.first() {
+            None => {
+                io.out.write_all(MAIN_HELP.as_bytes())?;
+                Ok(EXIT_OK)
+            }
+            Some(c) => match help_for(c) {
+                Some(h) => {
+                    io.out.write_all(h.as_bytes())?;
+                    Ok(EXIT_OK)
+                }
+                None => Err(Failure::input(format!(
+                    "unknown command `{c}` (see `vigil --help`)"
+                ))),
+            },
+        },
+        c => {
+            let help = help_for(c).ok_or_else(|| {
+                Failure::input(format!("unknown command `{c}` (see `vigil --help`)"))
+            })?;
+            if crate::args::wants_help(rest) {
+                io.out.write_all(help.as_bytes())?;
+                return Ok(EXIT_OK);
+            }
+            match c {
+                "eval" => crate::eval::eval(rest, io),
+                "explain" => crate::eval::explain(rest, io),
+                "check" => crate::check::check(rest, io),
+                _ => crate::test_cmd::test(rest, io),
+            }
+        }
+    }
+}
+
+/// Refuses `--wasm` until the wasmtime host exists.
+pub(crate) fn refuse_wasm(parsed: &crate::args::Parsed) -> Result<(), Failure> {
+    if parsed.option("wasm").is_some() {
+        return Err(Failure::input(
+            "`--wasm` needs the wasmtime host, not built yet",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads standard input, at most once per run.
+#[derive(Debug, Default)]
+pub struct StdinOnce {
+    used_by: Option<&'static str>,
+}
+
+impl StdinOnce {
+    /// Reads the source named by `arg` (`-` for stdin) for option `what`; errors name it.
+    pub fn read(
+        &mut self,
+        io: &mut Io<'_>,
+        what: &'static str,
+        arg: &str,
+        max_bytes: usize,
+    ) -> Result<Source, Failure> {
+        self.read_input(io, what, arg, max_bytes)
+            .map_err(|e| named(what, &origin_of(arg), &e))
+    }
+
+    /// Reads the source named by `arg` (`-` for stdin); errors do not name it.
+    pub fn read_input(
+        &mut self,
+        io: &mut Io<'_>,
+        what: &'static str,
+        arg: &str,
+        max_bytes: usize,
+    ) -> Result<Source, InputError> {
+        if arg == "-" {
+            if let Some(first) = self.used_by {
+                return Err(InputError::io(format!(
+                    "standard input is already read for the {first}"
+                )));
+            }
+            self.used_by = Some(what);
+            let text = input::read_limited(&mut *io.stdin, max_bytes)?;
+            return Ok(Source {
+                origin: Origin::Stdin,
+                text,
+            });
+        }
+        if arg.is_empty() {
+            return Err(InputError::io("empty file name"));
+        }
+        let text = input::read_file(std::path::Path::new(arg), max_bytes)?;
+        Ok(Source {
+            origin: Origin::File(arg.to_string()),
+            text,
+        })
+    }
+}
+
+fn origin_of(arg: &str) -> Origin {
+    if arg == "-" {
+        Origin::Stdin
+    } else {
+        Origin::File(arg.to_string())
+    }
+}
+
+/// Parses a source, naming it in the error (`policy `p.json`: $.x: ...`).
+pub(crate) fn parse_source(what: &str, src: &Source, limits: Limits) -> Result<Value, Failure> {
+    input::parse(src, limits).map_err(|e| named(what, &src.origin, &e))
+}
+
+/// `<what> `<file>`: <error>` (or `<what> (standard input)`, `inline <what>`).
+pub(crate) fn named(what: &str, origin: &Origin, e: &InputError) -> Failure {
+    Failure::input(format!("{}: {e}", describe(what, origin)))
+}
+
+/// Names an input in messages: `policy `p.json``, `policy (standard input)`, `inline request`.
+pub(crate) fn describe(what: &str, origin: &Origin) -> String {
+    match origin {
+        Origin::File(p) => format!("{what} `{p}`"),
+        Origin::Stdin => format!("{what} (standard input)"),
+        Origin::Inline => format!("inline {what}"),
+    }
+}
+
+/// Parses `--time`.
+pub(crate) fn parse_time(arg: Option<&str>) -> Result<Option<i64>, Failure> {
+    match arg {
+        None => Ok(None),
+        Some(t) => match t.parse::<i64>() {
+            Ok(v) if v >= 0 => Ok(Some(v)),
+            _ => Err(Failure::input(format!(
+                "`--time` expects unix seconds (a non-negative integer), found `{t}`"
+            ))),
+        },
+    }
+}
