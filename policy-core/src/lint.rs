@@ -98,18 +98,38 @@ fn lint_policy(plan: &Plan, p: &AuthzPolicy, out: &mut Vec<Lint>) {
 fn lint_rule(plan: &Plan, p: &AuthzPolicy, rule: &Rule, rpath: &str, out: &mut Vec<Lint>) {
     let broad_to = rule.to.is_empty();
     if p.action == Action::Allow && rule.from.is_empty() && rule.when.is_empty() {
-        let what = if broad_to {
-            "every request from anyone"
+        // Public endpoints named by exact path are a normal thing to have: say so, quietly.
+        // Anything wider (no `to`, a path prefix, no paths at all) is a warning.
+        let public_endpoints = !broad_to
+            && rule
+                .to
+                .iter()
+                .all(|op| !op.paths.is_empty() && op.paths.is_exact_only());
+        if public_endpoints {
+            push(
+                out,
+                Level::Info,
+                "public_endpoints",
+                rpath.into(),
+                format!(
+                    "policy `{}` allows these exact paths to anyone, authenticated or not",
+                    p.name
+                ),
+            );
         } else {
-            "these operations from anyone, authenticated or not"
-        };
-        push(
-            out,
-            Level::Warning,
-            "broad_allow",
-            rpath.into(),
-            format!("policy `{}` allows {what}", p.name),
-        );
+            let what = if broad_to {
+                "every request from anyone"
+            } else {
+                "these operations from anyone, authenticated or not"
+            };
+            push(
+                out,
+                Level::Warning,
+                "broad_allow",
+                rpath.into(),
+                format!("policy `{}` allows {what}", p.name),
+            );
+        }
     }
     if p.action == Action::Deny
         && rule.from.is_empty()

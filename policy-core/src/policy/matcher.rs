@@ -140,6 +140,14 @@ impl MatchSet {
         &self.sources
     }
 
+    /// True when every pattern is an exact value (no prefix, suffix, presence or template).
+    pub fn is_exact_only(&self) -> bool {
+        !self.any
+            && self.prefixes.is_empty()
+            && self.suffixes.is_empty()
+            && self.templates.is_empty()
+    }
+
     /// Exact values in the set (lower-cased for hosts).
     pub fn exact_values(&self) -> impl Iterator<Item = &str> {
         self.exact.iter().map(String::as_str)
