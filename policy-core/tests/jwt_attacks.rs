@@ -2,6 +2,14 @@
 //! plus the valid tokens that must pass. Keys and tokens come from `vigil-fixtures` (generated
 //! from a fixed seed, never pasted).
 
+// A test crate: its helpers may unwrap, panic and index like `#[test]` functions do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use policy_core::authenticate::rule::parse_jwt_rule_json;
 use policy_core::authenticate::{
     AuthOutcome, Authenticator, Identity, JwkSet, TokenCache, TokenError, TokenErrorKind,
@@ -902,8 +910,10 @@ fn token_location_errors() {
     let mut both = req(&format!("Bearer {t}"));
     both.path = format!("/?access_token={t}");
     assert_eq!(code(&both), "multiple_tokens");
-    let mut twice = CheckRequest::default();
-    twice.path = format!("/?access_token={t}&access_token={t}");
+    let twice = CheckRequest {
+        path: format!("/?access_token={t}&access_token={t}"),
+        ..CheckRequest::default()
+    };
     assert_eq!(code(&twice), "multiple_tokens");
 }
 

@@ -266,7 +266,7 @@ impl JwkSet {
                             ));
                         }
                     }
-                    set.keys.push(jwk);
+                    set.keys.push(*jwk);
                 }
                 Parsed::Skip(reason) => set.skipped.push((path, reason)),
             }
@@ -324,7 +324,7 @@ impl JwkSet {
 }
 
 enum Parsed {
-    Key(Jwk),
+    Key(alloc::boxed::Box<Jwk>),
     Skip(String),
 }
 
@@ -473,7 +473,7 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
             ));
         }
     }
-    Ok(Parsed::Key(Jwk { kid, alg, key }))
+    Ok(Parsed::Key(alloc::boxed::Box::new(Jwk { kid, alg, key })))
 }
 
 fn rsa_key(m: &json::Map, path: &str) -> Result<rsa::RsaPublicKey, JwksError> {
