@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod authenticate;
 pub mod decide;
 pub mod enforce;
 pub mod error;

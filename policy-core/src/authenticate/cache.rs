@@ -1,0 +1,180 @@
+//! The verified-token cache: the common case (the same token on many requests) becomes a hash
+//! and a lookup instead of a signature verification.
+//!
+//! * Keyed by SHA-256 of the token; the raw token is never stored.
+//! * Bounded: the capacity is fixed at construction; when full, the oldest entry is evicted
+//!   (FIFO — insertion order; a hit does not refresh an entry, so a hot token is re-verified
+//!   once per `capacity` insertions at worst, and the cost of eviction stays O(log n)).
+//! * Every hit re-checks `exp` and `nbf` (with the rule's clock skew captured at insertion)
+//!   against `now`; an expired entry is removed and reported as a miss.
+//! * One cache belongs to one [`crate::authenticate::Authenticator`]: clear it (or make a new
+//!   one) when the policy changes. A key removed from a key set does not evict tokens it
+//!   verified; they stay valid until they expire (as in Envoy's `jwt_cache`).
+
+use crate::authenticate::Identity;
+use alloc::collections::{BTreeMap, VecDeque};
+use sha2::{Digest, Sha256};
+
+type Key = [u8; 32];
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: Identity,
+    not_after: f64,
+    not_before: Option<f64>,
+}
+
+/// A bounded cache of verified tokens.
+#[derive(Debug, Clone)]
+pub struct TokenCache {
+    capacity: usize,
+    map: BTreeMap<Key, Entry>,
+    order: VecDeque<Key>,
+    hits: u64,
+    misses: u64,
+}
+
+fn hash(token: &str) -> Key {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl TokenCache {
+    /// A cache holding at most `capacity` tokens (0 disables caching).
+    pub fn new(capacity: usize) -> Self {
+        TokenCache {
+            capacity,
+            map: BTreeMap::new(),
+            order: VecDeque::new(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// The identity of a cached, still valid token.
+    pub fn get(&mut self, token: &str, now: i64) -> Option<Identity> {
+        let k = hash(token);
+        let nowf = now as f64;
+        let valid = match self.map.get(&k) {
+            None => {
+                self.misses += 1;
+                return None;
+            }
+            Some(e) => nowf < e.not_after && e.not_before.is_none_or(|nb| nowf >= nb),
+        };
+        if valid {
+            self.hits += 1;
+            self.map.get(&k).map(|e| e.id.clone())
+        } else {
+            self.misses += 1;
+            // Expired (or not yet valid): drop it; a later insert re-adds it if verified.
+            self.map.remove(&k);
+            self.order.retain(|o| *o != k);
+            None
+        }
+    }
+
+    /// Caches a verified identity; `skew_seconds` is its rule's clock skew.
+    pub fn insert(&mut self, token: &str, id: Identity, skew_seconds: u32) {
+        if self.capacity == 0 {
+            return;
+        }
+        let k = hash(token);
+        let skew = f64::from(skew_seconds);
+        let entry = Entry {
+            not_after: id.exp + skew,
+            not_before: id.not_before.map(|nb| nb - skew),
+            id,
+        };
+        if self.map.insert(k, entry).is_some() {
+            return;
+        }
+        self.order.push_back(k);
+        while self.map.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Number of cached tokens.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Lookups that found a valid entry.
+    pub fn hits(&self) -> u64 {
+        self.hits
+    }
+
+    /// Lookups that did not.
+    pub fn misses(&self) -> u64 {
+        self.misses
+    }
+
+    /// Empties the cache (counters are kept).
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::token::TokenSource;
+    use alloc::string::String;
+
+    fn id(exp: f64, nbf: Option<f64>) -> Identity {
+        Identity {
+            issuer: "i".into(),
+            subject: None,
+            principal: "i/".into(),
+            audiences: alloc::vec![],
+            presenter: None,
+            claims: crate::json::Map::new(),
+            rule: 0,
+            expires_at: exp as i64,
+            exp,
+            not_before: nbf,
+            issued_at: None,
+            source: TokenSource::Header(String::from("authorization")),
+        }
+    }
+
+    #[test]
+    fn expiry_rechecked_and_bounded() {
+        let mut c = TokenCache::new(2);
+        c.insert("t1", id(100.0, None), 10);
+        assert!(c.get("t1", 50).is_some());
+        assert!(c.get("t1", 109).is_some());
+        assert!(c.get("t1", 110).is_none());
+        assert_eq!(c.len(), 0);
+        c.insert("a", id(1000.0, Some(500.0)), 0);
+        assert!(c.get("a", 499).is_none());
+        c.insert("a", id(1000.0, Some(500.0)), 0);
+        assert!(c.get("a", 500).is_some());
+        c.insert("b", id(1000.0, None), 0);
+        c.insert("c", id(1000.0, None), 0);
+        assert_eq!(c.len(), 2);
+        assert!(c.get("a", 600).is_none(), "oldest evicted");
+        assert!(c.get("c", 600).is_some());
+        assert_eq!(c.hits(), 4);
+        assert_eq!(c.misses(), 3);
+        let mut z = TokenCache::new(0);
+        z.insert("a", id(1000.0, None), 0);
+        assert!(z.is_empty());
+    }
+}

@@ -1,0 +1,576 @@
+//! Key sets: JSON Web Key Sets (RFC 7517) parsed once into verifying keys.
+//!
+//! A [`JwkSet`] is a value: adapters fetch JWKS documents from the network and hand the text to
+//! [`JwkSet::parse`]; inline `jwks` in a policy are parsed when the policy loads. Every key is
+//! decoded into a ready verifying key exactly once, so a request never parses key material.
+//!
+//! What is accepted (everything else is refused or skipped, as documented per case):
+//!
+//! * `RSA` keys (`n`, `e`) of 2048 to 4096 bits with an odd public exponent from 3 to 2^33−1;
+//!   smaller moduli are **refused** (the whole set is an error: a weak key in a trusted set is a
+//!   configuration fault, not something to route around);
+//! * `EC` keys on `P-256` (`x`, `y` of exactly 32 bytes, on the curve);
+//! * `OKP` keys on `Ed25519` (`x` of exactly 32 bytes, a valid, non-weak point).
+//!
+//! Keys that are well-formed but not for us are **skipped with a reason** (see
+//! [`JwkSet::skipped`]): other key types (`oct`, `EC` on other curves, `OKP` X25519…), `use`
+//! other than `sig`, `key_ops` without `verify`, algorithms Vigil does not verify (e.g.
+//! `RSA-OAEP`, `ES384`). A set in which no key is usable is an error. A set containing private
+//! key members (`d`, `p`, `q`, …) or symmetric keys with `k` is refused: publishing those is a
+//! leak, and a set that does is not trusted. Two keys with the same `kid` are refused (the kid
+//! would not pick one key).
+
+use crate::authenticate::jwt::b64url_decode;
+use crate::json::{self, Limits, Value};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Bounds for a JWKS document: 256 KiB, depth 6.
+pub const JWKS_LIMITS: Limits = Limits {
+    max_bytes: 256 << 10,
+    max_depth: 6,
+};
+
+/// Most keys accepted in one set.
+pub const MAX_KEYS: usize = 64;
+
+/// Smallest accepted RSA modulus, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Largest accepted RSA modulus, in bits (the `rsa` crate's own limit).
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// A signature algorithm Vigil verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// RSASSA-PSS with SHA-256.
+    Ps256,
+    /// RSASSA-PSS with SHA-384.
+    Ps384,
+    /// RSASSA-PSS with SHA-512.
+    Ps512,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// EdDSA on Ed25519. Named `EdDSA` (RFC 8037) or `Ed25519` (RFC 9864); both names are this
+    /// one algorithm.
+    EdDsa,
+}
+
+impl Alg {
+    /// Every algorithm, in a stable order.
+    pub const ALL: [Alg; 8] = [
+        Alg::Rs256,
+        Alg::Rs384,
+        Alg::Rs512,
+        Alg::Ps256,
+        Alg::Ps384,
+        Alg::Ps512,
+        Alg::Es256,
+        Alg::EdDsa,
+    ];
+
+    /// Reads a JWS `alg` name (exact, case-sensitive, as RFC 7515 requires).
+    pub fn from_name(name: &str) -> Option<Alg> {
+        Some(match name {
+            "RS256" => Alg::Rs256,
+            "RS384" => Alg::Rs384,
+            "RS512" => Alg::Rs512,
+            "PS256" => Alg::Ps256,
+            "PS384" => Alg::Ps384,
+            "PS512" => Alg::Ps512,
+            "ES256" => Alg::Es256,
+            "EdDSA" | "Ed25519" => Alg::EdDsa,
+            _ => return None,
+        })
+    }
+
+    /// The canonical name (`EdDSA` for EdDSA).
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Rs384 => "RS384",
+            Alg::Rs512 => "RS512",
+            Alg::Ps256 => "PS256",
+            Alg::Ps384 => "PS384",
+            Alg::Ps512 => "PS512",
+            Alg::Es256 => "ES256",
+            Alg::EdDsa => "EdDSA",
+        }
+    }
+
+    /// True for the RSA family (RS* and PS*).
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512
+        )
+    }
+
+    /// The key type this algorithm needs.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Alg::Es256 => KeyType::P256,
+            Alg::EdDsa => KeyType::Ed25519,
+            _ => KeyType::Rsa,
+        }
+    }
+}
+
+/// The kind of a verifying key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// RSA.
+    Rsa,
+    /// EC on P-256.
+    P256,
+    /// OKP on Ed25519.
+    Ed25519,
+}
+
+/// A verifying key, decoded once.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// RSA public key.
+    Rsa(rsa::RsaPublicKey),
+    /// P-256 ECDSA verifying key.
+    P256(p256::ecdsa::VerifyingKey),
+    /// Ed25519 verifying key.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    /// The key's type.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            PublicKey::Rsa(_) => KeyType::Rsa,
+            PublicKey::P256(_) => KeyType::P256,
+            PublicKey::Ed25519(_) => KeyType::Ed25519,
+        }
+    }
+}
+
+/// One usable key of a set.
+#[derive(Debug, Clone)]
+pub struct Jwk {
+    /// The key id, if the JWK had one.
+    pub kid: Option<String>,
+    /// The algorithm the JWK fixes with `alg`, if any.
+    pub alg: Option<Alg>,
+    /// The decoded key.
+    pub key: PublicKey,
+}
+
+impl Jwk {
+    /// The algorithm this key verifies, given the rule's allowlist: the JWK's own `alg`, else
+    /// the only algorithm its type allows (ES256 for P-256, EdDSA for Ed25519), else for RSA the
+    /// single RSA algorithm in `allowed`. `None` when that is ambiguous.
+    pub fn algorithm(&self, allowed: &[Alg]) -> Option<Alg> {
+        if let Some(a) = self.alg {
+            return Some(a);
+        }
+        match self.key.key_type() {
+            KeyType::P256 => Some(Alg::Es256),
+            KeyType::Ed25519 => Some(Alg::EdDsa),
+            KeyType::Rsa => {
+                let mut rsa = allowed.iter().filter(|a| a.is_rsa());
+                match (rsa.next(), rsa.next()) {
+                    (Some(a), None) => Some(*a),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+/// Why a JWKS document is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksError {
+    /// Where in the document, e.g. `keys[1].n` (`$` for the document).
+    pub path: String,
+    /// What, in lower case; never contains key material.
+    pub message: String,
+}
+
+impl JwksError {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        JwksError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A parsed key set, indexed by `kid`.
+#[derive(Debug, Clone, Default)]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+    skipped: Vec<(String, String)>,
+}
+
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl JwkSet {
+    /// Parses a JWKS document (`{"keys":[...]}`) strictly; see the module docs for what is
+    /// accepted, skipped and refused.
+    pub fn parse(text: &str) -> Result<JwkSet, JwksError> {
+        let v = json::parse(text, JWKS_LIMITS)
+            .map_err(|e| JwksError::new("$", format!("not acceptable json: {e}")))?;
+        JwkSet::from_value(&v)
+    }
+
+    /// Reads an already parsed JWKS document.
+    pub fn from_value(v: &Value) -> Result<JwkSet, JwksError> {
+        let obj = v.as_object().ok_or_else(|| {
+            JwksError::new("$", format!("expected an object, found {}", v.kind()))
+        })?;
+        let keys = match obj.get("keys") {
+            None => return Err(JwksError::new("$", "missing required field `keys`")),
+            Some(Value::Array(a)) => a,
+            Some(other) => {
+                return Err(JwksError::new(
+                    "keys",
+                    format!("expected an array, found {}", other.kind()),
+                ))
+            }
+        };
+        if keys.len() > MAX_KEYS {
+            return Err(JwksError::new(
+                "keys",
+                format!("more than {MAX_KEYS} keys in one set"),
+            ));
+        }
+        let mut set = JwkSet::default();
+        for (i, k) in keys.iter().enumerate() {
+            let path = format!("keys[{i}]");
+            match parse_jwk(k, &path)? {
+                Parsed::Key(jwk) => {
+                    if let Some(kid) = &jwk.kid {
+                        if set.keys.iter().any(|o| o.kid.as_deref() == Some(kid)) {
+                            return Err(JwksError::new(
+                                format!("{path}.kid"),
+                                format!("duplicate kid {}", crate::policy::read::quote_str(kid)),
+                            ));
+                        }
+                    }
+                    set.keys.push(*jwk);
+                }
+                Parsed::Skip(reason) => set.skipped.push((path, reason)),
+            }
+        }
+        if set.keys.is_empty() {
+            let why = if set.skipped.is_empty() {
+                String::from("the set has no keys")
+            } else {
+                format!(
+                    "no usable key in the set ({})",
+                    set.skipped
+                        .iter()
+                        .map(|(p, r)| format!("{p}: {r}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            };
+            return Err(JwksError::new("keys", why));
+        }
+        Ok(set)
+    }
+
+    /// A set from already decoded keys (tests, adapters with keys from elsewhere).
+    pub fn from_keys(keys: Vec<Jwk>) -> JwkSet {
+        JwkSet {
+            keys,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The usable keys, in document order.
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// Keys that were skipped, as (path, reason).
+    pub fn skipped(&self) -> &[(String, String)] {
+        &self.skipped
+    }
+
+    /// The key with this `kid`.
+    pub fn by_kid(&self, kid: &str) -> Option<&Jwk> {
+        self.keys.iter().find(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// Number of usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there is no usable key (never for a parsed set).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+enum Parsed {
+    Key(alloc::boxed::Box<Jwk>),
+    Skip(String),
+}
+
+fn str_member<'a>(m: &'a json::Map, key: &str, path: &str) -> Result<Option<&'a str>, JwksError> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(JwksError::new(
+            format!("{path}.{key}"),
+            format!("expected a string, found {}", other.kind()),
+        )),
+    }
+}
+
+fn b64_member(m: &json::Map, key: &str, path: &str) -> Result<Vec<u8>, JwksError> {
+    let s = str_member(m, key, path)?
+        .ok_or_else(|| JwksError::new(path, format!("missing required field `{key}`")))?;
+    b64url_decode(s.as_bytes()).ok_or_else(|| {
+        JwksError::new(
+            format!("{path}.{key}"),
+            "not canonical base64url without padding",
+        )
+    })
+}
+
+fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
+    let m = v
+        .as_object()
+        .ok_or_else(|| JwksError::new(path, format!("expected an object, found {}", v.kind())))?;
+    for p in PRIVATE_MEMBERS {
+        if m.get(p).is_some() {
+            return Err(JwksError::new(
+                format!("{path}.{p}"),
+                "private or symmetric key material in a public key set",
+            ));
+        }
+    }
+    let kty = str_member(m, "kty", path)?
+        .ok_or_else(|| JwksError::new(path, "missing required field `kty`"))?;
+    let kid = str_member(m, "kid", path)?.map(str::to_string);
+    if let Some(u) = str_member(m, "use", path)? {
+        if u != "sig" {
+            return Ok(Parsed::Skip(format!("`use` is `{u}`, not `sig`")));
+        }
+    }
+    if let Some(ops) = m.get("key_ops") {
+        let arr = ops.as_array().ok_or_else(|| {
+            JwksError::new(format!("{path}.key_ops"), "expected an array of strings")
+        })?;
+        let mut verify = false;
+        for op in arr {
+            match op.as_str() {
+                Some("verify") => verify = true,
+                Some(_) => {}
+                None => {
+                    return Err(JwksError::new(
+                        format!("{path}.key_ops"),
+                        "expected an array of strings",
+                    ))
+                }
+            }
+        }
+        if !verify {
+            return Ok(Parsed::Skip(String::from(
+                "`key_ops` does not include `verify`",
+            )));
+        }
+    }
+    let alg = match str_member(m, "alg", path)? {
+        None => None,
+        Some(name) => match Alg::from_name(name) {
+            Some(a) => Some(a),
+            None => {
+                return Ok(Parsed::Skip(format!(
+                    "algorithm {} is not supported",
+                    crate::policy::read::quote_str(name)
+                )))
+            }
+        },
+    };
+    let key = match kty {
+        "RSA" => PublicKey::Rsa(rsa_key(m, path)?),
+        "EC" => {
+            let crv = str_member(m, "crv", path)?
+                .ok_or_else(|| JwksError::new(path, "missing required field `crv`"))?;
+            if crv != "P-256" {
+                return Ok(Parsed::Skip(format!(
+                    "curve {} is not supported",
+                    crate::policy::read::quote_str(crv)
+                )));
+            }
+            let x = b64_member(m, "x", path)?;
+            let y = b64_member(m, "y", path)?;
+            if x.len() != 32 || y.len() != 32 {
+                return Err(JwksError::new(
+                    path,
+                    "p-256 coordinates must be exactly 32 bytes each",
+                ));
+            }
+            let mut sec1 = Vec::with_capacity(65);
+            sec1.push(4u8);
+            sec1.extend_from_slice(&x);
+            sec1.extend_from_slice(&y);
+            let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+                .map_err(|_| JwksError::new(path, "the point is not on the p-256 curve"))?;
+            PublicKey::P256(k)
+        }
+        "OKP" => {
+            let crv = str_member(m, "crv", path)?
+                .ok_or_else(|| JwksError::new(path, "missing required field `crv`"))?;
+            if crv != "Ed25519" {
+                return Ok(Parsed::Skip(format!(
+                    "curve {} is not supported",
+                    crate::policy::read::quote_str(crv)
+                )));
+            }
+            let x = b64_member(m, "x", path)?;
+            let bytes: [u8; 32] = x.as_slice().try_into().map_err(|_| {
+                JwksError::new(
+                    format!("{path}.x"),
+                    "an ed25519 key must be exactly 32 bytes",
+                )
+            })?;
+            let k = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| JwksError::new(format!("{path}.x"), "not a valid ed25519 point"))?;
+            if k.is_weak() {
+                return Err(JwksError::new(
+                    format!("{path}.x"),
+                    "a weak (small-order) ed25519 key",
+                ));
+            }
+            PublicKey::Ed25519(k)
+        }
+        other => {
+            return Ok(Parsed::Skip(format!(
+                "key type {} is not supported",
+                crate::policy::read::quote_str(other)
+            )))
+        }
+    };
+    if let Some(a) = alg {
+        if a.key_type() != key.key_type() {
+            return Err(JwksError::new(
+                format!("{path}.alg"),
+                format!("algorithm `{}` does not fit key type `{kty}`", a.name()),
+            ));
+        }
+    }
+    Ok(Parsed::Key(alloc::boxed::Box::new(Jwk { kid, alg, key })))
+}
+
+fn rsa_key(m: &json::Map, path: &str) -> Result<rsa::RsaPublicKey, JwksError> {
+    use rsa::traits::PublicKeyParts;
+    let n = b64_member(m, "n", path)?;
+    let e = b64_member(m, "e", path)?;
+    let n = rsa::BigUint::from_bytes_be(&n);
+    let e_val = rsa::BigUint::from_bytes_be(&e);
+    let e_trimmed: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
+    let e_u64 = if e_trimmed.len() <= 8 {
+        Some(
+            e_trimmed
+                .iter()
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+        )
+    } else {
+        None
+    };
+    let bits = n.bits();
+    if bits < MIN_RSA_BITS {
+        return Err(JwksError::new(
+            format!("{path}.n"),
+            format!("rsa key of {bits} bits is too weak (at least {MIN_RSA_BITS} required)"),
+        ));
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(JwksError::new(
+            format!("{path}.n"),
+            format!("rsa key of {bits} bits is larger than {MAX_RSA_BITS}"),
+        ));
+    }
+    let ok_e = e_u64.is_some_and(|e| (3..=(1u64 << 33) - 1).contains(&e) && e % 2 == 1);
+    if !ok_e {
+        return Err(JwksError::new(
+            format!("{path}.e"),
+            "rsa public exponent must be odd and from 3 to 2^33-1",
+        ));
+    }
+    let key = rsa::RsaPublicKey::new(n, e_val)
+        .map_err(|_| JwksError::new(path, "not a valid rsa public key"))?;
+    debug_assert!(key.size() * 8 >= MIN_RSA_BITS);
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alg_names() {
+        for a in Alg::ALL {
+            assert_eq!(Alg::from_name(a.name()), Some(a));
+        }
+        assert_eq!(Alg::from_name("Ed25519"), Some(Alg::EdDsa));
+        assert_eq!(Alg::from_name("none"), None);
+        assert_eq!(Alg::from_name("HS256"), None);
+        assert_eq!(Alg::from_name("rs256"), None);
+    }
+
+    #[test]
+    fn rejects_bad_documents() {
+        assert!(JwkSet::parse("[]").is_err());
+        assert!(JwkSet::parse("{}").is_err());
+        assert_eq!(JwkSet::parse(r#"{"keys":[]}"#).unwrap_err().path, "keys");
+        let e = JwkSet::parse(r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#).unwrap_err();
+        assert_eq!(e.path, "keys[0].k");
+        let e = JwkSet::parse(r#"{"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}]}"#)
+            .unwrap_err();
+        assert!(e.message.contains("no usable key"), "{e}");
+        let e = JwkSet::parse(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA="}]}"#).unwrap_err();
+        assert_eq!(e.path, "keys[0].x");
+        // The identity point is weak.
+        let mut id = [0u8; 32];
+        id[0] = 1;
+        let x = crate::authenticate::jwt::b64url_encode(&id);
+        let e = JwkSet::parse(&format!(
+            r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}]}}"#
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("weak"), "{e}");
+    }
+
+    #[test]
+    fn ambiguous_rsa_alg() {
+        // Algorithm derivation for a key without `alg`.
+        let k = Jwk {
+            kid: None,
+            alg: None,
+            key: PublicKey::Ed25519(
+                ed25519_dalek::VerifyingKey::from_bytes(&[
+                    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9,
+                    0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02,
+                    0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+                ])
+                .unwrap(),
+            ),
+        };
+        assert_eq!(k.algorithm(&[Alg::Rs256]), Some(Alg::EdDsa));
+    }
+}

@@ -1,0 +1,555 @@
+//! One token: the compact JWS grammar, header and claims checks, and the signature.
+//!
+//! The order is fixed and every step fails closed with one [`TokenErrorKind`]:
+//!
+//! 1. size: the token is refused before any decoding if it is longer than the largest
+//!    `maxTokenBytes` of any rule (and, once its rule is known, than that rule's);
+//! 2. grammar: exactly three `.`-separated segments of canonical base64url without padding
+//!    (alphabet `A–Z a–z 0–9 - _`, no `=`, zero trailing bits);
+//! 3. header: a JSON object ([`HEADER_LIMITS`], duplicate keys refused); `alg` a string naming
+//!    a supported algorithm (`none` in any case and `HS*` are refused); `jwk`, `jku`, `x5u`,
+//!    `x5c`, `b64`, `zip` and a nested-JWT `cty` refused; any `crit` refused (Vigil understands
+//!    no extension); `kid` and `typ` strings if present;
+//! 4. claims: a JSON object ([`crate::json::Limits::TOKEN`]); `iss` picks the rule (exact
+//!    match: a token never falls through to another rule's keys);
+//! 5. key: from the issuer's set by `kid`; without `kid` only if exactly one key of the set can
+//!    verify the header's algorithm. **The key decides the algorithm** ([`Jwk::algorithm`]): the
+//!    header's `alg` must equal it and be in the rule's `algorithms`;
+//! 6. signature (jwt-compact's `Algorithm::verify_signature` over `header.payload`); ES256
+//!    signatures are raw `R‖S` of exactly 64 bytes with `r`, `s` in `[1, n−1]` (DER refused);
+//! 7. header `typ` when `requiredType`; then the claims: `exp` required and numeric, `nbf` and
+//!    `iat` numeric when present, all with the rule's clock skew; `iat` in the future refused;
+//!    lifetime; `aud`; `sub`/`azp` strings; `requireClaims`.
+//!
+//! Claims are checked after the signature, so time and audience errors are only ever reported
+//! for authentic tokens.
+
+use crate::authenticate::jwks::{Alg, Jwk, PublicKey};
+use crate::authenticate::rule::JwtRule;
+use crate::authenticate::{Identity, KeyStore, Part, TokenError, TokenErrorKind};
+use crate::extract::token::TokenSource;
+use crate::json::{self, JsonErrorKind, Limits, Map, Value};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use jwt_compact::{Algorithm, AlgorithmSignature};
+
+/// Bounds for a token header: 4 KiB, depth 4.
+pub const HEADER_LIMITS: Limits = Limits {
+    max_bytes: 4 << 10,
+    max_depth: 4,
+};
+
+/// Bounds for token claims.
+pub const CLAIMS_LIMITS: Limits = Limits::TOKEN;
+
+/// The P-256 group order `n`, big-endian.
+const P256_N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+fn b64_value(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => return None,
+    } as u32)
+}
+
+/// Decodes canonical base64url without padding (RFC 7515 §2): only `A–Z a–z 0–9 - _`, no
+/// `=`, a length that is not 1 mod 4, and zero bits after the last byte. `None` otherwise.
+pub fn b64url_decode(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3 + 2);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in s {
+        acc = (acc << 6) | b64_value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    if acc != 0 {
+        return None;
+    }
+    Some(out)
+}
+
+/// Encodes bytes as base64url without padding.
+pub fn b64url_encode(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let idx = ((n >> (18 - 6 * i)) & 63) as usize;
+            if let Some(c) = A.get(idx) {
+                out.push(*c as char);
+            }
+        }
+    }
+    out
+}
+
+fn e(kind: TokenErrorKind) -> TokenError {
+    TokenError::new(kind)
+}
+
+fn parse_part(bytes: &[u8], limits: Limits, part: Part) -> Result<Value, TokenError> {
+    json::parse_bytes(bytes, limits).map_err(|je| match je.kind {
+        JsonErrorKind::DuplicateKey(_) => e(TokenErrorKind::DuplicateKey(part)),
+        JsonErrorKind::TooDeep { .. } => e(TokenErrorKind::TooDeep(part)),
+        JsonErrorKind::TooLarge { .. } => e(TokenErrorKind::TooLarge),
+        _ => e(TokenErrorKind::BadJson(part)),
+    })
+}
+
+/// The decoded parts of a token that passed the grammar and header checks.
+#[derive(Debug)]
+pub struct Decoded<'t> {
+    /// `header.payload`, the JWS signing input.
+    pub signing_input: &'t str,
+    /// The payload segment (base64url, as in the token).
+    pub payload_b64: &'t str,
+    /// The signature segment.
+    pub signature_b64: &'t str,
+    /// The header object.
+    pub header: Map,
+    /// The header's algorithm.
+    pub alg: Alg,
+    /// The header's `kid`.
+    pub kid: Option<String>,
+    /// The claims object.
+    pub claims: Map,
+}
+
+/// Steps 1–4 without a rule: size against `max_bytes`, grammar, header, claims as JSON.
+pub fn decode(token: &str, max_bytes: usize) -> Result<Decoded<'_>, TokenError> {
+    if token.len() > max_bytes {
+        return Err(e(TokenErrorKind::TooLarge));
+    }
+    if token.is_empty() {
+        return Err(e(TokenErrorKind::Malformed("the token is empty")));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(e(TokenErrorKind::Malformed(
+            "the token does not have exactly three segments",
+        )));
+    };
+    if h.is_empty() || p.is_empty() {
+        return Err(e(TokenErrorKind::Malformed("a token segment is empty")));
+    }
+    let header_bytes =
+        b64url_decode(h.as_bytes()).ok_or_else(|| e(TokenErrorKind::BadBase64(Part::Header)))?;
+    let header = match parse_part(&header_bytes, HEADER_LIMITS, Part::Header)? {
+        Value::Object(m) => m,
+        _ => {
+            return Err(e(TokenErrorKind::Malformed(
+                "the header is not a json object",
+            )))
+        }
+    };
+    let alg_name = match header.get("alg") {
+        Some(Value::String(a)) => a.as_str(),
+        Some(_) => return Err(e(TokenErrorKind::BadHeader("`alg` is not a string"))),
+        None => return Err(e(TokenErrorKind::BadHeader("`alg` is missing"))),
+    };
+    let alg = Alg::from_name(alg_name).ok_or_else(|| e(TokenErrorKind::AlgNotAllowed))?;
+    for forbidden in ["jwk", "jku", "x5u", "x5c", "b64", "zip"] {
+        if header.get(forbidden).is_some() {
+            return Err(e(TokenErrorKind::ForbiddenHeader(forbidden)));
+        }
+    }
+    if header.get("crit").is_some() {
+        return Err(e(TokenErrorKind::UnknownCrit));
+    }
+    match header.get("cty") {
+        None => {}
+        Some(Value::String(c)) if c.eq_ignore_ascii_case("jwt") => {
+            return Err(e(TokenErrorKind::ForbiddenHeader("cty")))
+        }
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(e(TokenErrorKind::BadHeader("`cty` is not a string"))),
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(e(TokenErrorKind::BadHeader("`kid` is not a string"))),
+    };
+    if !matches!(header.get("typ"), None | Some(Value::String(_))) {
+        return Err(e(TokenErrorKind::BadHeader("`typ` is not a string")));
+    }
+    let payload_bytes =
+        b64url_decode(p.as_bytes()).ok_or_else(|| e(TokenErrorKind::BadBase64(Part::Payload)))?;
+    let claims = match parse_part(&payload_bytes, CLAIMS_LIMITS, Part::Payload)? {
+        Value::Object(m) => m,
+        _ => {
+            return Err(e(TokenErrorKind::Malformed(
+                "the claims are not a json object",
+            )))
+        }
+    };
+    let signing_input = token.get(..h.len() + 1 + p.len()).unwrap_or("");
+    Ok(Decoded {
+        signing_input,
+        payload_b64: p,
+        signature_b64: s,
+        header,
+        alg,
+        kid,
+        claims,
+    })
+}
+
+/// Chooses the key: by `kid`, or the one key of the set that can verify `alg`.
+pub fn select_key<'k>(
+    set: &'k crate::authenticate::jwks::JwkSet,
+    issuer: &str,
+    kid: Option<&str>,
+    alg: Alg,
+) -> Result<&'k Jwk, TokenError> {
+    match kid {
+        Some(k) => set.by_kid(k).ok_or_else(|| {
+            e(TokenErrorKind::UnknownKid {
+                issuer: issuer.to_string(),
+                kid: Some(k.to_string()),
+            })
+        }),
+        None => {
+            let mut c = set
+                .keys()
+                .iter()
+                .filter(|k| k.key.key_type() == alg.key_type() && k.alg.is_none_or(|a| a == alg));
+            match (c.next(), c.next()) {
+                (Some(k), None) => Ok(k),
+                (None, _) => Err(e(TokenErrorKind::UnknownKid {
+                    issuer: issuer.to_string(),
+                    kid: None,
+                })),
+                (Some(_), Some(_)) => Err(e(TokenErrorKind::AmbiguousKey)),
+            }
+        }
+    }
+}
+
+fn less_than(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a < b
+}
+
+/// Verifies `signature` over `message` with `key` under `alg` (which the caller has already
+/// checked the key decides). Returns false for any malformed signature.
+pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    match (alg, key) {
+        (a, PublicKey::Rsa(k)) if a.is_rsa() => {
+            use rsa::traits::PublicKeyParts;
+            if signature.len() != k.size() {
+                return false;
+            }
+            let Ok(sig) = jwt_compact::alg::RsaSignature::try_from_slice(signature) else {
+                return false;
+            };
+            let algo = match a {
+                Alg::Rs256 => jwt_compact::alg::Rsa::rs256(),
+                Alg::Rs384 => jwt_compact::alg::Rsa::rs384(),
+                Alg::Rs512 => jwt_compact::alg::Rsa::rs512(),
+                Alg::Ps256 => jwt_compact::alg::Rsa::ps256(),
+                Alg::Ps384 => jwt_compact::alg::Rsa::ps384(),
+                _ => jwt_compact::alg::Rsa::ps512(),
+            };
+            algo.verify_signature(&sig, k, message)
+        }
+        (Alg::Es256, PublicKey::P256(k)) => {
+            let (Some(r), Some(s)) = (signature.get(..32), signature.get(32..)) else {
+                return false;
+            };
+            let (Ok(r), Ok(s)) = (<[u8; 32]>::try_from(r), <[u8; 32]>::try_from(s)) else {
+                return false;
+            };
+            let zero = [0u8; 32];
+            if r == zero || s == zero || !less_than(&r, &P256_N) || !less_than(&s, &P256_N) {
+                return false;
+            }
+            let Ok(sig) = <p256::ecdsa::Signature as AlgorithmSignature>::try_from_slice(signature)
+            else {
+                return false;
+            };
+            jwt_compact::alg::Es256.verify_signature(&sig, k, message)
+        }
+        (Alg::EdDsa, PublicKey::Ed25519(k)) => {
+            if signature.len() != 64 {
+                return false;
+            }
+            let Ok(sig) =
+                <ed25519_dalek::Signature as AlgorithmSignature>::try_from_slice(signature)
+            else {
+                return false;
+            };
+            jwt_compact::alg::Ed25519.verify_signature(&sig, k, message)
+        }
+        _ => false,
+    }
+}
+
+/// `f` rounded down to an integer (saturating), without `std`.
+fn floor_i64(f: f64) -> i64 {
+    let t = f as i64;
+    if (t as f64) > f {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
+fn number(claims: &Map, name: &'static str) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(Some(n.as_f64())),
+        Some(_) => Err(e(TokenErrorKind::BadClaimType(name))),
+    }
+}
+
+fn opt_string(claims: &Map, name: &'static str) -> Result<Option<String>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(e(TokenErrorKind::BadClaimType(name))),
+    }
+}
+
+/// True when `typ` names the `required` media type: case-insensitive, with or without an
+/// `application/` prefix on either side (RFC 7515 §4.1.9).
+pub fn type_matches(typ: &str, required: &str) -> bool {
+    fn strip(s: &str) -> &str {
+        match s.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") => s.get(12..).unwrap_or(""),
+            _ => s,
+        }
+    }
+    strip(typ).eq_ignore_ascii_case(strip(required))
+}
+
+/// Checks everything after the signature and builds the identity.
+pub fn check_claims(
+    rule: &JwtRule,
+    rule_index: usize,
+    d: Decoded<'_>,
+    source: TokenSource,
+    now: i64,
+) -> Result<Identity, TokenError> {
+    if let Some(req) = &rule.required_type {
+        match d.header.get("typ").and_then(Value::as_str) {
+            Some(t) if type_matches(t, req) => {}
+            _ => return Err(e(TokenErrorKind::BadType)),
+        }
+    }
+    let claims = d.claims;
+    let skew = f64::from(rule.clock_skew_seconds);
+    let nowf = now as f64;
+    let exp =
+        number(&claims, "exp")?.ok_or_else(|| e(TokenErrorKind::MissingClaim("exp".into())))?;
+    if nowf >= exp + skew {
+        return Err(e(TokenErrorKind::Expired));
+    }
+    let nbf = number(&claims, "nbf")?;
+    if let Some(nbf) = nbf {
+        if nowf + skew < nbf {
+            return Err(e(TokenErrorKind::NotYetValid));
+        }
+    }
+    let iat = number(&claims, "iat")?;
+    if let Some(iat) = iat {
+        if iat > nowf + skew {
+            return Err(e(TokenErrorKind::IssuedInFuture));
+        }
+    }
+    if let Some(max) = rule.max_token_lifetime_seconds {
+        let iat = iat.ok_or_else(|| e(TokenErrorKind::MissingClaim("iat".into())))?;
+        if exp - iat > max as f64 {
+            return Err(e(TokenErrorKind::LifetimeTooLong));
+        }
+    }
+    let audiences: Vec<String> = match claims.get("aud") {
+        None => Vec::new(),
+        Some(Value::String(s)) => alloc::vec![s.clone()],
+        Some(Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                match i {
+                    Value::String(s) => out.push(s.clone()),
+                    _ => return Err(e(TokenErrorKind::BadClaimType("aud"))),
+                }
+            }
+            out
+        }
+        Some(_) => return Err(e(TokenErrorKind::BadClaimType("aud"))),
+    };
+    if !rule.audiences.is_empty() && !audiences.iter().any(|a| rule.audiences.contains(a)) {
+        return Err(e(TokenErrorKind::AudienceMismatch));
+    }
+    let subject = opt_string(&claims, "sub")?;
+    let presenter = opt_string(&claims, "azp")?;
+    for name in &rule.require_claims {
+        if matches!(claims.get(name), None | Some(Value::Null)) {
+            return Err(e(TokenErrorKind::MissingClaim(name.clone())));
+        }
+    }
+    let principal = alloc::format!("{}/{}", rule.issuer, subject.as_deref().unwrap_or(""));
+    Ok(Identity {
+        issuer: rule.issuer.clone(),
+        subject,
+        principal,
+        audiences,
+        presenter,
+        claims,
+        rule: rule_index,
+        expires_at: floor_i64(exp),
+        exp,
+        not_before: nbf,
+        issued_at: iat.map(floor_i64),
+        source,
+    })
+}
+
+/// The full verification of one token against a set of rules (see the module docs).
+pub fn verify(
+    rules: &[JwtRule],
+    max_bytes: usize,
+    token: &str,
+    source: TokenSource,
+    now: i64,
+    keys: &KeyStore,
+) -> Result<Identity, TokenError> {
+    let d = decode(token, max_bytes)?;
+    let iss = match d.claims.get("iss") {
+        None => return Err(e(TokenErrorKind::MissingClaim("iss".into()))),
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(e(TokenErrorKind::BadClaimType("iss"))),
+    };
+    let (index, rule) = rules
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.issuer == iss)
+        .ok_or_else(|| e(TokenErrorKind::UnknownIssuer))?;
+    verify_with_rule(rule, index, d, token, source, now, keys)
+}
+
+/// Verification once the rule is known (the token's `iss` must equal the rule's issuer).
+pub fn verify_with_rule(
+    rule: &JwtRule,
+    index: usize,
+    d: Decoded<'_>,
+    token: &str,
+    source: TokenSource,
+    now: i64,
+    keys: &KeyStore,
+) -> Result<Identity, TokenError> {
+    if d.claims.get("iss").and_then(Value::as_str) != Some(rule.issuer.as_str()) {
+        return Err(e(TokenErrorKind::IssuerMismatch));
+    }
+    if token.len() > rule.max_token_bytes {
+        return Err(e(TokenErrorKind::TooLarge));
+    }
+    if !rule.locations.iter().any(|l| source.matches(l)) {
+        return Err(e(TokenErrorKind::WrongLocation));
+    }
+    if !rule.algorithms.contains(&d.alg) {
+        return Err(e(TokenErrorKind::AlgNotAllowed));
+    }
+    let set = keys.get(&rule.issuer).ok_or_else(|| {
+        e(TokenErrorKind::NoKeys {
+            issuer: rule.issuer.clone(),
+        })
+    })?;
+    let key = select_key(set, &rule.issuer, d.kid.as_deref(), d.alg)?;
+    let key_alg = key
+        .algorithm(&rule.algorithms)
+        .ok_or_else(|| e(TokenErrorKind::AmbiguousKey))?;
+    if key_alg != d.alg || !rule.algorithms.contains(&key_alg) {
+        return Err(e(TokenErrorKind::AlgMismatch));
+    }
+    if d.signature_b64.is_empty() {
+        return Err(e(TokenErrorKind::Malformed("the signature is empty")));
+    }
+    let sig = b64url_decode(d.signature_b64.as_bytes())
+        .ok_or_else(|| e(TokenErrorKind::BadBase64(Part::Signature)))?;
+    if !verify_signature(key_alg, &key.key, d.signing_input.as_bytes(), &sig) {
+        return Err(e(TokenErrorKind::BadSignature));
+    }
+    check_claims(rule, index, d, source, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_canonical() {
+        assert_eq!(b64url_decode(b"").unwrap(), b"");
+        assert_eq!(b64url_decode(b"YQ").unwrap(), b"a");
+        assert_eq!(b64url_decode(b"YWI").unwrap(), b"ab");
+        assert_eq!(b64url_decode(b"YWJj").unwrap(), b"abc");
+        assert!(b64url_decode(b"YR").is_none(), "non-zero trailing bits");
+        assert!(b64url_decode(b"YQ==").is_none());
+        assert!(b64url_decode(b"Y").is_none());
+        assert!(b64url_decode(b"+/+/").is_none());
+        assert!(b64url_decode(b"YW J").is_none());
+        assert_eq!(b64url_decode(b"-_-_").unwrap(), [0xfb, 0xff, 0xbf]);
+        for n in 0..40u8 {
+            let v: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(b64url_decode(b64url_encode(&v).as_bytes()).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn typ_matching() {
+        assert!(type_matches("at+jwt", "at+jwt"));
+        assert!(type_matches("AT+JWT", "at+jwt"));
+        assert!(type_matches("application/at+jwt", "at+jwt"));
+        assert!(type_matches("at+jwt", "application/at+jwt"));
+        assert!(!type_matches("jwt", "at+jwt"));
+        assert!(!type_matches("application/jwt", "at+jwt"));
+    }
+
+    #[test]
+    fn decode_rejects_grammar() {
+        let h = b64url_encode(br#"{"alg":"RS256"}"#);
+        let p = b64url_encode(br#"{"iss":"a"}"#);
+        let code = |t: &str| decode(t, 8192).unwrap_err().code();
+        assert_eq!(code(""), "malformed");
+        assert_eq!(code(&alloc::format!("{h}.{p}")), "malformed");
+        assert_eq!(code(&alloc::format!("{h}.{p}.c.d")), "malformed");
+        assert_eq!(code(&alloc::format!("{h}=.{p}.AA")), "bad_base64");
+        assert_eq!(code(&alloc::format!(".{p}.AA")), "malformed");
+        let nn = b64url_encode(br#"{"alg":"none"}"#);
+        assert_eq!(code(&alloc::format!("{nn}.{p}.")), "alg_not_allowed");
+        let arr = b64url_encode(b"[1]");
+        assert_eq!(code(&alloc::format!("{h}.{arr}.AA")), "malformed");
+        assert_eq!(code(&"a".repeat(9000)), "too_large");
+        assert!(decode(&alloc::format!("{h}.{p}.AA"), 8192).is_ok());
+    }
+
+    #[test]
+    fn p256_order_bounds() {
+        let mut below = P256_N;
+        below[31] -= 1;
+        assert!(less_than(&below, &P256_N));
+        assert!(!less_than(&P256_N, &P256_N));
+    }
+}

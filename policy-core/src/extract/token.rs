@@ -1,0 +1,385 @@
+//! Finding the token in a request.
+//!
+//! The places looked at are the union of every rule's locations (headers with a prefix, query
+//! parameters, cookies; `Authorization: Bearer` for a rule that configures none). Exactly one
+//! token may be present across all of them. Two tokens — even two identical ones — a repeated
+//! token header, a comma-joined header, a token followed by anything, or a prefix with no token
+//! is an error, never a guess.
+//!
+//! The bearer grammar is RFC 6750 §2.1, applied strictly:
+//! `credentials = "Bearer" 1*SP b64token`, `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
+//! "~" / "+" / "/" ) *"="`. The scheme is matched case-insensitively (RFC 9110 §11.1), one or
+//! more spaces may follow it, and nothing may follow the token (no trailing whitespace: an HTTP
+//! parser has already removed the field's surrounding whitespace). A header value whose scheme
+//! is something else (`Basic …`) holds no bearer token and is not an error. For a configured
+//! prefix the same rules hold with the prefix (compared case-insensitively) in place of
+//! `Bearer 1*SP`; an empty prefix means the whole value is the token.
+
+use crate::authenticate::rule::TokenLocation;
+use crate::authenticate::{TokenError, TokenErrorKind};
+use crate::extract::request::CheckRequest;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Where the token was found (so the engine can strip it before forwarding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A header, by lower-case name.
+    Header(String),
+    /// A query parameter, by (decoded) name.
+    Param(String),
+    /// A cookie, by name.
+    Cookie(String),
+}
+
+impl TokenSource {
+    /// True when a token found here may be used under a rule listing `loc`.
+    pub fn matches(&self, loc: &TokenLocation) -> bool {
+        match (self, loc) {
+            (TokenSource::Header(a), TokenLocation::Header { name, .. }) => a == name,
+            (TokenSource::Param(a), TokenLocation::Param(b)) => a == b,
+            (TokenSource::Cookie(a), TokenLocation::Cookie(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A token found in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundToken {
+    /// The token text.
+    pub token: String,
+    /// Where it was.
+    pub source: TokenSource,
+}
+
+fn err(kind: TokenErrorKind) -> TokenError {
+    TokenError::new(kind)
+}
+
+/// RFC 6750 `b64token` characters (and so every compact JWS character).
+fn is_b64token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+fn check_token_text(t: &str) -> Result<(), TokenError> {
+    if t.is_empty() {
+        return Err(err(TokenErrorKind::Malformed("the token is empty")));
+    }
+    if t.bytes().any(|b| b == b',') {
+        return Err(err(TokenErrorKind::MultipleTokens));
+    }
+    if !t.bytes().all(is_b64token_char) {
+        return Err(err(TokenErrorKind::Malformed(
+            "the token contains characters outside the token grammar",
+        )));
+    }
+    // `*"="` only at the end.
+    let body = t.trim_end_matches('=');
+    if body.is_empty() || body.contains('=') {
+        return Err(err(TokenErrorKind::Malformed(
+            "the token contains characters outside the token grammar",
+        )));
+    }
+    Ok(())
+}
+
+/// Splits a header value on a prefix. `Ok(None)` when the value does not start with it (a
+/// different scheme); `Ok(Some(token))` with the token text; `Err` when the prefix is there but
+/// what follows is not exactly one token.
+fn after_prefix<'a>(value: &'a str, prefix: &str) -> Result<Option<&'a str>, TokenError> {
+    if prefix.is_empty() {
+        if value.contains(',') {
+            return Err(err(TokenErrorKind::MultipleTokens));
+        }
+        check_token_text(value)?;
+        return Ok(Some(value));
+    }
+    // The prefix's scheme word and its trailing spaces: `Bearer ` = scheme `Bearer` + 1*SP.
+    let scheme = prefix.trim_end_matches(' ');
+    let needs_space = scheme.len() != prefix.len();
+    let head = match value.get(..scheme.len()) {
+        Some(h) if h.eq_ignore_ascii_case(scheme) => h,
+        _ => return Ok(None),
+    };
+    let rest = value.get(head.len()..).unwrap_or("");
+    let token = if needs_space {
+        let t = rest.trim_start_matches(' ');
+        if t.len() == rest.len() {
+            if rest.is_empty() {
+                // Exactly the scheme: a prefix with no token.
+                return Err(err(TokenErrorKind::Malformed("the bearer token is empty")));
+            }
+            // `Bearerx`: another scheme.
+            return Ok(None);
+        }
+        t
+    } else {
+        rest
+    };
+    if token.is_empty() {
+        return Err(err(TokenErrorKind::Malformed("the bearer token is empty")));
+    }
+    if value.contains(',') {
+        return Err(err(TokenErrorKind::MultipleTokens));
+    }
+    if token.bytes().any(|b| b == b' ' || b == b'\t') {
+        return Err(err(TokenErrorKind::Malformed(
+            "the token is followed by other text",
+        )));
+    }
+    check_token_text(token)?;
+    Ok(Some(token))
+}
+
+/// Percent-decodes `s` strictly (`%` must be followed by two hex digits). `+` is kept as is.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let h = b.get(i + 1).and_then(|x| (*x as char).to_digit(16))?;
+            let l = b.get(i + 2).and_then(|x| (*x as char).to_digit(16))?;
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Finds the one token among `locations` in `req`. `Ok(None)` when there is none.
+pub fn find_token(
+    req: &CheckRequest,
+    locations: &[TokenLocation],
+) -> Result<Option<FoundToken>, TokenError> {
+    let mut found: Option<FoundToken> = None;
+    let mut put = |t: FoundToken| -> Result<(), TokenError> {
+        if found.is_some() {
+            return Err(err(TokenErrorKind::MultipleTokens));
+        }
+        found = Some(t);
+        Ok(())
+    };
+
+    // Headers: each header name once, with all its prefixes (longest first).
+    let mut names: Vec<&str> = Vec::new();
+    for loc in locations {
+        if let TokenLocation::Header { name, .. } = loc {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    for name in names {
+        let mut prefixes: Vec<&str> = locations
+            .iter()
+            .filter_map(|l| match l {
+                TokenLocation::Header { name: n, prefix } if n == name => Some(prefix.as_str()),
+                _ => None,
+            })
+            .collect();
+        prefixes.sort_by_key(|p| core::cmp::Reverse(p.len()));
+        prefixes.dedup();
+        let values: Vec<&str> = req.header_values(name).collect();
+        let mut hit = None;
+        for value in &values {
+            for p in &prefixes {
+                if let Some(t) = after_prefix(value, p)? {
+                    if hit.is_some() {
+                        return Err(err(TokenErrorKind::MultipleTokens));
+                    }
+                    hit = Some(t);
+                    break;
+                }
+            }
+        }
+        if let Some(t) = hit {
+            if values.len() > 1 {
+                // Two `Authorization` headers are never one credential.
+                return Err(err(TokenErrorKind::MultipleTokens));
+            }
+            put(FoundToken {
+                token: String::from(t),
+                source: TokenSource::Header(String::from(name)),
+            })?;
+        }
+    }
+
+    // Query parameters.
+    let params: Vec<&str> = locations
+        .iter()
+        .filter_map(|l| match l {
+            TokenLocation::Param(p) => Some(p.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !params.is_empty() {
+        let query = req
+            .path
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .split('#')
+            .next()
+            .unwrap_or("");
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let Some(key) = percent_decode(k) else {
+                continue;
+            };
+            if let Some(p) = params.iter().find(|p| **p == key) {
+                let value = percent_decode(v).ok_or_else(|| {
+                    err(TokenErrorKind::Malformed(
+                        "the token parameter has a malformed percent-escape",
+                    ))
+                })?;
+                check_token_text(&value)?;
+                put(FoundToken {
+                    token: value,
+                    source: TokenSource::Param(String::from(*p)),
+                })?;
+            }
+        }
+    }
+
+    // Cookies, from every `cookie` header value.
+    let cookies: Vec<&str> = locations
+        .iter()
+        .filter_map(|l| match l {
+            TokenLocation::Cookie(c) => Some(c.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !cookies.is_empty() {
+        for header in req.header_values("cookie") {
+            for pair in header.split(';') {
+                let pair = pair.trim_matches(' ');
+                let Some((k, v)) = pair.split_once('=') else {
+                    continue;
+                };
+                if let Some(c) = cookies.iter().find(|c| **c == k) {
+                    let v = match v.strip_prefix('"') {
+                        Some(inner) => inner.strip_suffix('"').ok_or_else(|| {
+                            err(TokenErrorKind::Malformed("the token cookie is malformed"))
+                        })?,
+                        None => v,
+                    };
+                    check_token_text(v)?;
+                    put(FoundToken {
+                        token: String::from(v),
+                        source: TokenSource::Cookie(String::from(*c)),
+                    })?;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer() -> Vec<TokenLocation> {
+        alloc::vec![TokenLocation::default_bearer()]
+    }
+
+    fn code(r: Result<Option<FoundToken>, TokenError>) -> &'static str {
+        r.unwrap_err().code()
+    }
+
+    #[test]
+    fn bearer_grammar() {
+        let loc = bearer();
+        let get = |v: &str| {
+            find_token(
+                &CheckRequest::default().with_header("authorization", v),
+                &loc,
+            )
+        };
+        assert_eq!(get("Bearer a.b.c").unwrap().unwrap().token, "a.b.c");
+        assert_eq!(get("bearer a.b.c").unwrap().unwrap().token, "a.b.c");
+        assert_eq!(get("BEARER   a.b.c").unwrap().unwrap().token, "a.b.c");
+        assert_eq!(get("Basic dXNlcg==").unwrap(), None);
+        assert_eq!(get("Bearerx a.b.c").unwrap(), None);
+        assert_eq!(code(get("Bearer")), "malformed");
+        assert_eq!(code(get("Bearer ")), "malformed");
+        assert_eq!(code(get("Bearer a.b.c x")), "malformed");
+        assert_eq!(code(get("Bearer a.b.c ")), "malformed");
+        assert_eq!(code(get("Bearer a.b.c, Bearer d.e.f")), "multiple_tokens");
+        assert_eq!(code(get("Bearer a\"b")), "malformed");
+        assert_eq!(code(get("Bearer a=b")), "malformed");
+        let two = CheckRequest::default()
+            .with_header("authorization", "Bearer a.b.c")
+            .with_header("authorization", "Bearer a.b.c");
+        assert_eq!(code(find_token(&two, &loc)), "multiple_tokens");
+        let two = CheckRequest::default()
+            .with_header("authorization", "Basic x")
+            .with_header("authorization", "Bearer a.b.c");
+        assert_eq!(code(find_token(&two, &loc)), "multiple_tokens");
+        assert_eq!(find_token(&CheckRequest::default(), &loc).unwrap(), None);
+    }
+
+    #[test]
+    fn params_and_cookies() {
+        let loc = alloc::vec![
+            TokenLocation::default_bearer(),
+            TokenLocation::Param("access_token".into()),
+            TokenLocation::Cookie("session".into()),
+        ];
+        let mut r = CheckRequest::new("GET", "/x?a=1&access%5Ftoken=a%2Eb.c#frag", "h");
+        let t = find_token(&r, &loc).unwrap().unwrap();
+        assert_eq!(t.token, "a.b.c");
+        assert_eq!(t.source, TokenSource::Param("access_token".into()));
+        r.path = "/x?access_token=a.b.c&access_token=a.b.c".into();
+        assert_eq!(code(find_token(&r, &loc)), "multiple_tokens");
+        r.path = "/x?access_token=a%zz".into();
+        assert_eq!(code(find_token(&r, &loc)), "malformed");
+        r.path = "/x?access_token=".into();
+        assert_eq!(code(find_token(&r, &loc)), "malformed");
+        r.path = "/x?access_token=a.b.c".into();
+        let both = r.clone().with_header("authorization", "Bearer a.b.c");
+        assert_eq!(code(find_token(&both, &loc)), "multiple_tokens");
+
+        let r = CheckRequest::new("GET", "/", "h")
+            .with_header("cookie", "a=1; session=\"x.y.z\"")
+            .with_header("cookie", "b=2");
+        let t = find_token(&r, &loc).unwrap().unwrap();
+        assert_eq!(t.token, "x.y.z");
+        assert_eq!(t.source, TokenSource::Cookie("session".into()));
+        let r = CheckRequest::new("GET", "/", "h")
+            .with_header("cookie", "session=x.y.z")
+            .with_header("cookie", "session=x.y.z");
+        assert_eq!(code(find_token(&r, &loc)), "multiple_tokens");
+    }
+
+    #[test]
+    fn custom_prefixes() {
+        let loc = alloc::vec![
+            TokenLocation::Header {
+                name: "x-jwt".into(),
+                prefix: "".into()
+            },
+            TokenLocation::default_bearer(),
+            TokenLocation::default_bearer(),
+        ];
+        let r = CheckRequest::default().with_header("x-jwt", "a.b.c");
+        assert_eq!(find_token(&r, &loc).unwrap().unwrap().token, "a.b.c");
+        // The same default location twice is one location.
+        let r = CheckRequest::default().with_header("authorization", "Bearer a.b.c");
+        assert_eq!(find_token(&r, &loc).unwrap().unwrap().token, "a.b.c");
+        let r = CheckRequest::default().with_header("x-jwt", "a.b.c d");
+        assert_eq!(code(find_token(&r, &loc)), "malformed");
+    }
+
+    #[test]
+    fn percent() {
+        assert_eq!(percent_decode("a%41+").as_deref(), Some("aA+"));
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}
