@@ -17,9 +17,11 @@ pub mod abi;
 pub mod request;
 
 use abi::{Buffer, Level};
+use policy_core::authenticate::TokenCache;
 use policy_core::{Decision, Engine, Env, Outcome};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 proxy_wasm::main! {{
@@ -76,6 +78,23 @@ impl Counters {
 struct Shared {
     engine: Engine,
     counters: Counters,
+    /// Verified tokens of this VM (one per worker thread): the common case — the same token on
+    /// many requests — costs a hash and a lookup instead of a signature check.
+    token_cache: RefCell<TokenCache>,
+}
+
+/// Verified tokens kept per VM.
+const TOKEN_CACHE_CAPACITY: usize = 4096;
+
+impl Shared {
+    fn decide(&self, req: &policy_core::CheckRequest, now: i64) -> Decision {
+        let env = Env::at(now);
+        // Never re-entered (one request at a time per VM), but never panic if it were.
+        match self.token_cache.try_borrow_mut() {
+            Ok(mut cache) => self.engine.decide_cached(req, &env, &mut cache),
+            Err(_) => self.engine.decide(req, &env),
+        }
+    }
 }
 
 /// The root context: owns the compiled policy.
@@ -117,6 +136,7 @@ impl RootContext for Root {
                 self.shared = Some(Rc::new(Shared {
                     engine,
                     counters: Counters::define(),
+                    token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
                 }));
                 abi::log(
                     Level::Info,
@@ -195,7 +215,7 @@ impl HttpContext for Http {
             return self.deny(&d);
         };
         let decision = match (request::read(), abi::now_seconds()) {
-            (Ok(req), Ok(now)) => shared.engine.decide(&req, &Env { now }),
+            (Ok(req), Ok(now)) => shared.decide(&req, now),
             (Err(e), _) | (_, Err(e)) => {
                 Counters::bump(shared.counters.errors);
                 abi::log(

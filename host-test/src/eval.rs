@@ -25,7 +25,7 @@ const EXPLAIN: Spec = Spec {
 struct Inputs {
     engine: Engine,
     request: CheckRequest,
-    env: Env,
+    env: Env<'static>,
 }
 
 fn load(spec: &Spec, parsed: &args::Parsed, io: &mut Io<'_>) -> Result<Inputs, Failure> {
@@ -52,7 +52,7 @@ fn load(spec: &Spec, parsed: &args::Parsed, io: &mut Io<'_>) -> Result<Inputs, F
     Ok(Inputs {
         engine,
         request,
-        env: Env { now },
+        env: Env::at(now),
     })
 }
 

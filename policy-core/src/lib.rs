@@ -33,35 +33,56 @@ pub use error::{ErrorCode, PolicyError};
 pub use extract::request::{CheckRequest, Peer};
 pub use policy::Plan;
 
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
+use authenticate::{AuthOutcome, Identity, KeyStore, TokenCache, TokenError, TokenErrorKind};
+use extract::token::TokenSource;
 
-/// What the caller supplies besides the request: the clock (and, as the core grows, key
-/// sets and adapter state).
+/// What the caller supplies besides the request: the clock and the key sets.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Env {
+pub struct Env<'a> {
     /// Unix time in seconds.
     pub now: i64,
+    /// Key sets by issuer, as the adapter fetched them; `None` uses the policy's inline
+    /// `jwks` only.
+    pub keys: Option<&'a KeyStore>,
+}
+
+impl Env<'_> {
+    /// An environment at `now` with the policy's inline keys.
+    pub fn at(now: i64) -> Env<'static> {
+        Env { now, keys: None }
+    }
 }
 
 /// A compiled policy, ready to decide requests. Build once, decide many times.
 #[derive(Debug, Clone)]
 pub struct Engine {
     plan: Plan,
+    inline_keys: KeyStore,
 }
 
 impl Engine {
     /// Parses and compiles a policy document (JSON text).
     pub fn from_json(text: &str) -> Result<Engine, PolicyError> {
-        Ok(Engine {
-            plan: Plan::from_json(text)?,
-        })
+        Ok(Engine::new(Plan::from_json(text)?))
     }
 
     /// Compiles an already parsed policy document.
     pub fn from_value(v: &json::Value) -> Result<Engine, PolicyError> {
-        Ok(Engine {
-            plan: Plan::from_value(v)?,
-        })
+        Ok(Engine::new(Plan::from_value(v)?))
+    }
+
+    fn new(plan: Plan) -> Engine {
+        let inline_keys = plan.auth.inline_keys();
+        Engine { plan, inline_keys }
+    }
+
+    /// The key sets inline in the policy (`jwtRules[].jwks`); adapters start from a copy and
+    /// add what they fetch.
+    pub fn inline_keys(&self) -> &KeyStore {
+        &self.inline_keys
     }
 
     /// The compiled plan.
@@ -70,14 +91,24 @@ impl Engine {
     }
 
     /// Decides one request.
-    pub fn decide(&self, req: &CheckRequest, env: &Env) -> Decision {
-        self.run(req, env, None)
+    pub fn decide(&self, req: &CheckRequest, env: &Env<'_>) -> Decision {
+        self.run(req, env, None, None)
+    }
+
+    /// Decides one request, taking verified tokens from (and adding them to) `cache`.
+    pub fn decide_cached(
+        &self,
+        req: &CheckRequest,
+        env: &Env<'_>,
+        cache: &mut TokenCache,
+    ) -> Decision {
+        self.run(req, env, Some(cache), None)
     }
 
     /// Decides one request and explains every step.
-    pub fn explain(&self, req: &CheckRequest, env: &Env) -> (Decision, Vec<Step>) {
+    pub fn explain(&self, req: &CheckRequest, env: &Env<'_>) -> (Decision, Vec<Step>) {
         let mut steps = Vec::new();
-        let d = self.run(req, env, Some(&mut steps));
+        let d = self.run(req, env, None, Some(&mut steps));
         (d, steps)
     }
 
@@ -86,47 +117,141 @@ impl Engine {
         lint::lint(&self.plan)
     }
 
-    fn run(&self, req: &CheckRequest, _env: &Env, mut trace: Option<&mut Vec<Step>>) -> Decision {
+    fn run(
+        &self,
+        req: &CheckRequest,
+        env: &Env<'_>,
+        cache: Option<&mut TokenCache>,
+        mut trace: Option<&mut Vec<Step>>,
+    ) -> Decision {
         let plan = &self.plan;
+        let dry_run = plan.mode == policy::Mode::DryRun;
         let mut ctx = match decide::Ctx::new(plan, req) {
             Ok(c) => c,
             Err(rejection) => {
                 let mut d = rejection.decision();
-                d.dry_run = plan.mode == policy::Mode::DryRun;
-                if let Some(t) = trace.as_deref_mut() {
-                    t.push(Step {
-                        stage: "request",
-                        policy: None,
-                        rule: None,
-                        matched: false,
-                        detail: d.reason.clone(),
-                    });
-                }
+                d.dry_run = dry_run;
+                step(&mut trace, "request", false, d.reason.clone());
                 return d;
             }
         };
-        if let Some(t) = trace.as_deref_mut() {
-            t.push(Step {
-                stage: "request",
-                policy: None,
-                rule: None,
-                matched: true,
-                detail: alloc::format!(
-                    "{} {}{} (raw path `{}`), peer {}, remote ip {}",
-                    ctx.method,
-                    ctx.host,
-                    ctx.path,
-                    req.path,
-                    ctx.peer
-                        .map_or("(none)".into(), |p| alloc::format!("`{p}`")),
-                    ctx.remote_ip
-                        .map_or("(none)".into(), |p| alloc::format!("`{p}`")),
-                ),
-            });
+        if trace.is_some() {
+            let detail = format!(
+                "{} {}{} (raw path `{}`), peer {}, remote ip {}",
+                ctx.method,
+                ctx.host,
+                ctx.path,
+                req.path,
+                ctx.peer.map_or("(none)".into(), |p| format!("`{p}`")),
+                ctx.remote_ip.map_or("(none)".into(), |p| format!("`{p}`")),
+            );
+            step(&mut trace, "request", true, detail);
         }
-        // Token validation arrives with the authenticator; until then a presented token
-        // is never treated as authenticated.
-        ctx.token_present = req.header_values("authorization").next().is_some();
-        decide::authorize(plan, &ctx, trace)
+        // Authenticate: a token that is present but not valid is refused whatever the
+        // authorization policies say (Istio's RequestAuthentication rule).
+        let keys = env.keys.unwrap_or(&self.inline_keys);
+        let outcome = plan.auth.authenticate(req, env.now, keys, cache);
+        let identity = match outcome {
+            AuthOutcome::NoToken => {
+                if !plan.auth.rules().is_empty() {
+                    step(
+                        &mut trace,
+                        "authenticate",
+                        false,
+                        "no token in the request".into(),
+                    );
+                }
+                None
+            }
+            AuthOutcome::Failed(e) => {
+                let mut d = token_failure(plan, &e);
+                d.dry_run = dry_run;
+                step(&mut trace, "authenticate", false, d.reason.clone());
+                if dry_run {
+                    self.forwarding_headers(&mut d, None, req);
+                }
+                return d;
+            }
+            AuthOutcome::Verified(id) => {
+                step(
+                    &mut trace,
+                    "authenticate",
+                    true,
+                    format!("verified token of `{}`", id.principal),
+                );
+                Some(id)
+            }
+        };
+        ctx.token_present = identity.is_some();
+        ctx.auth = identity.as_ref().map(|id| decide::AuthView {
+            principal: &id.principal,
+            audiences: &id.audiences,
+            presenter: id.presenter.as_deref(),
+            claims: &id.claims,
+        });
+        let mut d = decide::authorize(plan, &ctx, trace);
+        if d.forwards() {
+            self.forwarding_headers(&mut d, identity.as_ref(), req);
+        }
+        d
     }
+
+    /// On forward: strip every client-sent copy of a header Vigil sets, strip the token unless
+    /// it is forwarded, then set identity headers from the verified claims.
+    fn forwarding_headers(&self, d: &mut Decision, id: Option<&Identity>, req: &CheckRequest) {
+        let auth = &self.plan.auth;
+        d.remove_headers = auth.managed_headers();
+        if let Some(id) = id {
+            if let Some(TokenSource::Header(h)) = auth.token_to_strip(id) {
+                if !d.remove_headers.contains(&h) {
+                    d.remove_headers.push(h);
+                }
+            }
+            let token = auth
+                .find_token(req)
+                .ok()
+                .flatten()
+                .map(|f| f.token)
+                .unwrap_or_default();
+            d.upstream_headers = auth.upstream_headers(id, &token);
+        }
+    }
+}
+
+fn step(trace: &mut Option<&mut Vec<Step>>, stage: &'static str, matched: bool, detail: String) {
+    if let Some(t) = trace.as_deref_mut() {
+        t.push(Step {
+            stage,
+            policy: None,
+            rule: None,
+            matched,
+            detail,
+        });
+    }
+}
+
+/// The decision for a refused token: 401 `invalid_token` (RFC 6750), or 503 when the issuer's
+/// keys are not available (the client is not at fault, and must not be told to re-authenticate).
+fn token_failure(plan: &Plan, e: &TokenError) -> Decision {
+    if let TokenErrorKind::NoKeys { .. } = e.kind() {
+        let mut d = Decision::new(
+            Outcome::Deny,
+            503,
+            "keys_unavailable",
+            format!("the token cannot be checked now: {}", e.description()),
+        );
+        d.response_headers.push(("retry-after".into(), "1".into()));
+        return d;
+    }
+    let mut d = Decision::new(
+        Outcome::Unauthenticated,
+        401,
+        "invalid_token",
+        format!("invalid token: {} (`{}`)", e.description(), e.code()),
+    );
+    d.response_headers.push((
+        "www-authenticate".into(),
+        enforce::bearer_error(&plan.realm, "invalid_token", &e.description()),
+    ));
+    d
 }

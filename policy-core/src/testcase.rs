@@ -183,9 +183,7 @@ pub fn case_time(case: &Case, now: i64) -> i64 {
 
 /// Runs one case natively.
 pub fn run_case(engine: &Engine, case: &Case, now: i64) -> CaseResult {
-    let env = Env {
-        now: case_time(case, now),
-    };
+    let env = Env::at(case_time(case, now));
     let decision = engine.decide(&case.request, &env);
     check_case(case, decision)
 }

@@ -526,7 +526,7 @@ pub fn authorize(plan: &Plan, c: &Ctx<'_>, mut trace: Option<&mut Vec<Step>>) ->
     for p in &plan.deny {
         if let Some(i) = policy_match(p, c, &mut trace, "deny") {
             let needs_auth = c.auth.is_none()
-                && !plan.jwt_rules.is_empty()
+                && !plan.auth.rules().is_empty()
                 && p.rules.get(i).is_some_and(rule_reads_auth);
             let mut d = if needs_auth {
                 unauthenticated(
@@ -573,7 +573,7 @@ pub fn authorize(plan: &Plan, c: &Ctx<'_>, mut trace: Option<&mut Vec<Step>>) ->
                     "default_allow",
                     "no policy matched; the default action is ALLOW",
                 ),
-                _ if c.auth.is_none() && !c.token_present && !plan.jwt_rules.is_empty() => {
+                _ if c.auth.is_none() && !c.token_present && !plan.auth.rules().is_empty() => {
                     unauthenticated(plan, c, "authentication required".into())
                 }
                 _ => Decision::new(

@@ -114,6 +114,14 @@ impl MatchSet {
             }
             let body = if kind == ValueKind::Host && form == 'e' {
                 // Requests are matched in canonical form; write policy hosts the same way.
+                // A bare IPv6 address is written as in a Host header: `[::1]`.
+                let bracketed;
+                let body = if body.parse::<core::net::Ipv6Addr>().is_ok() {
+                    bracketed = alloc::format!("[{body}]");
+                    bracketed.as_str()
+                } else {
+                    body
+                };
                 crate::extract::path::canonicalize_host(body)
                     .map_err(|e| invalid(&alloc::format!("is not a valid host: {e}")))?
             } else {

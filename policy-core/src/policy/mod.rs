@@ -8,6 +8,7 @@ pub mod authz;
 pub mod matcher;
 pub mod read;
 
+use crate::authenticate::{parse_jwt_rule, Authenticator};
 use crate::error::{ErrorCode, PolicyError};
 use crate::extract::path::PathNormalization;
 use crate::json::{self, Limits, Value};
@@ -40,8 +41,8 @@ pub struct Plan {
     pub num_trusted_proxies: u8,
     /// The realm in `WWW-Authenticate` challenges.
     pub realm: String,
-    /// The raw `jwtRules` items (validated by the authenticator).
-    pub jwt_rules: Vec<(String, Value)>,
+    /// The compiled `jwtRules`.
+    pub auth: Authenticator,
     /// DENY policies, in document order.
     pub deny: Vec<AuthzPolicy>,
     /// ALLOW policies, in document order.
@@ -124,11 +125,11 @@ impl Plan {
                 ),
             ));
         }
-        let jwt_rules = o
-            .array("jwtRules")?
-            .into_iter()
-            .map(|(p, v)| (p, v.clone()))
-            .collect();
+        let mut rules = Vec::new();
+        for (path, item) in o.array("jwtRules")? {
+            rules.push(parse_jwt_rule(item, &path)?);
+        }
+        let auth = Authenticator::new(rules)?;
         let policies = parse_policies(&o.array("authorizationPolicies")?)?;
         let mut plan = Plan {
             mode,
@@ -136,7 +137,7 @@ impl Plan {
             path_normalization,
             num_trusted_proxies,
             realm,
-            jwt_rules,
+            auth,
             deny: Vec::new(),
             allow: Vec::new(),
             audit: Vec::new(),
