@@ -107,18 +107,6 @@ extern "C" {
         value_size: usize,
         cas: u32,
     ) -> u32;
-    fn proxy_http_call(
-        upstream: *const u8,
-        upstream_size: usize,
-        headers: *const u8,
-        headers_size: usize,
-        body: *const u8,
-        body_size: usize,
-        trailers: *const u8,
-        trailers_size: usize,
-        timeout: u32,
-        ret_token: *mut u32,
-    ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, ret_id: *mut u32) -> u32;
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
@@ -358,24 +346,19 @@ pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
 }
 
 /// Dispatches an HTTP call to a cluster; returns the token.
+///
+/// This one goes through the SDK: its dispatcher must register the token to route the
+/// response back to the calling context. The SDK maps `BadArgument` (e.g. an unknown cluster)
+/// and `InternalFailure` to errors; it would panic only on a status Envoy never returns here.
 pub fn http_call(cluster: &str, headers: &[(&str, &str)], timeout_ms: u32) -> Result<u32, Status> {
-    let h = encode_map(headers);
-    let mut token = 0;
-    status(unsafe {
-        proxy_http_call(
-            cluster.as_ptr(),
-            cluster.len(),
-            h.as_ptr(),
-            h.len(),
-            null(),
-            0,
-            null(),
-            0,
-            timeout_ms,
-            &mut token,
-        )
-    })?;
-    Ok(token)
+    proxy_wasm::hostcalls::dispatch_http_call(
+        cluster,
+        headers.to_vec(),
+        None,
+        Vec::new(),
+        std::time::Duration::from_millis(u64::from(timeout_ms)),
+    )
+    .map_err(|s| Status(s as u32))
 }
 
 /// Resumes a paused request.

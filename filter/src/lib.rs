@@ -6,22 +6,30 @@
 //! * `on_configure`: the plugin configuration *is* the policy document (JSON). An invalid
 //!   policy is refused with the precise error in Envoy's log, so `envoy --mode validate` fails
 //!   and a config update never replaces a good policy with a broken one.
+//! * `on_tick` (root context): installs key sets other worker VMs published in shared data and
+//!   fetches `jwksUri` (or OIDC discovery) when a set is missing or its TTL has passed — one
+//!   VM at a time, through a lease in shared data.
 //! * `on_http_request_headers`: the request (headers, pseudo-headers, peer address, mTLS
 //!   principal, SNI, destination) becomes a check request; the decision is either a local
 //!   response (status, `WWW-Authenticate`/`Retry-After`, a small JSON body) or the request
-//!   continues with spoofed identity headers removed and verified ones set.
+//!   continues with spoofed identity headers removed and verified ones set. A token whose
+//!   `kid` is unknown (or whose issuer has no keys yet) pauses the request for one JWKS
+//!   refetch per cooldown, then decides again.
 //!
 //! It never panics: every host-call failure becomes a fail-closed decision.
 
 pub mod abi;
+pub mod jwks;
 pub mod request;
 
 use abi::{Buffer, Level};
+use jwks::{Fetch, Keys, Progress};
 use policy_core::authenticate::TokenCache;
-use policy_core::{Decision, Engine, Env, Outcome};
+use policy_core::{CheckRequest, Decision, Engine, Env, Outcome};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 proxy_wasm::main! {{
@@ -39,6 +47,10 @@ struct Counters {
     rate_limited: Option<u32>,
     dry_run_not_enforced: Option<u32>,
     errors: Option<u32>,
+    jwks_fetch_ok: Option<u32>,
+    jwks_fetch_failed: Option<u32>,
+    token_cache_hit: Option<u32>,
+    token_cache_miss: Option<u32>,
 }
 
 impl Counters {
@@ -52,11 +64,20 @@ impl Counters {
             rate_limited: c("vigil_rate_limited"),
             dry_run_not_enforced: c("vigil_dry_run_not_enforced"),
             errors: c("vigil_errors"),
+            jwks_fetch_ok: c("vigil_jwks_fetch_ok"),
+            jwks_fetch_failed: c("vigil_jwks_fetch_failed"),
+            token_cache_hit: c("vigil_token_cache_hit"),
+            token_cache_miss: c("vigil_token_cache_miss"),
         }
     }
     fn bump(id: Option<u32>) {
         if let Some(id) = id {
             abi::increment(id, 1);
+        }
+    }
+    fn add(id: Option<u32>, n: u64) {
+        if let (Some(id), true) = (id, n > 0) {
+            abi::increment(id, i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
     fn record(&self, d: &Decision) {
@@ -71,6 +92,13 @@ impl Counters {
             Self::bump(self.dry_run_not_enforced);
         }
     }
+    fn fetch(&self, p: &Progress) {
+        match p {
+            Progress::Installed => Self::bump(self.jwks_fetch_ok),
+            Progress::Failed(_) => Self::bump(self.jwks_fetch_failed),
+            Progress::Continued(..) => {}
+        }
+    }
 }
 
 /// Per-VM state shared by every HTTP context.
@@ -78,6 +106,7 @@ impl Counters {
 struct Shared {
     engine: Engine,
     counters: Counters,
+    keys: Keys,
     /// Verified tokens of this VM (one per worker thread): the common case — the same token on
     /// many requests — costs a hash and a lookup instead of a signature check.
     token_cache: RefCell<TokenCache>,
@@ -85,28 +114,71 @@ struct Shared {
 
 /// Verified tokens kept per VM.
 const TOKEN_CACHE_CAPACITY: usize = 4096;
+/// Root tick: how often shared key sets are looked at and fetches scheduled.
+const TICK_MS: u32 = 500;
 
 impl Shared {
-    fn decide(&self, req: &policy_core::CheckRequest, now: i64) -> Decision {
-        let env = Env::at(now);
-        // Never re-entered (one request at a time per VM), but never panic if it were.
+    fn decide(&self, req: &CheckRequest, now: i64) -> Decision {
+        let keys = self.keys.store.borrow();
+        let env = Env {
+            now,
+            keys: Some(&keys),
+        };
+        // Never re-entered (one callback at a time per VM), but never panic if it were.
         match self.token_cache.try_borrow_mut() {
-            Ok(mut cache) => self.engine.decide_cached(req, &env, &mut cache),
+            Ok(mut cache) => {
+                let (h, m) = (cache.hits(), cache.misses());
+                let d = self.engine.decide_cached(req, &env, &mut cache);
+                Counters::add(
+                    self.counters.token_cache_hit,
+                    cache.hits().saturating_sub(h),
+                );
+                Counters::add(
+                    self.counters.token_cache_miss,
+                    cache.misses().saturating_sub(m),
+                );
+                d
+            }
             Err(_) => self.engine.decide(req, &env),
         }
     }
 }
 
-/// The root context: owns the compiled policy.
+/// The root context: owns the compiled policy and the scheduled key fetches.
 #[derive(Debug, Default)]
 struct Root {
     shared: Option<Rc<Shared>>,
+    fetches: BTreeMap<u32, Fetch>,
 }
 
 /// Largest plugin configuration accepted (the core caps the document too).
 const MAX_CONFIG: usize = 16 << 20;
 
-impl Context for Root {}
+impl Root {
+    fn on_fetch_progress(&mut self, shared: &Shared, p: Progress) {
+        shared.counters.fetch(&p);
+        if let Progress::Continued(token, next) = p {
+            self.fetches.insert(token, next);
+        }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let (Some(fetch), Some(shared)) = (self.fetches.remove(&token), self.shared.clone()) else {
+            return;
+        };
+        let now = abi::now_millis().unwrap_or(0);
+        let p = shared.keys.on_response(&fetch, body_size, now);
+        self.on_fetch_progress(&shared, p);
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, size: usize) -> bool {
@@ -133,14 +205,26 @@ impl RootContext for Root {
         match Engine::from_json(text) {
             Ok(engine) => {
                 let policies = engine.plan().policies().count();
+                let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
+                let remotes = keys.remotes.borrow().len();
                 self.shared = Some(Rc::new(Shared {
                     engine,
                     counters: Counters::define(),
+                    keys,
                     token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
                 }));
+                if remotes > 0 {
+                    if let Err(s) = abi::set_tick_period_ms(TICK_MS) {
+                        abi::log(
+                            Level::Error,
+                            &format!("vigil: cannot set the tick period (status {})", s.0),
+                        );
+                    }
+                    self.on_tick();
+                }
                 abi::log(
                     Level::Info,
-                    &format!("vigil: policy loaded ({policies} authorization policies)"),
+                    &format!("vigil: policy loaded ({policies} authorization policies, {remotes} remote key sets)"),
                 );
                 true
             }
@@ -154,9 +238,36 @@ impl RootContext for Root {
         }
     }
 
+    fn on_tick(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        shared.keys.sync();
+        let Ok(now) = abi::now_millis() else {
+            return;
+        };
+        let n = shared.keys.remotes.borrow().len();
+        for i in 0..n {
+            let in_flight = self.fetches.values().any(|f| f.remote == i);
+            if in_flight || !shared.keys.due(i, now) || !shared.keys.take_lease(i, now) {
+                continue;
+            }
+            match shared.keys.start(i) {
+                Ok((token, fetch)) => {
+                    self.fetches.insert(token, fetch);
+                }
+                Err(e) => {
+                    Counters::bump(shared.counters.jwks_fetch_failed);
+                    abi::log(Level::Warn, &format!("vigil: {e}"));
+                }
+            }
+        }
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Http {
             shared: self.shared.clone(),
+            waiting: None,
         }))
     }
 
@@ -165,16 +276,23 @@ impl RootContext for Root {
     }
 }
 
+/// A request paused for a key refetch.
+#[derive(Debug)]
+struct Waiting {
+    token: u32,
+    fetch: Fetch,
+    req: CheckRequest,
+}
+
 /// One HTTP request.
 #[derive(Debug)]
 struct Http {
     shared: Option<Rc<Shared>>,
+    waiting: Option<Waiting>,
 }
 
-impl Context for Http {}
-
 impl Http {
-    fn deny(&self, d: &Decision) -> Action {
+    fn deny(&self, d: &Decision) {
         let mut headers: Vec<(&str, &str)> = d
             .response_headers
             .iter()
@@ -189,7 +307,6 @@ impl Http {
                 &format!("vigil: cannot send the local response (status {})", s.0),
             );
         }
-        Action::Pause
     }
 
     fn forward(&self, d: &Decision) -> Result<(), abi::Status> {
@@ -201,43 +318,17 @@ impl Http {
         }
         Ok(())
     }
-}
 
-impl HttpContext for Http {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(shared) = self.shared.clone() else {
-            let d = Decision::new(
-                Outcome::Deny,
-                503,
-                "not_configured",
-                "the policy is not loaded",
-            );
-            return self.deny(&d);
-        };
-        let decision = match (request::read(), abi::now_seconds()) {
-            (Ok(req), Ok(now)) => shared.decide(&req, now),
-            (Err(e), _) | (_, Err(e)) => {
-                Counters::bump(shared.counters.errors);
-                abi::log(
-                    Level::Error,
-                    &format!("vigil: host call failed (status {}); denying", e.0),
-                );
-                Decision::new(
-                    Outcome::Deny,
-                    503,
-                    "host_error",
-                    "the request could not be read",
-                )
-            }
-        };
-        shared.counters.record(&decision);
+    /// Records and carries out a decision. Returns true when the request goes on.
+    fn enforce(&self, shared: &Shared, decision: &Decision) -> bool {
+        shared.counters.record(decision);
         abi::log(
             Level::Info,
             &format!("vigil decision {}", decision.to_json()),
         );
         if decision.forwards() {
-            match self.forward(&decision) {
-                Ok(()) => Action::Continue,
+            match self.forward(decision) {
+                Ok(()) => true,
                 Err(e) => {
                     Counters::bump(shared.counters.errors);
                     abi::log(
@@ -249,11 +340,131 @@ impl HttpContext for Http {
                         503,
                         "host_error",
                         "the request could not be forwarded",
-                    ))
+                    ));
+                    false
                 }
             }
         } else {
-            self.deny(&decision)
+            self.deny(decision);
+            false
+        }
+    }
+
+    /// When the token's issuer lacks keys or the token's `kid`: starts one refetch (per
+    /// cooldown, across VMs) and keeps the request waiting for it.
+    fn try_refetch(&mut self, shared: &Shared, decision: &Decision, req: &CheckRequest) -> bool {
+        let Some(issuer) = &decision.key_refetch else {
+            return false;
+        };
+        let Some(i) = shared.keys.remote_of(issuer) else {
+            return false;
+        };
+        let Ok(now) = abi::now_millis() else {
+            return false;
+        };
+        if !shared.keys.take_refetch(i, now) {
+            return false;
+        }
+        match shared.keys.start(i) {
+            Ok((token, fetch)) => {
+                self.waiting = Some(Waiting {
+                    token,
+                    fetch,
+                    req: req.clone(),
+                });
+                true
+            }
+            Err(e) => {
+                Counters::bump(shared.counters.jwks_fetch_failed);
+                abi::log(Level::Warn, &format!("vigil: {e}"));
+                false
+            }
+        }
+    }
+}
+
+impl Context for Http {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let Some(w) = self.waiting.take() else {
+            return;
+        };
+        if w.token != token {
+            self.waiting = Some(w);
+            return;
+        }
+        let now_ms = abi::now_millis().unwrap_or(0);
+        let progress = shared.keys.on_response(&w.fetch, body_size, now_ms);
+        shared.counters.fetch(&progress);
+        if let Progress::Continued(next, fetch) = progress {
+            self.waiting = Some(Waiting {
+                token: next,
+                fetch,
+                req: w.req,
+            });
+            return;
+        }
+        let decision = shared.decide(&w.req, (now_ms / 1000) as i64);
+        if self.enforce(&shared, &decision) {
+            if let Err(s) = abi::resume_request() {
+                abi::log(
+                    Level::Error,
+                    &format!("vigil: cannot resume the request (status {})", s.0),
+                );
+            }
+        }
+    }
+}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let Some(shared) = self.shared.clone() else {
+            self.deny(&Decision::new(
+                Outcome::Deny,
+                503,
+                "not_configured",
+                "the policy is not loaded",
+            ));
+            return Action::Pause;
+        };
+        let (req, now) = match (request::read(), abi::now_seconds()) {
+            (Ok(req), Ok(now)) => (req, now),
+            (Err(e), _) | (_, Err(e)) => {
+                Counters::bump(shared.counters.errors);
+                abi::log(
+                    Level::Error,
+                    &format!("vigil: host call failed (status {}); denying", e.0),
+                );
+                let d = Decision::new(
+                    Outcome::Deny,
+                    503,
+                    "host_error",
+                    "the request could not be read",
+                );
+                self.enforce(&shared, &d);
+                return Action::Pause;
+            }
+        };
+        let mut decision = shared.decide(&req, now);
+        // Keys another worker fetched since our last tick: install them and decide again.
+        if decision.key_refetch.is_some() && shared.keys.sync() > 0 {
+            decision = shared.decide(&req, now);
+        }
+        if !decision.forwards() && self.try_refetch(&shared, &decision, &req) {
+            return Action::Pause;
+        }
+        if self.enforce(&shared, &decision) {
+            Action::Continue
+        } else {
+            Action::Pause
         }
     }
 }

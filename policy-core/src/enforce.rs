@@ -76,6 +76,9 @@ pub struct Decision {
     pub audit: Vec<String>,
     /// True in dry-run mode: the decision is reported, never enforced.
     pub dry_run: bool,
+    /// For adapters (not part of the JSON): the token's issuer when it was refused because its
+    /// key set is missing or lacks the token's `kid` — a JWKS refetch may fix it.
+    pub key_refetch: Option<String>,
 }
 
 impl Decision {
@@ -94,6 +97,7 @@ impl Decision {
             remove_headers: Vec::new(),
             audit: Vec::new(),
             dry_run: false,
+            key_refetch: None,
         }
     }
 

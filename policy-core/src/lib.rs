@@ -233,6 +233,17 @@ fn step(trace: &mut Option<&mut Vec<Step>>, stage: &'static str, matched: bool, 
 /// The decision for a refused token: 401 `invalid_token` (RFC 6750), or 503 when the issuer's
 /// keys are not available (the client is not at fault, and must not be told to re-authenticate).
 fn token_failure(plan: &Plan, e: &TokenError) -> Decision {
+    let mut d = token_failure_decision(plan, e);
+    d.key_refetch = match e.kind() {
+        TokenErrorKind::NoKeys { issuer } | TokenErrorKind::UnknownKid { issuer, .. } => {
+            Some(issuer.clone())
+        }
+        _ => None,
+    };
+    d
+}
+
+fn token_failure_decision(plan: &Plan, e: &TokenError) -> Decision {
     if let TokenErrorKind::NoKeys { .. } = e.kind() {
         let mut d = Decision::new(
             Outcome::Deny,

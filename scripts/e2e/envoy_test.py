@@ -59,6 +59,111 @@ def body_reason(body):
         return body[:80]
 
 
+FIXTURES = os.environ.get("VIGIL_FIXTURES", os.path.join(ROOT, "target", "debug", "vigil-fixtures"))
+ISSUER = "https://idp.vigil.test"
+
+
+def fixture(*args):
+    import subprocess
+    return subprocess.run([FIXTURES, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def jwks_with(kids):
+    full = json.loads(fixture("jwks"))
+    return json.dumps({"keys": [k for k in full["keys"] if k["kid"] in kids]})
+
+
+def token(sub, alg="RS256", claims=None, exp_in=3600, extra=()):
+    args = ["token", "--issuer", ISSUER, "--aud", "api", "--sub", sub, "--alg", alg, "--exp-in", str(exp_in)]
+    if claims:
+        args += ["--claims", json.dumps(claims)]
+    return fixture(*args, *extra)
+
+
+def token_phase(res, case, base_config, work, up, keys, base_id, demo):
+    """Tokens with keys fetched from a key server through an Envoy cluster: allow with forwarded
+    claims, missing/invalid/forbidden, spoofed headers, key rotation, key server down."""
+    keys.docs["/jwks"] = jwks_with({"rsa-1"})
+    policy = {
+        "realm": "vigil-e2e",
+        "jwtRules": [
+            {"issuer": ISSUER, "audiences": ["api"], "jwksUri": f"http://127.0.0.1:{keys.port}/jwks",
+             "algorithms": ["RS256", "ES256", "EdDSA"],
+             "jwksCache": {"cluster": "keys", "ttlSeconds": 2, "refetchCooldownSeconds": 1},
+             "outputClaimToHeaders": [{"header": "x-user", "claim": "sub"}, {"header": "x-groups", "claim": "groups"}]},
+            {"issuer": "https://down.vigil.test", "jwksUri": "http://127.0.0.1:9/jwks", "algorithms": ["RS256"],
+             "jwksCache": {"cluster": "nowhere"}},
+        ],
+        "authorizationPolicies": [
+            {"name": "public", "rules": [{"to": [{"operation": {"methods": ["GET"], "paths": ["/public/*"]}}]}]},
+            {"name": "api-users", "rules": [{"from": [{"source": {"requestPrincipals": [f"{ISSUER}/*"]}}],
+                                             "to": [{"operation": {"paths": ["/api/*"]}}]}]},
+            {"name": "admins", "rules": [{"to": [{"operation": {"paths": ["/admin/*"]}}],
+                                          "when": [{"key": "request.auth.claims[groups]", "values": ["admin"]}]}]},
+        ],
+    }
+    cfg = json.loads(json.dumps(base_config))
+    port = harness.free_port()
+    cfg["static_resources"]["listeners"] = [harness.listener("auth", port, [harness.wasm_filter(json.dumps(policy), WASM)])]
+    cfg["static_resources"]["clusters"].append(harness.cluster("nowhere", 9))
+    env = harness.Envoy(cfg, work, base_id=base_id)
+    env.start()
+    try:
+        alice = token("alice", claims={"groups": ["staff"]})
+        root = token("root", claims={"groups": ["staff", "admin"]})
+
+        def upstream_saw(want):
+            def check(st, h, b):
+                got = json.loads(b)["headers"]
+                for k, v in want.items():
+                    if (got.get(k) or [None])[0] != v:
+                        return f"upstream saw {k}={got.get(k)}"
+                return None
+            return check
+
+        bearer = lambda t: [("authorization", f"Bearer {t}")]  # noqa: E731
+        case("token: allowed, claims forwarded, token stripped", "GET", "/api/orders", 200, headers=bearer(alice),
+             check=upstream_saw({"x-user": "alice", "x-groups": "staff", "authorization": None}), p=port)
+        case("token: missing → 401 with a bare challenge", "GET", "/api/orders", 401, p=port,
+             check=lambda st, h, b: None if h.get("www-authenticate") == 'Bearer realm="vigil-e2e"' else f"challenge {h.get('www-authenticate')}")
+        forged = alice[:-4] + ("AAAA" if not alice.endswith("AAAA") else "BBBB")
+        case("token: forged signature → 401 invalid_token", "GET", "/api/orders", 401, headers=bearer(forged), p=port,
+             check=lambda st, h, b: None if 'error="invalid_token"' in h.get("www-authenticate", "") else f"challenge {h.get('www-authenticate')}")
+        case("token: valid but not admin → 403", "GET", "/admin/keys", 403, headers=bearer(alice), p=port)
+        case("token: admin group → allowed", "GET", "/admin/keys", 200, headers=bearer(root), p=port)
+        if demo:
+            return
+        case("spoofed identity header replaced", "GET", "/api/orders", 200,
+             headers=bearer(alice) + [("x-user", "root"), ("x-groups", "admin")],
+             check=upstream_saw({"x-user": "alice", "x-groups": "staff"}), p=port)
+        case("spoofed identity header stripped on an anonymous public request", "GET", "/public/a", 200,
+             headers=[("x-user", "root")], check=upstream_saw({"x-user": None}), p=port)
+        case("cached token (second use)", "GET", "/api/orders", 200, headers=bearer(alice), p=port)
+        # Rotation: the IdP starts signing with a new key (ec-1) it now publishes; the first
+        # request with the new kid waits for one refetch and succeeds.
+        keys.docs["/jwks"] = jwks_with({"rsa-1", "ec-1"})
+        rotated = token("carol", alg="ES256")
+        case("rotation: new kid accepted after one refetch", "GET", "/api/orders", 200, headers=bearer(rotated),
+             check=upstream_saw({"x-user": "carol"}), p=port)
+        case("rotation: old key still accepted", "GET", "/api/orders", 200, headers=bearer(token("dave")), p=port)
+        # Key server down: fetched keys keep working past their TTL.
+        keys.down = True
+        time.sleep(3)
+        case("key server down: cached keys keep working", "GET", "/api/orders", 200, headers=bearer(token("erin")), p=port)
+        case("key server down: unknown kid still refused", "GET", "/api/orders", 401,
+             headers=bearer(token("frank", alg="EdDSA")), p=port)
+        keys.down = False
+        downtok = fixture("token", "--issuer", "https://down.vigil.test", "--sub", "x", "--aud", "api", "--alg", "RS256")
+        case("issuer whose keys never loaded → 503, never a pass", "GET", "/public/a", 503, headers=bearer(downtok), p=port)
+        time.sleep(0.5)
+        s = env.stats()
+        res.check("jwks and token-cache counters", "GET /stats", 200,
+                  s.get("wasmcustom.vigil_jwks_fetch_ok", 0) >= 2 and s.get("wasmcustom.vigil_jwks_fetch_failed", 0) >= 1
+                  and s.get("wasmcustom.vigil_token_cache_hit", 0) >= 1, json.dumps(s))
+    finally:
+        env.stop()
+
+
 def main():
     demo = "--demo" in sys.argv
     res = Results()
@@ -153,6 +258,7 @@ def main():
                           s.get("wasmcustom.vigil_dry_run_not_enforced", 0) >= 1, json.dumps(s))
             finally:
                 denv.stop()
+        token_phase(res, case, config, work, up, keys, envoy.base_id + 3, demo)
     finally:
         envoy.stop()
         up.stop()

@@ -84,6 +84,9 @@ pub struct JwksCacheConfig {
     pub refetch_cooldown_seconds: Option<u64>,
     /// The upstream cluster to fetch `jwksUri` through (proxy-wasm).
     pub cluster: Option<String>,
+    /// OpenID Connect discovery: find `jwks_uri` in `ISSUER/.well-known/openid-configuration`
+    /// instead of configuring `jwksUri`.
+    pub discovery: bool,
 }
 
 /// One compiled `jwtRules` item.
@@ -265,11 +268,26 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
             ));
         }
     }
-    if jwks.is_none() && jwks_uri.is_none() {
+    let discovery = o
+        .obj("jwksCache")?
+        .map(|c| c.bool("discovery"))
+        .transpose()?
+        .flatten()
+        .unwrap_or(false);
+    if jwks.is_none() && jwks_uri.is_none() && !discovery {
         return Err(PolicyError::new(
             ErrorCode::Missing,
             o.path(),
-            "one of `jwks` or `jwksUri` is required",
+            "one of `jwks` or `jwksUri` is required (or `jwksCache.discovery: true`)",
+        ));
+    }
+    if discovery && !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+        return Err(invalid(
+            o.at("jwksCache"),
+            format!(
+                "`discovery` needs an http(s) issuer to find `/.well-known/openid-configuration`, found {}",
+                quote_str(issuer)
+            ),
         ));
     }
 
@@ -357,11 +375,17 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
     let jwks_cache = match o.obj("jwksCache")? {
         None => JwksCacheConfig::default(),
         Some(c) => {
-            c.deny_unknown(&["ttlSeconds", "refetchCooldownSeconds", "cluster"])?;
+            c.deny_unknown(&[
+                "ttlSeconds",
+                "refetchCooldownSeconds",
+                "cluster",
+                "discovery",
+            ])?;
             JwksCacheConfig {
                 ttl_seconds: c.uint("ttlSeconds", 30 * 86400)?,
                 refetch_cooldown_seconds: c.uint("refetchCooldownSeconds", 86400)?,
                 cluster: c.str("cluster")?.map(str::to_string),
+                discovery,
             }
         }
     };
