@@ -2,11 +2,11 @@
 
 use crate::args::{self, Spec};
 use crate::cli::{CmdResult, Failure, Io, EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+use crate::host::{check, HostError};
 use crate::input::{self, InputError, Origin, Source};
 use crate::table::{self, Column, Cut};
-use policy_core::json::{Limits, Map, Value};
-use crate::host::{check, HostError};
 use crate::wasm::WasmFilter;
+use policy_core::json::{Limits, Map, Value};
 use policy_core::testcase::{case_time, check_case, run_case, CaseResult, PolicySource, TestFile};
 use policy_core::{Decision, Engine};
 use std::path::{Path, PathBuf};

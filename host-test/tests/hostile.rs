@@ -167,7 +167,10 @@ fn hostcalls_answer_edge_cases_with_abi_statuses() {
     let cas = c("load", &[264]);
     assert_eq!(c("shared_set", &[cas + 1]), CAS_MISMATCH);
     assert_eq!(c("shared_set", &[cas]), OK);
-    assert_eq!(host.shared_data("key").map(|(v, _)| v), Some(b"hello".to_vec()));
+    assert_eq!(
+        host.shared_data("key").map(|(v, _)| v),
+        Some(b"hello".to_vec())
+    );
 
     // Queues, metrics, gRPC, foreign functions, contexts, buffers, HTTP calls.
     assert_eq!(c("dequeue", &[77]), NOT_FOUND);
@@ -187,7 +190,11 @@ fn hostcalls_answer_edge_cases_with_abi_statuses() {
     assert_eq!(c("buffer_bad_type", &[]), BAD_ARGUMENT);
     assert_eq!(c("buffer_config", &[0, 100]), OK);
     assert_eq!(c("load", &[256]), 0, "empty configuration is NULL");
-    assert_eq!(c("buffer_config", &[5, 1]), BAD_ARGUMENT, "start past the end");
+    assert_eq!(
+        c("buffer_config", &[5, 1]),
+        BAD_ARGUMENT,
+        "start past the end"
+    );
     assert_eq!(c("http_call_no_path", &[]), BAD_ARGUMENT);
     assert_eq!(c("now", &[]), OK);
 
@@ -343,7 +350,10 @@ fn a_lying_allocator_is_reported() {
     );
     let mut vm = load(&host, &wat).unwrap();
     let m = trap_message(vm.configure("{\"a\":1}").unwrap_err(), "proxy_on_configure");
-    assert!(m.contains("allocator returned 0xfffffff0 for 7 bytes"), "{m}");
+    assert!(
+        m.contains("allocator returned 0xfffffff0 for 7 bytes"),
+        "{m}"
+    );
     assert_eq!(vm.allocator_faults(), 1);
     still_works(&host);
 }
@@ -362,10 +372,7 @@ fn proc_exit_and_bad_modules_are_errors() {
     let m = trap_message(vm.configure("{}").unwrap_err(), "proxy_on_configure");
     assert!(m.contains("proc_exit(3)"), "{m}");
 
-    assert!(matches!(
-        host.load(b"not wasm"),
-        Err(HostError::Compile(_))
-    ));
+    assert!(matches!(host.load(b"not wasm"), Err(HostError::Compile(_))));
     let no_abi = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
     let e = host.load(&no_abi).unwrap_err();
     assert!(e.to_string().contains("proxy_abi_version_0_2_1"), "{e}");

@@ -72,11 +72,14 @@ fn count(caller: &mut C<'_>, name: &'static str) {
 }
 
 /// Map types (`MapType`).
-fn map_of<'a>(state: &'a mut State, map: u32) -> Result<&'a mut HeaderMap, Status> {
+fn map_of(state: &mut State, map: u32) -> Result<&mut HeaderMap, Status> {
     let effective = state.effective;
     match map {
         0..=3 => {
-            let s = state.streams.get_mut(&effective).ok_or(Status::BadArgument)?;
+            let s = state
+                .streams
+                .get_mut(&effective)
+                .ok_or(Status::BadArgument)?;
             Ok(match map {
                 0 => &mut s.request_headers,
                 1 => &mut s.request_trailers,
@@ -117,7 +120,10 @@ fn buffer_mut(state: &mut State, which: u32) -> Result<&mut Vec<u8>, Status> {
     let effective = state.effective;
     match which {
         0 | 1 => {
-            let s = state.streams.get_mut(&effective).ok_or(Status::BadArgument)?;
+            let s = state
+                .streams
+                .get_mut(&effective)
+                .ok_or(Status::BadArgument)?;
             Ok(if which == 0 {
                 &mut s.request_body
             } else {
@@ -141,26 +147,30 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     const M: &str = "env";
 
     // ---- logging, time, ticks -------------------------------------------------------------
-    linker.func_wrap(M, "proxy_log", |mut c: C<'_>, level: u32, ptr: u32, len: u32| -> R {
-        count(&mut c, "proxy_log");
-        if level > 5 {
-            return status(Err(Status::BadArgument));
-        }
-        let message = match memory::read_string(&c, ptr, len) {
-            Ok(m) => m,
-            Err(s) => return status(Err(s)),
-        };
-        let st = c.data_mut();
-        if level >= st.log_level {
-            let context_id = st.effective;
-            st.logs.push_back(LogEntry {
-                level,
-                message,
-                context_id,
-            });
-        }
-        status(Ok(()))
-    })?;
+    linker.func_wrap(
+        M,
+        "proxy_log",
+        |mut c: C<'_>, level: u32, ptr: u32, len: u32| -> R {
+            count(&mut c, "proxy_log");
+            if level > 5 {
+                return status(Err(Status::BadArgument));
+            }
+            let message = match memory::read_string(&c, ptr, len) {
+                Ok(m) => m,
+                Err(s) => return status(Err(s)),
+            };
+            let st = c.data_mut();
+            if level >= st.log_level {
+                let context_id = st.effective;
+                st.logs.push_back(LogEntry {
+                    level,
+                    message,
+                    context_id,
+                });
+            }
+            status(Ok(()))
+        },
+    )?;
     linker.func_wrap(M, "proxy_get_log_level", |mut c: C<'_>, ret: u32| -> R {
         count(&mut c, "proxy_get_log_level");
         let level = c.data().log_level;
@@ -185,8 +195,8 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
                 return status(Err(Status::BadArgument));
             }
             st.tick_period_ms = period;
-            st.next_tick_ns = (period > 0)
-                .then(|| st.clock_ns.saturating_add(u64::from(period) * 1_000_000));
+            st.next_tick_ns =
+                (period > 0).then(|| st.clock_ns.saturating_add(u64::from(period) * 1_000_000));
             status(Ok(()))
         },
     )?;
@@ -284,8 +294,7 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         "proxy_replace_header_map_value",
         |mut c: C<'_>, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| -> R {
             count(&mut c, "proxy_replace_header_map_value");
-            let (key, value) = match (memory::read(&c, kptr, klen), memory::read(&c, vptr, vlen))
-            {
+            let (key, value) = match (memory::read(&c, kptr, klen), memory::read(&c, vptr, vlen)) {
                 (Ok(k), Ok(v)) => (k, v),
                 (Err(s), _) | (_, Err(s)) => return status(Err(s)),
             };
@@ -297,8 +306,7 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         "proxy_add_header_map_value",
         |mut c: C<'_>, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| -> R {
             count(&mut c, "proxy_add_header_map_value");
-            let (key, value) = match (memory::read(&c, kptr, klen), memory::read(&c, vptr, vlen))
-            {
+            let (key, value) = match (memory::read(&c, kptr, klen), memory::read(&c, vptr, vlen)) {
                 (Ok(k), Ok(v)) => (k, v),
                 (Err(s), _) | (_, Err(s)) => return status(Err(s)),
             };
@@ -347,8 +355,7 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         "proxy_set_property",
         |mut c: C<'_>, pptr: u32, plen: u32, vptr: u32, vlen: u32| -> R {
             count(&mut c, "proxy_set_property");
-            let (key, value) = match (memory::read(&c, pptr, plen), memory::read(&c, vptr, vlen))
-            {
+            let (key, value) = match (memory::read(&c, pptr, plen), memory::read(&c, vptr, vlen)) {
                 (Ok(k), Ok(v)) => (property_key(k), v),
                 (Err(s), _) | (_, Err(s)) => return status(Err(s)),
             };
@@ -393,8 +400,7 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         "proxy_set_shared_data",
         |mut c: C<'_>, kptr: u32, klen: u32, vptr: u32, vlen: u32, cas: u32| -> R {
             count(&mut c, "proxy_set_shared_data");
-            let (key, value) = match (memory::read(&c, kptr, klen), memory::read(&c, vptr, vlen))
-            {
+            let (key, value) = match (memory::read(&c, kptr, klen), memory::read(&c, vptr, vlen)) {
                 (Ok(k), Ok(v)) => (k, v),
                 (Err(s), _) | (_, Err(s)) => return status(Err(s)),
             };
@@ -477,20 +483,24 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     )?;
 
     // ---- streams ---------------------------------------------------------------------------
-    linker.func_wrap(M, "proxy_continue_stream", |mut c: C<'_>, stream: u32| -> R {
-        count(&mut c, "proxy_continue_stream");
-        if stream > 3 {
-            return status(Err(Status::BadArgument));
-        }
-        let st = c.data_mut();
-        let effective = st.effective;
-        if let Some(s) = st.streams.get_mut(&effective) {
-            if stream == 0 {
-                s.resumed += 1;
+    linker.func_wrap(
+        M,
+        "proxy_continue_stream",
+        |mut c: C<'_>, stream: u32| -> R {
+            count(&mut c, "proxy_continue_stream");
+            if stream > 3 {
+                return status(Err(Status::BadArgument));
             }
-        }
-        status(Ok(()))
-    })?;
+            let st = c.data_mut();
+            let effective = st.effective;
+            if let Some(s) = st.streams.get_mut(&effective) {
+                if stream == 0 {
+                    s.resumed += 1;
+                }
+            }
+            status(Ok(()))
+        },
+    )?;
     linker.func_wrap(M, "proxy_close_stream", |mut c: C<'_>, stream: u32| -> R {
         count(&mut c, "proxy_close_stream");
         if stream > 3 {
@@ -520,8 +530,8 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
             let read = (|| {
                 let details = memory::read_string(&c, dptr, dlen)?;
                 let body = memory::read(&c, bptr, blen)?;
-                let headers = HeaderMap::decode(&memory::read(&c, hptr, hlen)?)
-                    .ok_or(Status::BadArgument)?;
+                let headers =
+                    HeaderMap::decode(&memory::read(&c, hptr, hlen)?).ok_or(Status::BadArgument)?;
                 Ok::<_, Status>((details, body, headers))
             })();
             let (details, body, headers) = match read {
@@ -563,11 +573,11 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
             count(&mut c, "proxy_http_call");
             let read = (|| {
                 let upstream = memory::read_string(&c, uptr, ulen)?;
-                let headers = HeaderMap::decode(&memory::read(&c, hptr, hlen)?)
-                    .ok_or(Status::BadArgument)?;
+                let headers =
+                    HeaderMap::decode(&memory::read(&c, hptr, hlen)?).ok_or(Status::BadArgument)?;
                 let body = memory::read(&c, bptr, blen)?;
-                let trailers = HeaderMap::decode(&memory::read(&c, tptr, tlen)?)
-                    .ok_or(Status::BadArgument)?;
+                let trailers =
+                    HeaderMap::decode(&memory::read(&c, tptr, tlen)?).ok_or(Status::BadArgument)?;
                 memory::check(&c, ret_token, 4)?;
                 Ok::<_, Status>((upstream, headers, body, trailers))
             })();
@@ -632,7 +642,17 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.func_wrap(
         M,
         "proxy_grpc_stream",
-        |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32| -> R {
+        |mut c: C<'_>,
+         _: u32,
+         _: u32,
+         _: u32,
+         _: u32,
+         _: u32,
+         _: u32,
+         _: u32,
+         _: u32,
+         _: u32|
+         -> R {
             count(&mut c, "proxy_grpc_stream");
             status(Err(Status::InternalFailure))
         },
@@ -669,16 +689,20 @@ pub(crate) fn register(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     )?;
 
     // ---- contexts, foreign functions -------------------------------------------------------
-    linker.func_wrap(M, "proxy_set_effective_context", |mut c: C<'_>, id: u32| -> R {
-        count(&mut c, "proxy_set_effective_context");
-        let st = c.data_mut();
-        if id == st.root_id || st.streams.contains_key(&id) {
-            st.effective = id;
-            status(Ok(()))
-        } else {
-            status(Err(Status::BadArgument))
-        }
-    })?;
+    linker.func_wrap(
+        M,
+        "proxy_set_effective_context",
+        |mut c: C<'_>, id: u32| -> R {
+            count(&mut c, "proxy_set_effective_context");
+            let st = c.data_mut();
+            if id == st.root_id || st.streams.contains_key(&id) {
+                st.effective = id;
+                status(Ok(()))
+            } else {
+                status(Err(Status::BadArgument))
+            }
+        },
+    )?;
     linker.func_wrap(M, "proxy_done", |mut c: C<'_>| -> R {
         count(&mut c, "proxy_done");
         c.data_mut().done_calls += 1;

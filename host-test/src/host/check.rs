@@ -121,9 +121,8 @@ pub fn decision_value(logs: &[LogEntry]) -> Result<Value, HostError> {
 }
 
 fn field<'a>(v: &'a Value, k: &str) -> Result<&'a Value, HostError> {
-    v.get(k).ok_or_else(|| {
-        HostError::Protocol(format!("the filter's decision has no `{k}` field"))
-    })
+    v.get(k)
+        .ok_or_else(|| HostError::Protocol(format!("the filter's decision has no `{k}` field")))
 }
 
 fn bad(k: &str, want: &str) -> HostError {
@@ -380,8 +379,14 @@ mod tests {
                 .map(|(_, v)| v.clone())
         };
         assert_eq!(prop(&["source", "address"]), Some(b"[::1]:5000".to_vec()));
-        assert_eq!(prop(&["destination", "address"]), Some(b"10.0.0.2:8443".to_vec()));
-        assert_eq!(prop(&["destination", "port"]), Some(8443i64.to_le_bytes().to_vec()));
+        assert_eq!(
+            prop(&["destination", "address"]),
+            Some(b"10.0.0.2:8443".to_vec())
+        );
+        assert_eq!(
+            prop(&["destination", "port"]),
+            Some(8443i64.to_le_bytes().to_vec())
+        );
         assert_eq!(socket_address("a:b", None), "[a:b]");
     }
 

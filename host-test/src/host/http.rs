@@ -138,8 +138,10 @@ mod tests {
         let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"hi"[..]));
         assert!(r.headers.contains(&("x-a".into(), "b".into())));
-        let r = parse(b"HTTP/1.1 201 C\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n")
-            .unwrap();
+        let r = parse(
+            b"HTTP/1.1 201 C\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(r.body, b"abc");
         assert!(parse(b"garbage").is_none());
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhi").is_none());

@@ -106,16 +106,15 @@ pub(crate) fn give(
     let ptr = if len == 0 {
         0
     } else {
-        let alloc = caller
-            .data()
-            .allocator
-            .clone()
-            .ok_or(GiveError::Trap(wasmtime::Error::msg(
-                "the module exports no allocator (`proxy_on_memory_allocate` or `malloc`)",
-            )))?;
-        let ptr = alloc
-            .call(&mut *caller, len)
-            .map_err(GiveError::Trap)?;
+        let alloc =
+            caller
+                .data()
+                .allocator
+                .clone()
+                .ok_or(GiveError::Trap(wasmtime::Error::msg(
+                    "the module exports no allocator (`proxy_on_memory_allocate` or `malloc`)",
+                )))?;
+        let ptr = alloc.call(&mut *caller, len).map_err(GiveError::Trap)?;
         // Memory may have grown (and moved): look it up again and check the block.
         let size = memory(caller)?.data_size(&*caller);
         if ptr == 0 || range(ptr, len, size).is_err() {
@@ -140,7 +139,10 @@ mod tests {
     fn ranges() {
         assert_eq!(range(0, 4, 4), Ok(0..4));
         assert_eq!(range(1, 4, 4), Err(Status::BadArgument));
-        assert_eq!(range(u32::MAX, 2, usize::MAX), Ok(u32::MAX as usize..u32::MAX as usize + 2));
+        assert_eq!(
+            range(u32::MAX, 2, usize::MAX),
+            Ok(u32::MAX as usize..u32::MAX as usize + 2)
+        );
         assert_eq!(range(u32::MAX, u32::MAX, 100), Err(Status::BadArgument));
     }
 }

@@ -45,8 +45,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use wasmtime::{
-    Config, Engine, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder,
-    Trap, TypedFunc, Val,
+    Config, Engine, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits,
+    StoreLimitsBuilder, Trap, TypedFunc, Val,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -786,8 +786,7 @@ impl Host {
     /// Compiles a module and checks that it is a proxy-wasm 0.2.1 filter.
     pub fn compile(&self, wasm: &[u8]) -> Result<Filter, HostError> {
         let engine = self.engine()?;
-        let module =
-            Module::new(engine, wasm).map_err(|e| HostError::Compile(error_text(&e)))?;
+        let module = Module::new(engine, wasm).map_err(|e| HostError::Compile(error_text(&e)))?;
         let exports: Vec<&str> = module.exports().map(|e| e.name()).collect();
         if !exports.contains(&"proxy_abi_version_0_2_1") {
             return Err(HostError::Load(
@@ -914,7 +913,7 @@ impl Host {
             })?;
         store.data_mut().memory = Some(memory);
         store.data_mut().allocator = Some(allocator);
-        let exports = Exports::find(&instance, &mut store)?;
+        let exports = Arc::new(Exports::find(&instance, &mut store)?);
         let mut vm = Vm {
             store,
             instance,
@@ -932,9 +931,11 @@ impl Host {
                 break;
             }
         }
-        let create = vm.exports.context_create.clone();
-        vm.guest("proxy_on_context_create", |s| create.call(s, (1, 0)))?;
-        if let Some(start) = vm.exports.vm_start.clone() {
+        let ex = Arc::clone(&vm.exports);
+        vm.guest("proxy_on_context_create", |s| {
+            ex.context_create.call(s, (1, 0))
+        })?;
+        if let Some(start) = &ex.vm_start {
             let len = u32::try_from(vm_config.len()).unwrap_or(u32::MAX);
             let ok = vm.guest("proxy_on_vm_start", |s| start.call(s, (1, len)))?;
             if ok == 0 {
@@ -993,6 +994,7 @@ type F1 = TypedFunc<u32, ()>;
 type F2 = TypedFunc<(u32, u32), ()>;
 type F2R = TypedFunc<(u32, u32), u32>;
 type F3R = TypedFunc<(u32, u32, u32), u32>;
+type F5 = TypedFunc<(u32, u32, u32, u32, u32), ()>;
 
 #[derive(Clone)]
 struct Exports {
@@ -1006,7 +1008,7 @@ struct Exports {
     delete: Option<F1>,
     tick: Option<F1>,
     queue_ready: Option<F2>,
-    http_call_response: Option<TypedFunc<(u32, u32, u32, u32, u32), ()>>,
+    http_call_response: Option<F5>,
 }
 
 impl Exports {
@@ -1031,9 +1033,9 @@ impl Exports {
             }
         }
         Ok(Exports {
-            context_create: get(instance, store, "proxy_on_context_create")?.ok_or_else(
-                || HostError::Load("the module exports no `proxy_on_context_create`".into()),
-            )?,
+            context_create: get(instance, store, "proxy_on_context_create")?.ok_or_else(|| {
+                HostError::Load("the module exports no `proxy_on_context_create`".into())
+            })?,
             vm_start: get(instance, store, "proxy_on_vm_start")?,
             configure: get(instance, store, "proxy_on_configure")?,
             request_headers: get(instance, store, "proxy_on_request_headers")?,
@@ -1052,7 +1054,7 @@ impl Exports {
 pub struct Vm {
     store: Store<State>,
     instance: Instance,
-    exports: Exports,
+    exports: Arc<Exports>,
     dead: Option<String>,
     next_context: u32,
     fuel_used: u64,
@@ -1144,12 +1146,11 @@ impl Vm {
         match r {
             Ok(v) => Ok(v),
             Err(e) => {
-                let err = trap_error(during, &e, self.store.data()).unwrap_or_else(|| {
-                    HostError::Trap {
+                let err =
+                    trap_error(during, &e, self.store.data()).unwrap_or_else(|| HostError::Trap {
                         during: during.to_string(),
                         message: error_text(&e),
-                    }
-                });
+                    });
                 self.dead = Some(err.to_string());
                 Err(err)
             }
@@ -1180,7 +1181,8 @@ impl Vm {
     pub fn configure(&mut self, config: impl AsRef<[u8]>) -> Result<(), HostError> {
         let config = config.as_ref();
         self.store.data_mut().plugin_config = config.to_vec();
-        let Some(f) = self.exports.configure.clone() else {
+        let ex = Arc::clone(&self.exports);
+        let Some(f) = &ex.configure else {
             return Ok(());
         };
         let root = self.store.data().root_id;
@@ -1237,15 +1239,15 @@ impl Vm {
             return Err(HostError::UnknownContext(context_id));
         }
         self.store.data_mut().effective = context_id;
-        let ex = self.exports.clone();
+        let ex = Arc::clone(&self.exports);
         let r = (|| {
-            if let Some(f) = ex.done {
+            if let Some(f) = &ex.done {
                 self.guest("proxy_on_done", |s| f.call(s, context_id))?;
             }
-            if let Some(f) = ex.log {
+            if let Some(f) = &ex.log {
                 self.guest("proxy_on_log", |s| f.call(s, context_id))?;
             }
-            if let Some(f) = ex.delete {
+            if let Some(f) = &ex.delete {
                 self.guest("proxy_on_delete", |s| f.call(s, context_id))?;
             }
             Ok(())
@@ -1259,9 +1261,10 @@ impl Vm {
     }
 
     fn send(&mut self, stream: Stream, end_of_stream: bool) -> Result<Outcome, HostError> {
-        let id = self.next_context.checked_add(1).ok_or_else(|| {
-            HostError::Protocol("context ids exhausted; make a new vm".into())
-        })?;
+        let id = self
+            .next_context
+            .checked_add(1)
+            .ok_or_else(|| HostError::Protocol("context ids exhausted; make a new vm".into()))?;
         self.next_context = id;
         let num_headers = u32::try_from(stream.request_headers.len()).unwrap_or(u32::MAX);
         let body_len = u32::try_from(stream.request_body.len()).unwrap_or(u32::MAX);
@@ -1272,11 +1275,12 @@ impl Vm {
             st.streams.insert(id, stream);
             st.effective = id;
         }
-        let ex = self.exports.clone();
-        let create = ex.context_create;
-        self.guest("proxy_on_context_create", |s| create.call(s, (id, root)))?;
+        let ex = Arc::clone(&self.exports);
+        self.guest("proxy_on_context_create", |s| {
+            ex.context_create.call(s, (id, root))
+        })?;
         let mut action = None;
-        if let Some(f) = ex.request_headers {
+        if let Some(f) = &ex.request_headers {
             let eos = u32::from(end_of_stream && body_len == 0);
             self.store.data_mut().effective = id;
             let a = self.guest("proxy_on_request_headers", |s| {
@@ -1295,7 +1299,7 @@ impl Vm {
             .get(&id)
             .is_some_and(|s| s.local_responses.is_empty());
         if body_len > 0 && action == Some(Action::Continue) && no_reply {
-            if let Some(f) = ex.request_body {
+            if let Some(f) = &ex.request_body {
                 self.store.data_mut().effective = id;
                 self.guest("proxy_on_request_body", |s| {
                     f.call(s, (id, body_len, u32::from(end_of_stream)))
@@ -1344,7 +1348,8 @@ impl Vm {
                 break;
             }
             for (root, q) in ready {
-                if let Some(f) = self.exports.queue_ready.clone() {
+                let ex = Arc::clone(&self.exports);
+                if let Some(f) = &ex.queue_ready {
                     let from = self.store.data().logs.len();
                     self.store.data_mut().effective = root;
                     self.guest("proxy_on_queue_ready", |s| f.call(s, (root, q)))?;
@@ -1365,13 +1370,14 @@ impl Vm {
     /// The next pending callout a route can answer now, with its answer.
     fn next_routed(&mut self) -> Option<(u32, HttpResponse)> {
         let st = self.store.data_mut();
-        let (token, upstream) = st.callouts.iter().find_map(|(t, c)| {
-            match st.routes.get(&c.upstream) {
-                Some(Route::Http(_)) => Some((*t, c.upstream.clone())),
-                Some(Route::Scripted(q)) if !q.is_empty() => Some((*t, c.upstream.clone())),
-                _ => None,
-            }
-        })?;
+        let (token, upstream) =
+            st.callouts
+                .iter()
+                .find_map(|(t, c)| match st.routes.get(&c.upstream) {
+                    Some(Route::Http(_)) => Some((*t, c.upstream.clone())),
+                    Some(Route::Scripted(q)) if !q.is_empty() => Some((*t, c.upstream.clone())),
+                    _ => None,
+                })?;
         let callout = st.callouts.get(&token).cloned()?;
         let response = match st.routes.get_mut(&upstream)? {
             Route::Scripted(q) => q.pop_front()?,
@@ -1413,7 +1419,8 @@ impl Vm {
             });
             st.effective = ctx;
         }
-        if let Some(f) = self.exports.http_call_response.clone() {
+        let ex = Arc::clone(&self.exports);
+        if let Some(f) = &ex.http_call_response {
             let root = self.store.data().root_id;
             let r = self.guest("proxy_on_http_call_response", |s| {
                 f.call(s, (root, token, nh, nb, nt))
@@ -1530,7 +1537,8 @@ impl Vm {
                     st.next_tick_ns = (st.tick_period_ms > 0)
                         .then(|| t.saturating_add(u64::from(st.tick_period_ms) * 1_000_000));
                     st.effective = root;
-                    if let Some(f) = self.exports.tick.clone() {
+                    let ex = Arc::clone(&self.exports);
+                    if let Some(f) = &ex.tick {
                         self.guest("proxy_on_tick", |s| f.call(s, root))?;
                     }
                     out.ticks += 1;
@@ -1722,7 +1730,10 @@ mod tests {
         assert_eq!(HeaderMap::decode(&[255, 255, 255, 255]), None);
         let mut r = m.clone();
         r.replace(b"x-A", b"3".to_vec());
-        assert_eq!(r.to_strings(), vec![(":path".into(), "/a".into()), ("x-a".into(), "3".into())]);
+        assert_eq!(
+            r.to_strings(),
+            vec![(":path".into(), "/a".into()), ("x-a".into(), "3".into())]
+        );
         r.remove(b"X-A");
         assert_eq!(r.len(), 1);
     }
@@ -1731,9 +1742,15 @@ mod tests {
     fn shared_data_cas() {
         let mut s = Shared::default();
         s.set(b"k".to_vec(), b"v".to_vec(), 0, 100).unwrap();
-        let cas = s.data.get(&b"k".to_vec()).unwrap().1;
-        assert_eq!(s.set(b"k".to_vec(), b"w".to_vec(), cas + 1, 100), Err(Status::CasMismatch));
+        let cas = s.data.get(b"k".as_slice()).unwrap().1;
+        assert_eq!(
+            s.set(b"k".to_vec(), b"w".to_vec(), cas + 1, 100),
+            Err(Status::CasMismatch)
+        );
         s.set(b"k".to_vec(), b"w".to_vec(), cas, 100).unwrap();
-        assert_eq!(s.set(b"k".to_vec(), vec![0; 200], 0, 100), Err(Status::InternalFailure));
+        assert_eq!(
+            s.set(b"k".to_vec(), vec![0; 200], 0, 100),
+            Err(Status::InternalFailure)
+        );
     }
 }

@@ -127,15 +127,19 @@ pub(crate) fn register(linker: &mut Linker<State>, module: &Module) -> wasmtime:
             Ok(errno(memory::write_u32(&mut c, ret, total)))
         },
     )?;
-    linker.func_wrap(M, "fd_read", |_: C<'_>, _: u32, _: u32, _: u32, _: u32| -> R {
-        Ok(EBADF)
-    })?;
+    linker.func_wrap(
+        M,
+        "fd_read",
+        |_: C<'_>, _: u32, _: u32, _: u32, _: u32| -> R { Ok(EBADF) },
+    )?;
     linker.func_wrap(M, "fd_close", |_: C<'_>, fd: u32| -> R {
         Ok(if fd <= 2 { SUCCESS } else { EBADF })
     })?;
-    linker.func_wrap(M, "fd_seek", |_: C<'_>, _: u32, _: i64, _: u32, _: u32| -> R {
-        Ok(ESPIPE)
-    })?;
+    linker.func_wrap(
+        M,
+        "fd_seek",
+        |_: C<'_>, _: u32, _: i64, _: u32, _: u32| -> R { Ok(ESPIPE) },
+    )?;
     linker.func_wrap(M, "fd_fdstat_get", |mut c: C<'_>, fd: u32, ret: u32| -> R {
         if fd > 2 {
             return Ok(EBADF);
@@ -147,7 +151,9 @@ pub(crate) fn register(linker: &mut Linker<State>, module: &Module) -> wasmtime:
         st[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         Ok(errno(memory::write(&mut c, ret, &st)))
     })?;
-    linker.func_wrap(M, "fd_prestat_get", |_: C<'_>, _: u32, _: u32| -> R { Ok(EBADF) })?;
+    linker.func_wrap(M, "fd_prestat_get", |_: C<'_>, _: u32, _: u32| -> R {
+        Ok(EBADF)
+    })?;
     linker.func_wrap(
         M,
         "fd_prestat_dir_name",
@@ -213,15 +219,17 @@ pub(crate) fn register(linker: &mut Linker<State>, module: &Module) -> wasmtime:
             continue;
         };
         let name = import.name().to_string();
-        let returns_errno = ty.results().len() == 1
-            && ty.results().all(|r| matches!(r, ValType::I32));
+        let returns_errno =
+            ty.results().len() == 1 && ty.results().all(|r| matches!(r, ValType::I32));
         linker.func_new(M, import.name(), ty, move |_, _, results| {
             match results.first_mut() {
                 Some(slot) if returns_errno => {
                     *slot = Val::I32(ENOSYS);
                     Ok(())
                 }
-                _ => wasmtime::bail!("the guest called WASI `{name}`, which this host does not provide"),
+                _ => wasmtime::bail!(
+                    "the guest called WASI `{name}`, which this host does not provide"
+                ),
             }
         })?;
     }
