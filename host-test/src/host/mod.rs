@@ -1090,9 +1090,32 @@ pub struct Outcome {
     pub done: bool,
     /// Ticks fired (for [`Vm::advance_clock`]).
     pub ticks: u32,
+    /// HTTP callout responses delivered during the call (scripted, real, or timeouts): the
+    /// outcome of each, for the context that made the callout.
+    pub delivered: Vec<Outcome>,
 }
 
 impl Outcome {
+    /// Adds what deferred work did: its logs (moved out of each delivery) and deliveries; a
+    /// delivery to this outcome's own stream updates its result.
+    fn absorb(&mut self, mut later: Outcome) {
+        self.logs.append(&mut later.logs);
+        for mut d in later.delivered {
+            self.logs.append(&mut d.logs);
+            if d.context_id == self.context_id && self.context_id != 0 {
+                if !d.local_responses.is_empty() {
+                    self.local_responses = d.local_responses.clone();
+                }
+                if !d.request_headers.is_empty() {
+                    self.request_headers = d.request_headers.clone();
+                }
+                self.resumed = self.resumed.max(d.resumed);
+                self.done |= d.done;
+            }
+            self.delivered.push(d);
+        }
+    }
+
     /// The local response, if the filter sent one.
     pub fn local_response(&self) -> Option<&LocalResponse> {
         self.local_responses.first()
@@ -1189,7 +1212,7 @@ impl Vm {
         self.store.data_mut().effective = root;
         let len = u32::try_from(config.len()).unwrap_or(u32::MAX);
         let ok = self.guest("proxy_on_configure", |s| f.call(s, (root, len)))?;
-        self.pump()?;
+        self.pump_to_buffer()?;
         if ok == 0 {
             return Err(self.rejected("proxy_on_configure"));
         }
@@ -1310,7 +1333,7 @@ impl Vm {
         let mut out = self.snapshot(id, log_from);
         out.action = action;
         let later = self.pump()?;
-        out.logs.extend(later.logs);
+        out.absorb(later);
         if self.store.data().streams.contains_key(&id) {
             if self.finished(id, action) {
                 let log_from = self.store.data().logs.len();
@@ -1325,9 +1348,10 @@ impl Vm {
     }
 
     /// Delivers deferred work: callouts answered by routes, queue notifications. Returns
-    /// the logs it produced.
+    /// the logs it produced and the outcomes of the callout responses it delivered.
     fn pump(&mut self) -> Result<Outcome, HostError> {
         let mut logs = Vec::new();
+        let mut delivered = Vec::new();
         for _ in 0..MAX_PUMP {
             let serial = self.store.data().vm_serial;
             let ready: Vec<(u32, u32)> = {
@@ -1357,14 +1381,26 @@ impl Vm {
                 }
             }
             if let Some((token, response)) = routed {
-                let out = self.deliver(token, response)?;
-                logs.extend(out.logs);
+                let mut out = self.deliver(token, response)?;
+                logs.append(&mut out.logs);
+                delivered.push(out);
             }
         }
         Ok(Outcome {
             logs,
+            delivered,
             ..Outcome::default()
         })
+    }
+
+    /// Runs deferred work, leaving its logs in the buffer [`Vm::take_logs`] drains.
+    fn pump_to_buffer(&mut self) -> Result<(), HostError> {
+        let mut out = Outcome::default();
+        out.absorb(self.pump()?);
+        let st = self.store.data_mut();
+        st.logs.extend(out.logs);
+        st.push_logs();
+        Ok(())
     }
 
     /// The next pending callout a route can answer now, with its answer.
@@ -1458,7 +1494,8 @@ impl Vm {
             trailers: Vec::new(),
         };
         let mut out = self.deliver(token, response)?;
-        out.logs.extend(self.pump()?.logs);
+        let later = self.pump()?;
+        out.absorb(later);
         Ok(out)
     }
 
@@ -1543,7 +1580,7 @@ impl Vm {
                     }
                     out.ticks += 1;
                     let later = self.pump()?;
-                    out.logs.extend(later.logs);
+                    out.absorb(later);
                 }
                 (_, Some((d, token))) => {
                     self.store.data_mut().clock_ns = d;
@@ -1554,7 +1591,10 @@ impl Vm {
                             ..HttpResponse::default()
                         },
                     )?;
-                    out.logs.extend(r.logs);
+                    out.absorb(Outcome {
+                        delivered: vec![r],
+                        ..Outcome::default()
+                    });
                 }
                 (Some(_), None) => break,
             }
@@ -1638,6 +1678,7 @@ impl Vm {
         let params: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();
         let mut results = vec![Val::I32(0); n];
         self.guest(name, |s| f.call(s, &params, &mut results))?;
+        self.pump_to_buffer()?;
         Ok(results.first().and_then(Val::i32))
     }
 }
