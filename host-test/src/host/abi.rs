@@ -8,11 +8,48 @@
 //!   the SDK declares the return type as a Rust enum, so any other value would be undefined
 //!   behaviour in the guest;
 //! * returned buffers are allocated through the guest's allocator with exactly `len` bytes
-//!   (NULL for empty), see [`super::memory::give`]; an allocator that fails or returns a
-//!   pointer outside memory traps the guest with a message saying so;
+//!   (NULL and length 0 for empty, without calling the allocator); out-pointers are checked
+//!   before allocating, so a bad one leaks nothing; an allocator that traps, or returns NULL
+//!   or a block outside memory, traps the guest with a message saying so
+//!   (see `memory::give`);
 //! * work that calls back into the guest (HTTP call responses, queue notifications) is never
 //!   done inside a host call: it is queued and run after the current guest call returns,
 //!   like a proxy's event loop.
+//!
+//! Edge cases, call by call (the SDK 0.2.5 wrapper panics — traps — on any status it does
+//! not list, so a "polite" error where it expects Ok is a crash; those cases are marked †):
+//!
+//! | host call | answer |
+//! |---|---|
+//! | `proxy_log` | level > 5 or bad pointer: `BadArgument`†; lines below [`super::Vm::set_log_level`] are dropped, Ok |
+//! | `proxy_get_log_level` | the level set on the VM (default 0, trace) |
+//! | `proxy_get_current_time_nanoseconds` | the virtual clock (default 2023-11-14T22:13:20Z, `1_700_000_000` s) |
+//! | `proxy_set_tick_period_milliseconds` | outside the root context: `BadArgument`†; 0 stops ticks |
+//! | `proxy_get_buffer_bytes` | unknown buffer type: `BadArgument`†; `start` past the end: `BadArgument`†; empty or absent buffer: Ok + NULL (SDK: `None`); bodies outside an HTTP context read as empty; downstream/upstream data, gRPC, call data: always empty |
+//! | `proxy_set_buffer_bytes` | request/response body of the current stream only, else `BadArgument`†; the range is clamped to the buffer |
+//! | `proxy_get_header_map_pairs` | map types 0–3 need an HTTP context, 6–7 an HTTP call response being delivered, 4–5 (gRPC) and > 7 are `BadArgument`†; an empty map is Ok + NULL |
+//! | `proxy_get_header_map_value` | case-insensitive; repeated values joined with `,`; absent: `NotFound` (SDK: `None`) |
+//! | `proxy_add/replace/remove_header_map_value`, `proxy_set_header_map_pairs` | names are lower-cased as Envoy does; replace keeps the first entry's position and drops the others; removing an absent header is Ok; a malformed serialised map is `BadArgument`† |
+//! | `proxy_get_property` | request properties first, then VM-wide ones (`plugin_name`, `plugin_root_id`, `plugin_vm_id`, and what the test sets); unknown path or a path to a subtree: `NotFound` (SDK: `None`); a trailing NUL in the path is ignored |
+//! | `proxy_set_property` | stored on the current stream (or the VM in the root context); empty path `BadArgument`† |
+//! | `proxy_get_shared_data` | per host (shared by its VMs); unknown key `NotFound` (SDK: `(None, None)`) |
+//! | `proxy_set_shared_data` | CAS 0 is unconditional; a stale CAS is `CasMismatch`; a new key ignores the CAS (as Envoy); over [`super::Limits::max_shared_bytes`]: `InternalFailure`† |
+//! | `proxy_register/resolve_shared_queue` | ids per (vm_id, name), per host; registering again moves the notifications to the caller; unknown: `NotFound` (SDK: `None`) |
+//! | `proxy_enqueue_shared_queue` | unknown id `NotFound`; the registering VM's `proxy_on_queue_ready` runs after the current call (or its next call, for another VM) |
+//! | `proxy_dequeue_shared_queue` | unknown id `NotFound`; empty `Empty` (SDK: `None`) |
+//! | `proxy_continue_stream` / `proxy_close_stream` | stream type > 3 `BadArgument`†; resuming the request (type 0) is recorded; outside a stream Ok and ignored |
+//! | `proxy_send_local_response` | outside an HTTP context `BadArgument`†; recorded (several are recorded and reported as a disagreement by [`super::check`]) |
+//! | `proxy_http_call` | missing `:method`, `:path` or `:authority`, empty cluster, or (with [`super::Vm::strict_clusters`]) a cluster with no route: `BadArgument` (the SDK returns it as an error) |
+//! | `proxy_grpc_call`, `proxy_grpc_stream` | `InternalFailure` (the SDK returns it as an error) |
+//! | `proxy_grpc_send`, `proxy_grpc_cancel`, `proxy_grpc_close` | `NotFound` (the SDK returns it as an error) |
+//! | `proxy_get_status` | Ok, code 12 (`UNIMPLEMENTED`), no message |
+//! | `proxy_set_effective_context` | the root or a live HTTP context: Ok; anything else `BadArgument` (the SDK's dispatcher `unwrap`s it, so only a filter's own wrong id traps) |
+//! | `proxy_done` | Ok (counted) |
+//! | `proxy_call_foreign_function` | `NotFound` (the SDK returns it as an error) |
+//! | `proxy_define_metric` | type > 2 `BadArgument`†; the same name and type gives the same id; more than 10,000 metrics `BadArgument`† |
+//! | `proxy_increment_metric` | unknown id `NotFound`; a histogram, or a negative step on a counter, `BadArgument` |
+//! | `proxy_record_metric` | unknown id `NotFound`; sets a counter or gauge, adds a histogram sample |
+//! | `proxy_get_metric` | unknown id `NotFound`; a histogram `BadArgument` |
 
 use super::memory::{self, GiveError};
 use super::{Callout, HeaderMap, LocalResponse, LogEntry, MetricKind, State};
