@@ -255,7 +255,10 @@ impl Shared {
             Some((v, _)) => key.len() + v.len(),
             None => 0,
         };
-        let total = self.data_bytes - old + key.len() + value.len();
+        let total = self
+            .data_bytes
+            .saturating_sub(old)
+            .saturating_add(key.len() + value.len());
         if total > max {
             return Err(Status::InternalFailure);
         }
