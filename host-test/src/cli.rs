@@ -103,7 +103,7 @@ standard input. Exit codes: 0 success, 1 a check failed, 2 bad usage or unreadab
 pub(crate) const EVAL_HELP: &str = "\
 vigil eval — decide one request and print the decision as JSON
 
-Usage: vigil eval --policy POLICY --request REQUEST [--time UNIX] [--pretty]
+Usage: vigil eval --policy POLICY --request REQUEST [--time UNIX] [--pretty] [--wasm FILE]
 
 Options:
   --policy FILE      the policy document (JSON or YAML; `-` for standard input)
@@ -111,16 +111,19 @@ Options:
   --time UNIX        decide at this time (Unix seconds); default: the request's `time`,
                      else the system clock
   --pretty           indent the JSON (default: one line)
-  --wasm FILE        decide with a compiled filter.wasm (needs the wasmtime host; not
-                     built yet)
+  --wasm FILE        decide with a compiled filter.wasm in the wasmtime proxy-wasm host
+                     instead of natively (same output); exit 1 if what the filter did
+                     (local response, header changes) disagrees with its decision
   -h, --help         show this help
 
 Prints {\"decision\",\"status\",\"code\",\"reason\",\"policy\",\"rule\",\"principal\",
 \"responseHeaders\",\"upstreamHeaders\",\"removeHeaders\",\"audit\",\"dryRun\"}.
-Exit codes: 0 whatever the decision; 2 when an input cannot be read or is invalid.
+Exit codes: 0 whatever the decision; 1 with --wasm when the filter's actions disagree
+with its decision; 2 when an input (or the filter) cannot be read or is invalid.
 
-Example:
+Examples:
   vigil eval --policy payment.policy.json --request '{\"method\":\"GET\",\"path\":\"/pay\"}'
+  vigil eval --wasm dist/filter.wasm --policy payment.policy.json --request req.json
 ";
 
 pub(crate) const EXPLAIN_HELP: &str = "\
@@ -165,7 +168,7 @@ be read or is invalid.
 pub(crate) const TEST_HELP: &str = "\
 vigil test — run policy test files
 
-Usage: vigil test FILE_OR_DIR... [--verbose] [--table] [--json] [--pretty]
+Usage: vigil test FILE_OR_DIR... [--verbose] [--table] [--json] [--pretty] [--wasm FILE]
 
 A test file names a policy (a path relative to the test file, or an inline document) and
 cases, each a request with the expected decision fields. Directories are searched
@@ -181,8 +184,9 @@ Options:
                      reason) instead of FAIL lines
   --json             print a machine-readable report instead of text
   --pretty           with --json, indent the JSON
-  --wasm FILE        run the cases through a compiled filter.wasm (needs the wasmtime host;
-                     not built yet)
+  --wasm FILE        run the cases through a compiled filter.wasm in the wasmtime
+                     proxy-wasm host (one instance per policy); a case also fails when
+                     what the filter did disagrees with the decision it logged
   -h, --help         show this help
 
 Exit codes: 0 every case passed; 1 a case failed; 2 a file could not be read or used (the
@@ -274,16 +278,6 @@ fn dispatch(args: &[String], io: &mut Io<'_>) -> CmdResult {
             }
         }
     }
-}
-
-/// Refuses `--wasm` until the wasmtime host exists.
-pub(crate) fn refuse_wasm(parsed: &crate::args::Parsed) -> Result<(), Failure> {
-    if parsed.option("wasm").is_some() {
-        return Err(Failure::input(
-            "`--wasm` needs the wasmtime host, not built yet",
-        ));
-    }
-    Ok(())
 }
 
 /// Reads standard input, at most once per run.

@@ -1,7 +1,7 @@
 //! `vigil eval` and `vigil explain`: one request, one decision.
 
 use crate::args::{self, Spec};
-use crate::cli::{self, CmdResult, Failure, Io, StdinOnce, EXIT_OK};
+use crate::cli::{self, CmdResult, Failure, Io, StdinOnce, EXIT_FAILED, EXIT_OK};
 use crate::input::{Origin, Source};
 use policy_core::json::{Limits, Map, Value};
 use policy_core::{CheckRequest, Decision, Engine, Env, Step};
@@ -24,6 +24,8 @@ const EXPLAIN: Spec = Spec {
 #[derive(Debug)]
 struct Inputs {
     engine: Engine,
+    /// The policy as compact JSON (YAML converted), for `--wasm`.
+    policy_json: String,
     request: CheckRequest,
     env: Env<'static>,
 }
@@ -51,6 +53,7 @@ fn load(spec: &Spec, parsed: &args::Parsed, io: &mut Io<'_>) -> Result<Inputs, F
     let now = time.or(request.time).unwrap_or_else(|| (io.now)());
     Ok(Inputs {
         engine,
+        policy_json: policy_value.to_json(),
         request,
         env: Env::at(now),
     })
@@ -67,15 +70,33 @@ fn json_text(v: &Value, pretty: bool) -> String {
 /// `vigil eval`.
 pub fn eval(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     let parsed = args::parse(&EVAL, rest)?;
-    cli::refuse_wasm(&parsed)?;
+    let filter = parsed
+        .option("wasm")
+        .map(crate::wasm::WasmFilter::load)
+        .transpose()?;
     let inputs = load(&EVAL, &parsed, io)?;
-    let decision = inputs.engine.decide(&inputs.request, &inputs.env);
-    writeln!(
-        io.out,
-        "{}",
-        json_text(&decision.to_value(), parsed.flag("pretty"))
-    )?;
-    Ok(EXIT_OK)
+    let Some(filter) = filter else {
+        let decision = inputs.engine.decide(&inputs.request, &inputs.env);
+        writeln!(
+            io.out,
+            "{}",
+            json_text(&decision.to_value(), parsed.flag("pretty"))
+        )?;
+        return Ok(EXIT_OK);
+    };
+    let wd = filter.decide_once(&inputs.policy_json, &inputs.request, inputs.env.now)?;
+    writeln!(io.out, "{}", json_text(&wd.value, parsed.flag("pretty")))?;
+    if wd.disagreements.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    for d in &wd.disagreements {
+        writeln!(
+            io.err,
+            "vigil: filter `{}` did not enforce its decision: {d}",
+            filter.path
+        )?;
+    }
+    Ok(EXIT_FAILED)
 }
 
 /// `vigil explain`.

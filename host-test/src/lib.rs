@@ -6,8 +6,9 @@
 //! policy-core; nothing here decides anything.
 //!
 //! Subcommands: `eval` (one decision as JSON), `explain` (the same decision with its trace),
-//! `check` (validate and lint policies) and `test` (run policy test files). A wasmtime
-//! proxy-wasm host that drives `filter.wasm` off-proxy joins it later (`--wasm`).
+//! `check` (validate and lint policies) and `test` (run policy test files). `eval --wasm` and
+//! `test --wasm` make the same decisions through a compiled `filter.wasm` in [`host`], a
+//! proxy-wasm ABI 0.2.1 host on wasmtime that also serves as a Rust API for testing filters.
 //!
 //! What this crate must never do: panic on any input (arguments, files, standard input), or
 //! exit 0 when an input could not be read. Exit codes: 0 success, 1 a check that ran and did
@@ -17,9 +18,11 @@ pub mod args;
 pub mod check;
 pub mod cli;
 pub mod eval;
+pub mod host;
 pub mod input;
 pub mod table;
 pub mod test_cmd;
+pub mod wasm;
 pub mod yaml;
 
 pub use cli::{run, Io};

@@ -1,12 +1,14 @@
-//! `vigil test`: run policy test files natively and report each case.
+//! `vigil test`: run policy test files (natively, or through filter.wasm) and report each case.
 
 use crate::args::{self, Spec};
-use crate::cli::{self, CmdResult, Failure, Io, EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+use crate::cli::{CmdResult, Failure, Io, EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+use crate::host::{check, HostError};
 use crate::input::{self, InputError, Origin, Source};
 use crate::table::{self, Column, Cut};
+use crate::wasm::WasmFilter;
 use policy_core::json::{Limits, Map, Value};
-use policy_core::testcase::{run_case, CaseResult, PolicySource, TestFile};
-use policy_core::Engine;
+use policy_core::testcase::{case_time, check_case, run_case, CaseResult, PolicySource, TestFile};
+use policy_core::{Decision, Engine};
 use std::path::{Path, PathBuf};
 
 const TEST: Spec = Spec {
@@ -122,8 +124,22 @@ fn load_doc(path: &Path, limits: Limits) -> Result<Value, InputError> {
     )
 }
 
+/// How a test file's cases are decided.
+#[derive(Debug, Clone, Copy)]
+pub enum Runner<'a> {
+    /// By policy-core, natively.
+    Native,
+    /// By a compiled filter.wasm in the wasmtime host (one instance per file).
+    Wasm(&'a WasmFilter),
+}
+
 /// Runs one test file natively at `now` (cases without a time).
 pub fn run_file(path: &Path, now: i64) -> FileRun {
+    run_file_with(path, now, Runner::Native)
+}
+
+/// Runs one test file at `now` (cases without a time) with `runner`.
+pub fn run_file_with(path: &Path, now: i64, runner: Runner<'_>) -> FileRun {
     let file = path.display().to_string();
     let named = |what: String, e: &dyn std::fmt::Display| format!("{what}: {e}");
     let tf = match load_doc(path, Limits::POLICY)
@@ -138,37 +154,47 @@ pub fn run_file(path: &Path, now: i64) -> FileRun {
             }
         }
     };
-    let (policy, engine) = match &tf.policy {
+    // The policy is always compiled natively first, so errors read the same either way.
+    let (policy, loaded) = match &tf.policy {
         PolicySource::Path(rel) => {
             let full = path.parent().unwrap_or(Path::new("")).join(rel);
-            let engine = load_doc(&full, Limits::POLICY)
-                .and_then(|v| Engine::from_value(&v).map_err(InputError::from))
+            let loaded = load_doc(&full, Limits::POLICY)
+                .and_then(|v| {
+                    Engine::from_value(&v)
+                        .map(|e| (e, v.to_json()))
+                        .map_err(InputError::from)
+                })
                 .map_err(|e| {
                     named(
                         format!("test file `{file}`: policy `{}`", full.display()),
                         &e,
                     )
                 });
-            (rel.clone(), engine)
+            (rel.clone(), loaded)
         }
         PolicySource::Inline(v) => (
             "inline".to_string(),
-            Engine::from_value(v).map_err(|e| {
-                named(
-                    format!("test file `{file}`: inline policy"),
-                    &InputError::from(e),
-                )
-            }),
+            Engine::from_value(v)
+                .map(|e| (e, v.to_json()))
+                .map_err(|e| {
+                    named(
+                        format!("test file `{file}`: inline policy"),
+                        &InputError::from(e),
+                    )
+                }),
         ),
     };
-    let outcome = engine.map(|engine| {
-        tf.cases
+    let outcome = loaded.and_then(|(engine, policy_json)| match runner {
+        Runner::Native => Ok(tf
+            .cases
             .iter()
             .map(|case| CaseRun {
                 request: format!("{} {}", case.request.method, case.request.path),
                 result: run_case(&engine, case, now),
             })
-            .collect()
+            .collect()),
+        Runner::Wasm(filter) => run_wasm(filter, &policy_json, &tf, now)
+            .map_err(|e| format!("test file `{file}`: filter `{}`: {e}", filter.path)),
     });
     FileRun {
         file,
@@ -177,10 +203,55 @@ pub fn run_file(path: &Path, now: i64) -> FileRun {
     }
 }
 
+/// Runs a file's cases through one configured instance of the filter. A case the host cannot
+/// complete (a trap, no decision logged) fails with the reason; after a trap the remaining
+/// cases get a fresh instance.
+fn run_wasm(
+    filter: &WasmFilter,
+    policy_json: &str,
+    tf: &TestFile,
+    now: i64,
+) -> Result<Vec<CaseRun>, HostError> {
+    let mut vm = filter.vm(policy_json)?;
+    let mut out = Vec::with_capacity(tf.cases.len());
+    for case in &tf.cases {
+        let result = match check::decide(&mut vm, &case.request, case_time(case, now)) {
+            Ok(wd) => {
+                let mut r = check_case(case, wd.decision);
+                r.failures.extend(
+                    wd.disagreements
+                        .iter()
+                        .map(|d| format!("filter did not enforce its decision: {d}")),
+                );
+                r
+            }
+            Err(e) => {
+                if vm.dead().is_some() {
+                    vm = filter.vm(policy_json)?;
+                }
+                CaseResult {
+                    name: case.name.clone(),
+                    decision: Decision::new(
+                        policy_core::Outcome::Deny,
+                        500,
+                        "host_error",
+                        e.to_string(),
+                    ),
+                    failures: vec![format!("filter: {e}")],
+                }
+            }
+        };
+        out.push(CaseRun {
+            request: format!("{} {}", case.request.method, case.request.path),
+            result,
+        });
+    }
+    Ok(out)
+}
+
 /// `vigil test`.
 pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     let parsed = args::parse(&TEST, rest)?;
-    cli::refuse_wasm(&parsed)?;
     if parsed.positionals.is_empty() {
         return Err(Failure::usage(
             "test",
@@ -193,6 +264,8 @@ pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
             "test files are read from files (their policy paths are relative to them), not `-`",
         ));
     }
+    let filter = parsed.option("wasm").map(WasmFilter::load).transpose()?;
+    let runner = filter.as_ref().map_or(Runner::Native, Runner::Wasm);
     let json = parsed.flag("json");
     let tabular = parsed.flag("table") && !json;
     let verbose = parsed.flag("verbose");
@@ -201,7 +274,7 @@ pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     let mut errors = 0usize;
     for entry in collect(&parsed.positionals) {
         let run = match entry {
-            Ok(path) => run_file(&path, now),
+            Ok(path) => run_file_with(&path, now, runner),
             Err(msg) => FileRun {
                 file: String::new(),
                 policy: String::new(),

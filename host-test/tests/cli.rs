@@ -202,7 +202,7 @@ fn eval_bad_input_exits_two_naming_the_input() {
         "f.wasm",
     ]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("wasmtime host"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("filter `f.wasm`: "), "{}", stderr(&o));
 
     let o = vigil(&["eval", "--policy", &p]);
     assert_eq!(code(&o), 2);
