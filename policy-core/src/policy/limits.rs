@@ -102,14 +102,16 @@ pub fn parse_rate_limits(
                 Some(h) if !h.is_empty() && h.bytes().all(is_tchar) => {
                     RateKeyKind::Header(h.to_ascii_lowercase())
                 }
-                _ => return Err(PolicyError::new(
-                    ErrorCode::Invalid,
-                    o.at("key"),
-                    format!(
+                _ => {
+                    return Err(PolicyError::new(
+                        ErrorCode::Invalid,
+                        o.at("key"),
+                        format!(
                         "expected `principal`, `sourcePrincipal`, `ip` or `header:NAME`, found {}",
                         quote_str(other)
                     ),
-                )),
+                    ))
+                }
             },
         };
         let requests_per_unit = o
