@@ -217,10 +217,7 @@ impl Engine {
         };
         // Contextualise: device posture, signals, time, acr.
         let device = if plan.auth.has_device_rules() {
-            match plan
-                .auth
-                .authenticate_device(req, env.now, keys, cache.as_deref_mut())
-            {
+            match plan.auth.authenticate_device(req, env.now, keys, cache) {
                 AuthOutcome::Verified(d) => {
                     step(
                         &mut trace,

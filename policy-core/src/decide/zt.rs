@@ -78,7 +78,7 @@ pub fn rate_key(limit: &RateLimit, c: &Ctx<'_>) -> Option<RateKey> {
     if !limit.resources.is_empty()
         && !c
             .resource
-            .is_some_and(|r| limit.resources.iter().any(|n| *n == r.name))
+            .is_some_and(|r| limit.resources.contains(&r.name))
     {
         return None;
     }

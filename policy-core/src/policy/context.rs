@@ -125,7 +125,7 @@ pub fn parse_network(o: Option<Obj<'_>>) -> Result<Network, PolicyError> {
         Some(h) => Some(header_name(&o.at("countryHeader"), h)?),
     };
     let country_principals = principals(&o, "countryPrincipals")?;
-    if country_header.is_some() != !country_principals.is_empty() {
+    if country_header.is_some() == country_principals.is_empty() {
         return Err(PolicyError::new(
             ErrorCode::Invalid,
             o.path(),
