@@ -1,8 +1,10 @@
 //! Deciding: the canonical request context and the authorization algorithm.
 //!
-//! Order (design §2.4): DENY policies → ALLOW policies → default action. AUDIT policies only
-//! mark the decision. Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when`
-//! are AND-ed; `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a
+//! Order (design §2.4), as [`crate::Engine`] runs it: revocation → rate limits → DENY
+//! policies → resource requirements → trust score → ALLOW policies → default action (the Zero
+//! Trust stages are in [`zt`]). AUDIT policies only mark the decision.
+//!
+//! Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when` are AND-ed; `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a
 //! source or operation, every present field must match (Istio's semantics). A positive field
 //! whose attribute is absent does not match; a `not*` field whose attribute is absent does.
 
