@@ -4,8 +4,9 @@
 //! policies → resource requirements → trust score → ALLOW policies → default action (the Zero
 //! Trust stages are in [`zt`]). AUDIT policies only mark the decision.
 //!
-//! Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when` are AND-ed; `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a
-//! source or operation, every present field must match (Istio's semantics). A positive field
+//! Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when` are AND-ed;
+//! `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a source or
+//! operation, every present field must match (Istio's semantics). A positive field
 //! whose attribute is absent does not match; a `not*` field whose attribute is absent does.
 
 pub mod cidr;
