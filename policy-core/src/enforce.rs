@@ -5,7 +5,10 @@
 //! `insufficient_user_authentication` for step-up), 403 for authorization, 400 for a request
 //! Vigil refuses to interpret (an ambiguous path, a malformed method), 429 with `Retry-After`.
 
+use crate::extract::request::CheckRequest;
 use crate::json::{write_str, Map, Value};
+use crate::state::RateUpdate;
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -79,6 +82,82 @@ pub struct Decision {
     /// For adapters (not part of the JSON): the token's issuer when it was refused because its
     /// key set is missing or lacks the token's `kid` — a JWKS refetch may fix it.
     pub key_refetch: Option<String>,
+    /// The matched `resources` item, if any.
+    pub resource: Option<ResourceRef>,
+    /// The trust score and the risks that fired; `None` when the policy has no `trust`
+    /// (or the decision was made before scoring: a bad request, token, revocation or rate
+    /// limit).
+    pub trust: Option<TrustReport>,
+    /// New levels of the rate-limit counters this request touched, for the adapter to store
+    /// (not part of the JSON form).
+    pub rate_updates: Vec<RateUpdate>,
+}
+
+/// The resource a decision was about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRef {
+    /// `resources[].name`.
+    pub name: String,
+    /// `resources[].classification`.
+    pub classification: String,
+}
+
+/// The trust score of a decision (`"trust": {"score", "minimum", "risks"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustReport {
+    /// 0–100.
+    pub score: u8,
+    /// The resource's `minTrust`, if any.
+    pub minimum: Option<u8>,
+    /// Every risk that fired, in policy order.
+    pub risks: Vec<FiredRisk>,
+}
+
+/// One risk that fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredRisk {
+    /// Its name.
+    pub name: String,
+    /// Its weight.
+    pub weight: u8,
+}
+
+impl TrustReport {
+    /// The JSON form.
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("score", Value::from(i64::from(self.score)));
+        m.insert(
+            "minimum",
+            self.minimum
+                .map_or(Value::Null, |v| Value::from(i64::from(v))),
+        );
+        m.insert(
+            "risks",
+            Value::Array(
+                self.risks
+                    .iter()
+                    .map(|r| {
+                        let mut o = Map::new();
+                        o.insert("name", Value::from(r.name.as_str()));
+                        o.insert("weight", Value::from(i64::from(r.weight)));
+                        Value::Object(o)
+                    })
+                    .collect(),
+            ),
+        );
+        Value::Object(m)
+    }
+}
+
+impl ResourceRef {
+    /// The JSON form.
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name", Value::from(self.name.as_str()));
+        m.insert("classification", Value::from(self.classification.as_str()));
+        Value::Object(m)
+    }
 }
 
 impl Decision {
@@ -98,6 +177,9 @@ impl Decision {
             audit: Vec::new(),
             dry_run: false,
             key_refetch: None,
+            resource: None,
+            trust: None,
+            rate_updates: Vec::new(),
         }
     }
 
@@ -127,6 +209,18 @@ impl Decision {
             self.rule.map_or(Value::Null, |r| Value::from(r as i64)),
         );
         m.insert("principal", opt(self.principal.as_deref()));
+        m.insert(
+            "resource",
+            self.resource
+                .as_ref()
+                .map_or(Value::Null, ResourceRef::to_value),
+        );
+        m.insert(
+            "trust",
+            self.trust
+                .as_ref()
+                .map_or(Value::Null, TrustReport::to_value),
+        );
         m.insert("responseHeaders", headers(&self.response_headers));
         m.insert("upstreamHeaders", headers(&self.upstream_headers));
         m.insert(
@@ -151,6 +245,61 @@ impl Decision {
         self.to_value().to_json()
     }
 
+    /// The decision record (design §2.6): one JSON line for logs, never a token or a secret.
+    ///
+    /// `{"time", "timestamp", "requestId", "method", "host", "path", "sourcePrincipal",
+    /// "remoteAddress", "principal", "resource", "decision", "status", "code", "reason",
+    /// "policy", "rule", "trust", "audit", "dryRun"}`. `path` is the raw path without its
+    /// query (a query may carry a token); no header value other than the request id is
+    /// written. `request_id` defaults to the request's `x-request-id` header.
+    pub fn record(&self, req: &CheckRequest, now: i64, request_id: Option<&str>) -> String {
+        let mut m = Map::new();
+        m.insert("time", Value::from(now));
+        m.insert("timestamp", Value::from(rfc3339(now).as_str()));
+        let rid = request_id.or_else(|| {
+            let mut ids = req.header_values("x-request-id");
+            match (ids.next(), ids.next()) {
+                (Some(v), None) if v.len() <= 200 && !v.chars().any(char::is_control) => Some(v),
+                _ => None,
+            }
+        });
+        m.insert("requestId", opt(rid));
+        m.insert("method", Value::from(cut(&req.method, 32).as_str()));
+        m.insert("host", Value::from(cut(&req.host, 256).as_str()));
+        let path = req.path.split(['?', '#']).next().unwrap_or("");
+        m.insert("path", Value::from(cut(path, 2048).as_str()));
+        m.insert("sourcePrincipal", opt(req.source.principal.as_deref()));
+        m.insert("remoteAddress", opt(req.source.address.as_deref()));
+        m.insert("principal", opt(self.principal.as_deref()));
+        m.insert(
+            "resource",
+            self.resource
+                .as_ref()
+                .map_or(Value::Null, ResourceRef::to_value),
+        );
+        m.insert("decision", Value::from(self.outcome.as_str()));
+        m.insert("status", Value::from(self.status));
+        m.insert("code", Value::from(self.code.as_str()));
+        m.insert("reason", Value::from(self.reason.as_str()));
+        m.insert("policy", opt(self.policy.as_deref()));
+        m.insert(
+            "rule",
+            self.rule.map_or(Value::Null, |r| Value::from(r as i64)),
+        );
+        m.insert(
+            "trust",
+            self.trust
+                .as_ref()
+                .map_or(Value::Null, TrustReport::to_value),
+        );
+        m.insert(
+            "audit",
+            Value::Array(self.audit.iter().map(|h| Value::from(h.as_str())).collect()),
+        );
+        m.insert("dryRun", Value::Bool(self.dry_run));
+        Value::Object(m).to_json()
+    }
+
     /// The small JSON body of a local response: `{"error","reason"}`, no internals.
     pub fn body(&self) -> String {
         let mut out = String::from("{\"error\":");
@@ -160,6 +309,52 @@ impl Decision {
         out.push('}');
         out
     }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// `2023-11-14T22:13:20Z` for Unix seconds (proleptic Gregorian, UTC).
+pub fn rfc3339(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The RFC 9470 step-up challenge: `Bearer realm="…", error="insufficient_user_authentication",
+/// error_description="…"`, then `acr_values="a b"` (acceptable levels, most preferred first)
+/// and/or `max_age="N"` (seconds since the last active authentication).
+pub fn step_up_challenge(
+    realm: &str,
+    description: &str,
+    acr_values: &[&str],
+    max_age: Option<u64>,
+) -> String {
+    let mut s = bearer_error(realm, "insufficient_user_authentication", description);
+    if !acr_values.is_empty() {
+        s.push_str(", acr_values=");
+        s.push_str(&quoted(&acr_values.join(" ")));
+    }
+    if let Some(m) = max_age {
+        s.push_str(&format!(", max_age=\"{m}\""));
+    }
+    s
 }
 
 fn opt(s: Option<&str>) -> Value {
@@ -222,13 +417,54 @@ mod tests {
         d.response_headers.push(("x-a".into(), "1".into()));
         assert_eq!(
             d.to_json(),
-            r#"{"decision":"deny","status":403,"code":"denied_by_policy","reason":"denied by `x`","policy":"x","rule":null,"principal":null,"responseHeaders":{"x-a":"1"},"upstreamHeaders":{},"removeHeaders":[],"audit":[],"dryRun":false}"#
+            r#"{"decision":"deny","status":403,"code":"denied_by_policy","reason":"denied by `x`","policy":"x","rule":null,"principal":null,"resource":null,"trust":null,"responseHeaders":{"x-a":"1"},"upstreamHeaders":{},"removeHeaders":[],"audit":[],"dryRun":false}"#
         );
         assert_eq!(d.body(), r#"{"error":"deny","reason":"denied by `x`"}"#);
     }
 
     #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn records_carry_no_secrets() {
+        let req = CheckRequest::new("GET", "/a?access_token=secret", "h")
+            .with_header("authorization", "Bearer secret")
+            .with_header("x-request-id", "r-1");
+        let mut d = Decision::new(Outcome::Allow, 200, "allowed_by_policy", "ok");
+        d.trust = Some(TrustReport {
+            score: 70,
+            minimum: Some(60),
+            risks: alloc::vec![FiredRisk {
+                name: "off_hours".into(),
+                weight: 30
+            }],
+        });
+        let line = d.record(&req, 1_700_000_000, None);
+        assert!(!line.contains("secret"), "{line}");
+        assert!(line.contains(r#""requestId":"r-1""#));
+        assert!(line.contains(r#""path":"/a""#));
+        assert!(line.contains(
+            r#""trust":{"score":70,"minimum":60,"risks":[{"name":"off_hours","weight":30}]}"#
+        ));
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
     fn challenges() {
+        assert_eq!(
+            step_up_challenge(
+                "v",
+                "a stronger authentication is required",
+                &["otp", "fido2"],
+                Some(300)
+            ),
+            r#"Bearer realm="v", error="insufficient_user_authentication", error_description="a stronger authentication is required", acr_values="otp fido2", max_age="300""#
+        );
         assert_eq!(bearer_challenge("vigil"), r#"Bearer realm="vigil""#);
         assert_eq!(
             bearer_error("a\"b", "invalid_token", "token expired"),

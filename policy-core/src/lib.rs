@@ -25,13 +25,17 @@ pub mod extract;
 pub mod json;
 pub mod lint;
 pub mod policy;
+pub mod state;
 pub mod testcase;
 
 pub use decide::Step;
-pub use enforce::{Decision, Outcome};
+pub use enforce::{Decision, FiredRisk, Outcome, ResourceRef, TrustReport};
 pub use error::{ErrorCode, PolicyError};
 pub use extract::request::{CheckRequest, Peer};
 pub use policy::Plan;
+pub use state::{
+    Bucket, RateKey, RateSnapshot, RateState, RateUpdate, RevocationSnapshot, Signals,
+};
 
 use alloc::format;
 use alloc::string::String;
@@ -39,7 +43,9 @@ use alloc::vec::Vec;
 use authenticate::{AuthOutcome, Identity, KeyStore, TokenCache, TokenError, TokenErrorKind};
 use extract::token::TokenSource;
 
-/// What the caller supplies besides the request: the clock and the key sets.
+/// What the caller supplies besides the request: the clock, the key sets and the state it
+/// keeps (revocations from a feed, behaviour signals, rate-limit counters). Every field but
+/// `now` may be `None`; the decision is a function of the request and this.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Env<'a> {
     /// Unix time in seconds.
@@ -47,12 +53,21 @@ pub struct Env<'a> {
     /// Key sets by issuer, as the adapter fetched them; `None` uses the policy's inline
     /// `jwks` only.
     pub keys: Option<&'a KeyStore>,
+    /// Revocations from a feed, checked after the policy's inline `revocation`.
+    pub revocation: Option<&'a RevocationSnapshot>,
+    /// Behaviour signals for this request's subject (`behavior.*`).
+    pub signals: Option<&'a Signals>,
+    /// Rate-limit counters; `None`: every bucket is full.
+    pub rate: Option<&'a dyn RateState>,
 }
 
 impl Env<'_> {
-    /// An environment at `now` with the policy's inline keys.
+    /// An environment at `now` with the policy's inline keys and no state.
     pub fn at(now: i64) -> Env<'static> {
-        Env { now, keys: None }
+        Env {
+            now,
+            ..Env::default()
+        }
     }
 }
 
@@ -112,6 +127,21 @@ impl Engine {
         (d, steps)
     }
 
+    /// The rate-limit counters a request will use, for adapters that must fetch them before
+    /// deciding. `identity` is the verified caller when known (a `principal` limit needs it;
+    /// without it that limit is left out).
+    pub fn rate_limit_keys(&self, req: &CheckRequest, identity: Option<&Identity>) -> Vec<RateKey> {
+        let Ok(mut ctx) = decide::Ctx::new(&self.plan, req) else {
+            return Vec::new();
+        };
+        ctx.auth = identity.map(auth_view);
+        self.plan
+            .rate_limits
+            .iter()
+            .filter_map(|l| decide::zt::rate_key(l, &ctx))
+            .collect()
+    }
+
     /// Lints: policy patterns that are valid but probably wrong.
     pub fn lints(&self) -> Vec<lint::Lint> {
         lint::lint(&self.plan)
@@ -150,10 +180,13 @@ impl Engine {
         // Authenticate: a token that is present but not valid is refused whatever the
         // authorization policies say (Istio's RequestAuthentication rule).
         let keys = env.keys.unwrap_or(&self.inline_keys);
-        let outcome = plan.auth.authenticate(req, env.now, keys, cache);
+        let mut cache = cache;
+        let outcome = plan
+            .auth
+            .authenticate(req, env.now, keys, cache.as_deref_mut());
         let identity = match outcome {
             AuthOutcome::NoToken => {
-                if !plan.auth.rules().is_empty() {
+                if plan.auth.has_user_rules() {
                     step(
                         &mut trace,
                         "authenticate",
@@ -182,18 +215,150 @@ impl Engine {
                 Some(id)
             }
         };
+        // Contextualise: device posture, signals, time, acr.
+        let device = if plan.auth.has_device_rules() {
+            match plan.auth.authenticate_device(req, env.now, keys, cache) {
+                AuthOutcome::Verified(d) => {
+                    step(
+                        &mut trace,
+                        "device",
+                        true,
+                        format!("verified device token of `{}`", d.principal),
+                    );
+                    Some(d)
+                }
+                AuthOutcome::Failed(e) => {
+                    step(
+                        &mut trace,
+                        "device",
+                        false,
+                        format!(
+                            "device token ignored: {} (`{}`); device.* is absent",
+                            e.description(),
+                            e.code()
+                        ),
+                    );
+                    None
+                }
+                AuthOutcome::NoToken => None,
+            }
+        } else {
+            None
+        };
         ctx.token_present = identity.is_some();
-        ctx.auth = identity.as_ref().map(|id| decide::AuthView {
-            principal: &id.principal,
-            audiences: &id.audiences,
-            presenter: id.presenter.as_deref(),
-            claims: &id.claims,
+        ctx.auth = identity.as_ref().map(auth_view);
+        ctx.device_claims = device.as_ref().map(|d| &d.claims);
+        ctx.signals = env.signals;
+        ctx.local_time = policy::context::local_time(env.now, plan.utc_offset_minutes);
+        ctx.acr = identity
+            .as_ref()
+            .and_then(|id| decide::zt::acr_rank(plan, &id.claims));
+        if trace.is_some() {
+            let mut parts = Vec::new();
+            if let Some(r) = ctx.resource {
+                parts.push(format!("resource `{}` ({})", r.name, r.classification));
+            } else if !plan.resources.is_empty() {
+                parts.push("no resource matched".into());
+            }
+            if ctx.device_claims.is_none() && ctx.posture_prefix.is_some() {
+                parts.push("posture headers from a posture agent".into());
+            }
+            if !ctx.lists.is_empty() {
+                parts.push(format!("client address in {}", ctx.lists.join(", ")));
+            }
+            if let Some(c) = ctx.country {
+                parts.push(format!("country `{c}`"));
+            }
+            if !parts.is_empty() {
+                step(&mut trace, "context", true, parts.join("; "));
+            }
+        }
+        let mut d = self.decide_stages(&ctx, env, identity.as_ref(), &mut trace);
+        decide::finish(plan, &ctx, &mut d, &mut trace);
+        d.resource = ctx.resource.map(|r| ResourceRef {
+            name: r.name.clone(),
+            classification: r.classification.clone(),
         });
-        let mut d = decide::authorize(plan, &ctx, trace);
         if d.forwards() {
             self.forwarding_headers(&mut d, identity.as_ref(), req);
+            self.strip_context_headers(&mut d, &ctx, device.as_ref());
         }
         d
+    }
+
+    /// revocation → rate limit → DENY → resource requirements → trust → ALLOW → default.
+    fn decide_stages(
+        &self,
+        ctx: &decide::Ctx<'_>,
+        env: &Env<'_>,
+        identity: Option<&Identity>,
+        trace: &mut Option<&mut Vec<Step>>,
+    ) -> Decision {
+        let plan = &self.plan;
+        if let Some(id) = identity {
+            if let Some(d) = decide::zt::revocation(plan, id, env.revocation, trace) {
+                return d;
+            }
+        }
+        let (limited, updates) = decide::zt::rate_limit(plan, ctx, env.rate, env.now, trace);
+        if let Some(mut d) = limited {
+            d.rate_updates = updates;
+            return d;
+        }
+        let scored = decide::zt::score(plan, ctx);
+        let mut d = decide::deny_policies(plan, ctx, trace)
+            .or_else(|| decide::zt::requirements(plan, ctx, identity, env.now, trace))
+            .or_else(|| decide::zt::trust_gate(plan, ctx, scored.as_ref(), trace))
+            .unwrap_or_else(|| decide::allow_policies(plan, ctx, trace));
+        d.trust = scored.map(|(t, _, _)| t);
+        d.rate_updates = updates;
+        d
+    }
+
+    /// Strips what Vigil did not believe or must not pass on: the device token (unless its
+    /// rule forwards it), posture headers not set by a posture agent, a country header not
+    /// set by a country principal.
+    fn strip_context_headers(
+        &self,
+        d: &mut Decision,
+        ctx: &decide::Ctx<'_>,
+        device: Option<&Identity>,
+    ) {
+        let plan = &self.plan;
+        let mut add = |h: String| {
+            if !d.remove_headers.contains(&h) {
+                d.remove_headers.push(h);
+            }
+        };
+        if let Some(dev) = device {
+            if let Some(TokenSource::Header(h)) = plan.auth.token_to_strip(dev) {
+                add(h);
+            }
+        }
+        let token_headers: Vec<&str> = plan
+            .auth
+            .locations()
+            .iter()
+            .chain(plan.auth.device_locations())
+            .filter_map(|l| match l {
+                authenticate::rule::TokenLocation::Header { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        if ctx.posture_prefix.is_none() {
+            let prefix = plan.device_posture.header_prefix.as_str();
+            for (name, _) in &ctx.req.headers {
+                let lower = name.to_ascii_lowercase();
+                if lower.starts_with(prefix) && !token_headers.contains(&lower.as_str()) {
+                    add(lower);
+                }
+            }
+        }
+        if let Some(h) = &plan.network.country_header {
+            if ctx.country.is_none() && ctx.req.header_values(h).next().is_some() {
+                add(h.clone());
+            }
+        }
     }
 
     /// On forward: strip every client-sent copy of a header Vigil sets, strip the token unless
@@ -215,6 +380,15 @@ impl Engine {
                 .unwrap_or_default();
             d.upstream_headers = auth.upstream_headers(id, &token);
         }
+    }
+}
+
+fn auth_view(id: &Identity) -> decide::AuthView<'_> {
+    decide::AuthView {
+        principal: &id.principal,
+        audiences: &id.audiences,
+        presenter: id.presenter.as_deref(),
+        claims: &id.claims,
     }
 }
 
@@ -265,4 +439,86 @@ fn token_failure_decision(plan: &Plan, e: &TokenError) -> Decision {
         enforce::bearer_error(&plan.realm, "invalid_token", &e.description()),
     ));
     d
+}
+
+#[cfg(test)]
+mod zt_tests {
+    use super::*;
+
+    const POLICY: &str = r#"{"defaultAction":"ALLOW",
+      "resources":[{"name":"app","classification":"internal","paths":["/*"],"minTrust":60}],
+      "trust":{"risks":[
+        {"name":"new_location","weight":30,"when":[{"key":"behavior.newCountry","values":["true"]}]},
+        {"name":"off_hours","weight":20,"when":[{"key":"time.hour","values":["0-6","20-23"]}]}]},
+      "rateLimits":[{"name":"per-ip","key":"ip","requestsPerUnit":2,"unit":"minute"}]}"#;
+
+    #[test]
+    fn explain_shows_the_score_arithmetic() {
+        let e = Engine::from_json(POLICY).unwrap();
+        let mut signals = Signals::new();
+        signals.set("newCountry", true);
+        let env = Env {
+            signals: Some(&signals),
+            ..Env::at(1_700_000_000)
+        };
+        let req = CheckRequest::new("GET", "/x", "h");
+        let (d, steps) = e.explain(&req, &env);
+        assert_eq!(d.code, "insufficient_trust");
+        let trust = steps.iter().find(|s| s.stage == "trust").unwrap();
+        assert_eq!(
+            trust.detail,
+            "100 − 30 (new_location) − 20 (off_hours) = 50 < 60 → deny"
+        );
+        let stages: Vec<&str> = steps.iter().map(|s| s.stage).collect();
+        assert_eq!(
+            stages,
+            ["request", "context", "rate_limit", "resource", "trust"]
+        );
+    }
+
+    #[test]
+    fn rate_updates_round_trip_through_an_adapter() {
+        let e = Engine::from_json(POLICY).unwrap();
+        let mut state = RateSnapshot::new();
+        let mut req = CheckRequest::new("GET", "/x", "h");
+        req.source.address = Some("192.0.2.1".into());
+        let t = 1_700_000_000 - 12 * 3600;
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            let env = Env {
+                rate: Some(&state),
+                ..Env::at(t)
+            };
+            let d = e.decide(&req, &env);
+            outcomes.push(d.status);
+            state.apply(&d.rate_updates);
+        }
+        assert_eq!(outcomes, [200, 200, 429]);
+        let keys = e.rate_limit_keys(&req, None);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].key, "192.0.2.1");
+        // Thirty seconds refill one request (2 per minute).
+        let env = Env {
+            rate: Some(&state),
+            ..Env::at(t + 30)
+        };
+        assert_eq!(e.decide(&req, &env).status, 200);
+    }
+
+    #[test]
+    fn records_are_one_line() {
+        let e = Engine::from_json(POLICY).unwrap();
+        let req = CheckRequest::new("GET", "/x?token=abc", "h").with_header("x-request-id", "r1");
+        let d = e.decide(&req, &Env::at(1_700_000_000 - 12 * 3600));
+        let line = d.record(&req, 1_700_000_000, None);
+        assert!(
+            line.starts_with(
+                r#"{"time":1700000000,"timestamp":"2023-11-14T22:13:20Z","requestId":"r1""#
+            ),
+            "{line}"
+        );
+        assert!(line.contains(r#""resource":{"name":"app","classification":"internal"}"#));
+        assert!(line.contains(r#""trust":{"score":100,"minimum":60,"risks":[]}"#));
+        assert!(!line.contains("abc"));
+    }
 }

@@ -149,7 +149,7 @@ fn lint_rule(plan: &Plan, p: &AuthzPolicy, rule: &Rule, rpath: &str, out: &mut V
         .iter()
         .any(|s| !s.request_principals.is_empty() || !s.not_request_principals.is_empty())
         || rule.when.iter().any(|c| c.key.is_auth());
-    if uses_auth && plan.auth.rules().is_empty() {
+    if uses_auth && !plan.auth.has_user_rules() {
         push(out, Level::Warning, "auth_without_jwt_rules", rpath.into(), format!(
             "policy `{}` reads the request's token (requestPrincipals or request.auth.*) but there are no `jwtRules`: no request is ever authenticated", p.name));
     }

@@ -14,6 +14,10 @@
 //!                        "dryRun": false}}]}
 //! ```
 //! `policy` is a path (relative to the test file; adapters resolve it) or an inline document.
+//!
+//! `state` (on the file, or on a case, which replaces the file's) is what an adapter would
+//! pass in [`Env`]: `{"behavior": {"newCountry": true}, "revocation": {"jtis": [...]},
+//! "rate": [{"limit", "key", "tokens", "updated"}]}`.
 //! In `expect`, every field is optional and only the given ones are checked; a header
 //! expected as `null` must be absent.
 
@@ -21,6 +25,7 @@ use crate::error::{ErrorCode, PolicyError};
 use crate::extract::request::CheckRequest;
 use crate::json::{Map, Value};
 use crate::policy::read::{quote, Obj};
+use crate::state::{RateSnapshot, RevocationSnapshot, Signals};
 use crate::{Decision, Engine, Env};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -46,6 +51,55 @@ pub struct Case {
     pub expect: Map,
     /// The time to decide at, if fixed by the case or the file.
     pub time: Option<i64>,
+    /// The adapter state to decide with (the case's, else the file's).
+    pub state: CaseState,
+}
+
+/// State a case is decided with: what an adapter passes in [`Env`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseState {
+    /// `behavior`: signals.
+    pub signals: Option<Signals>,
+    /// `revocation`: a feed snapshot.
+    pub revocation: Option<RevocationSnapshot>,
+    /// `rate`: counter levels.
+    pub rate: Option<RateSnapshot>,
+}
+
+impl CaseState {
+    /// Reads `{"behavior", "revocation", "rate"}` at `path`.
+    pub fn from_value(v: &Value, path: &str) -> Result<CaseState, PolicyError> {
+        let o = Obj::new(v, path)?;
+        o.deny_unknown(&["behavior", "revocation", "rate"])?;
+        Ok(CaseState {
+            signals: o
+                .raw("behavior")
+                .map(|b| Signals::from_value(b, &o.at("behavior")))
+                .transpose()?,
+            revocation: o
+                .raw("revocation")
+                .map(|r| RevocationSnapshot::from_value(r, &o.at("revocation")))
+                .transpose()?,
+            rate: o
+                .raw("rate")
+                .map(|r| RateSnapshot::from_value(r, &o.at("rate")))
+                .transpose()?,
+        })
+    }
+
+    /// The environment at `now` with this state.
+    pub fn env(&self, now: i64) -> Env<'_> {
+        Env {
+            now,
+            keys: None,
+            revocation: self.revocation.as_ref(),
+            signals: self.signals.as_ref(),
+            rate: self
+                .rate
+                .as_ref()
+                .map(|r| r as &dyn crate::state::RateState),
+        }
+    }
 }
 
 /// A parsed test file.
@@ -73,13 +127,19 @@ const EXPECT_FIELDS: &[&str] = &[
     "removeHeaders",
     "audit",
     "dryRun",
+    "resource",
+    "trust",
 ];
 
 impl TestFile {
     /// Reads a test file from a parsed JSON value.
     pub fn from_value(v: &Value) -> Result<TestFile, PolicyError> {
         let o = Obj::new(v, "$")?;
-        o.deny_unknown(&["$schema", "description", "policy", "time", "cases"])?;
+        o.deny_unknown(&["$schema", "description", "policy", "time", "state", "cases"])?;
+        let file_state = o
+            .raw("state")
+            .map(|v| CaseState::from_value(v, &o.at("state")))
+            .transpose()?;
         let policy = match o.raw("policy") {
             Some(Value::String(s)) => PolicySource::Path(s.clone()),
             Some(p @ Value::Object(_)) => PolicySource::Inline(p.clone()),
@@ -96,7 +156,7 @@ impl TestFile {
         let mut cases = Vec::new();
         for (path, cv) in o.array("cases")? {
             let c = Obj::new(cv, &path)?;
-            c.deny_unknown(&["name", "request", "time", "expect"])?;
+            c.deny_unknown(&["name", "request", "time", "state", "expect"])?;
             let name = c.str("name")?.map_or_else(|| path.clone(), str::to_string);
             let request = match c.raw("request") {
                 Some(r) => CheckRequest::from_value(r).map_err(|e| {
@@ -122,11 +182,16 @@ impl TestFile {
                 .cloned()
                 .unwrap_or_default();
             let time = read_time(&c)?.or(file_time);
+            let state = match c.raw("state") {
+                Some(v) => CaseState::from_value(v, &c.at("state"))?,
+                None => file_state.clone().unwrap_or_default(),
+            };
             cases.push(Case {
                 name,
                 request,
                 expect,
                 time,
+                state,
             });
         }
         if cases.is_empty() {
@@ -183,7 +248,7 @@ pub fn case_time(case: &Case, now: i64) -> i64 {
 
 /// Runs one case natively.
 pub fn run_case(engine: &Engine, case: &Case, now: i64) -> CaseResult {
-    let env = Env::at(case_time(case, now));
+    let env = case.state.env(case_time(case, now));
     let decision = engine.decide(&case.request, &env);
     check_case(case, decision)
 }

@@ -203,10 +203,66 @@ const BOTH_ACCEPT: &[(&str, &str)] = &[
         "maxTokenLifetimeSeconds":3600,"requireClaims":["jti"],"maxTokenBytes":4096,
         "jwksCache":{"ttlSeconds":600,"refetchCooldownSeconds":30,"cluster":"idp"},"device":false}]}"#,
     ),
+    (
+        "every zero-trust field",
+        r#"{"acrLevels":["pwd","otp","urn:x:fido2"],"classifications":["low","high"],
+        "resources":[{"name":"a","description":"d","classification":"high","hosts":["*.example.com"],"paths":["/a/*"],
+          "methods":["GET"],"minAcr":"otp","maxAuthAgeSeconds":300,"maxTokenLifetimeSeconds":600,"minTrust":60},
+          {"name":"b","classification":"low"}],
+        "trust":{"description":"d","risks":[{"name":"r","description":"d","weight":30,"stepUp":true,"stepUpAcr":"otp",
+          "from":[{"source":{"notPrincipals":["x"]}}],"to":[{"operation":{"methods":["DELETE"]}}],
+          "when":[{"key":"behavior.requestsLastMinute","values":[">=100","0-5"]},{"key":"time.hour","values":["22-23"]},
+          {"key":"time.weekday","values":["sat"]},{"key":"network.list[tor]","values":["true"]},
+          {"key":"network.country","notValues":["DE"]},{"key":"device.compliant","values":["true"]},
+          {"key":"resource.name","values":["a"]},{"key":"resource.classification","values":["high"]}]}]},
+        "network":{"lists":{"tor":["185.220.100.0/22"],"corp_v6":["2001:db8::/32"]},"countryHeader":"x-country","countryPrincipals":["cluster.local/ns/edge/sa/gw"]},
+        "devicePosture":{"headerPrefix":"x-posture-","postureAgents":["cluster.local/ns/mdm/sa/agent"]},
+        "utcOffsetMinutes":-300,
+        "revocation":{"version":3,"jtis":["j"],"sids":["s"],"subjects":[{"sub":"u","iss":"i","notBefore":1700000000}]},
+        "rateLimits":[{"name":"l","description":"d","key":"header:X-Tenant","requestsPerUnit":10,"unit":"minute","burst":20,"resources":["a"]},
+          {"name":"m","key":"ip","requestsPerUnit":1,"unit":"second"}]}"#,
+    ),
 ];
 
 /// Documents both the schema and the engine refuse.
 const BOTH_REFUSE: &[(&str, &str)] = &[
+    (
+        "resource without classification",
+        r#"{"resources":[{"name":"a"}]}"#,
+    ),
+    (
+        "resource minTrust above 100",
+        r#"{"resources":[{"name":"a","classification":"public","minTrust":101}]}"#,
+    ),
+    (
+        "risk without weight",
+        r#"{"trust":{"risks":[{"name":"r","when":[{"key":"time.hour","values":["1"]}]}]}}"#,
+    ),
+    (
+        "risk that always fires",
+        r#"{"trust":{"risks":[{"name":"r","weight":10}]}}"#,
+    ),
+    (
+        "rate limit with a bad unit",
+        r#"{"rateLimits":[{"name":"l","key":"ip","requestsPerUnit":1,"unit":"day"}]}"#,
+    ),
+    (
+        "rate limit with a bad key",
+        r#"{"rateLimits":[{"name":"l","key":"user","requestsPerUnit":1,"unit":"second"}]}"#,
+    ),
+    ("utc offset out of range", r#"{"utcOffsetMinutes":900}"#),
+    (
+        "country header without principals",
+        r#"{"network":{"countryHeader":"x-country"}}"#,
+    ),
+    (
+        "revoked subject without notBefore",
+        r#"{"revocation":{"subjects":[{"sub":"u"}]}}"#,
+    ),
+    (
+        "bad device key",
+        r#"{"authorizationPolicies":[{"name":"a","rules":[{"when":[{"key":"device.a.b","values":["x"]}]}]}]}"#,
+    ),
     ("not an object", r#"[]"#),
     ("unknown top-level field", r#"{"defaultaction":"ALLOW"}"#),
     ("bad mode", r#"{"mode":"audit"}"#),
@@ -420,6 +476,22 @@ const BOTH_REFUSE: &[(&str, &str)] = &[
 
 /// Documents only the engine refuses: what a JSON Schema cannot express.
 const ENGINE_ONLY: &[(&str, &str)] = &[
+    (
+        "classification not declared (a reference across fields)",
+        r#"{"resources":[{"name":"a","classification":"secret"}]}"#,
+    ),
+    (
+        "minAcr not in acrLevels (a reference across fields)",
+        r#"{"acrLevels":["pwd"],"resources":[{"name":"a","classification":"public","minAcr":"otp"}]}"#,
+    ),
+    (
+        "network list not declared (a reference across fields)",
+        r#"{"authorizationPolicies":[{"name":"a","rules":[{"when":[{"key":"network.list[tor]","values":["true"]}]}]}]}"#,
+    ),
+    (
+        "rate limit on an unknown resource",
+        r#"{"rateLimits":[{"name":"l","key":"ip","requestsPerUnit":1,"unit":"second","resources":["x"]}]}"#,
+    ),
     (
         "cidr with host bits set (address arithmetic)",
         r#"{"authorizationPolicies":[{"name":"a","rules":[{"from":[{"source":{"ipBlocks":["10.0.0.1/8"]}}]}]}]}"#,

@@ -368,6 +368,7 @@ pub struct Authenticator {
     rules: Vec<JwtRule>,
     inline: KeyStore,
     locations: Vec<TokenLocation>,
+    device_locations: Vec<TokenLocation>,
     max_token_bytes: usize,
 }
 
@@ -380,6 +381,7 @@ impl Authenticator {
     pub fn new(rules: Vec<JwtRule>) -> Result<Self, PolicyError> {
         let mut inline = KeyStore::new();
         let mut locations: Vec<TokenLocation> = Vec::new();
+        let mut device_locations: Vec<TokenLocation> = Vec::new();
         let mut max_token_bytes = 0;
         for (i, r) in rules.iter().enumerate() {
             if rules.iter().take(i).any(|o| o.issuer == r.issuer) {
@@ -395,17 +397,41 @@ impl Authenticator {
             if let Some(set) = &r.jwks {
                 inline.set(&r.issuer, set.clone());
             }
+            let list = if r.device {
+                &mut device_locations
+            } else {
+                &mut locations
+            };
             for l in &r.locations {
-                if !locations.contains(l) {
-                    locations.push(l.clone());
+                if !list.contains(l) {
+                    list.push(l.clone());
                 }
             }
             max_token_bytes = max_token_bytes.max(r.max_token_bytes);
+        }
+        // A device token and the caller's token are looked for separately: they must never
+        // share a place, or one could stand in for the other.
+        for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.device) {
+            if let Some(l) = r.locations.iter().find(|l| locations.contains(l)) {
+                let place = match l {
+                    TokenLocation::Header { name, .. } => format!("header `{name}`"),
+                    TokenLocation::Param(p) => format!("parameter `{p}`"),
+                    TokenLocation::Cookie(c) => format!("cookie `{c}`"),
+                };
+                return Err(PolicyError::new(
+                    ErrorCode::Invalid,
+                    format!("jwtRules[{i}]"),
+                    format!(
+                        "a device rule must read its token from its own place (e.g. `fromHeaders: [{{\"name\": \"x-device-token\"}}]`), not the {place} user tokens are read from"
+                    ),
+                ));
+            }
         }
         Ok(Authenticator {
             rules,
             inline,
             locations,
+            device_locations,
             max_token_bytes,
         })
     }
@@ -420,9 +446,78 @@ impl Authenticator {
         self.inline.clone()
     }
 
-    /// Every place a token is looked for (deduplicated union of the rules' locations).
+    /// Every place the caller's token is looked for (deduplicated union of the non-device
+    /// rules' locations).
     pub fn locations(&self) -> &[TokenLocation] {
         &self.locations
+    }
+
+    /// Every place a device-attestation token is looked for (rules with `device: true`).
+    pub fn device_locations(&self) -> &[TokenLocation] {
+        &self.device_locations
+    }
+
+    /// True when some rule is a device-attestation issuer.
+    pub fn has_device_rules(&self) -> bool {
+        self.rules.iter().any(|r| r.device)
+    }
+
+    /// True when some rule authenticates callers (is not a device issuer).
+    pub fn has_user_rules(&self) -> bool {
+        self.rules.iter().any(|r| !r.device)
+    }
+
+    /// Finds and verifies the device-attestation token (rules with `device: true` only).
+    pub fn authenticate_device(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        keys: &KeyStore,
+        cache: Option<&mut TokenCache>,
+    ) -> AuthOutcome {
+        if self.device_locations.is_empty() {
+            return AuthOutcome::NoToken;
+        }
+        let found = match find_token(req, &self.device_locations) {
+            Ok(Some(f)) => f,
+            Ok(None) => return AuthOutcome::NoToken,
+            Err(e) => return AuthOutcome::Failed(e),
+        };
+        let is_device = |i: usize| self.rules.get(i).is_some_and(|r| r.device);
+        let mut cache = cache;
+        if let Some(c) = cache.as_deref_mut() {
+            if let Some(mut id) = c.get(&found.token, now) {
+                let allowed = is_device(id.rule)
+                    && self
+                        .rules
+                        .get(id.rule)
+                        .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
+                if allowed {
+                    id.source = found.source;
+                    return AuthOutcome::Verified(id);
+                }
+            }
+        }
+        let verified = jwt::decode(&found.token, self.max_token_bytes).and_then(|d| {
+            let iss = d.claims.get("iss").and_then(Value::as_str).unwrap_or("");
+            let (i, rule) = self
+                .rules
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.device && r.issuer == iss)
+                .ok_or_else(|| TokenError::new(TokenErrorKind::UnknownIssuer))?;
+            jwt::verify_with_rule(rule, i, d, &found.token, found.source.clone(), now, keys)
+        });
+        match verified {
+            Ok(id) => {
+                if let Some(c) = cache {
+                    let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
+                    c.insert(&found.token, id.clone(), skew);
+                }
+                AuthOutcome::Verified(id)
+            }
+            Err(e) => AuthOutcome::Failed(e),
+        }
     }
 
     /// The rule for an issuer.
@@ -435,7 +530,7 @@ impl Authenticator {
 
     /// Finds the one token in the request (see [`crate::extract::token`]).
     pub fn find_token(&self, req: &CheckRequest) -> Result<Option<FoundToken>, TokenError> {
-        if self.rules.is_empty() {
+        if self.locations.is_empty() {
             return Ok(None);
         }
         find_token(req, &self.locations)

@@ -14,7 +14,7 @@
 //! | `requireClaims` | claim names that must be present (and not null) |
 //! | `maxTokenBytes` | largest token accepted, checked before decoding (default 8192, at most 65536) |
 //! | `jwksCache` | `{ttlSeconds, refetchCooldownSeconds, cluster}`, carried for adapters |
-//! | `device` | marks a device-attestation issuer (carried; default false) |
+//! | `device` | a device-attestation issuer (default false): its token is read from its own locations, and its claims become `device.*` |
 //!
 //! Differences from Istio, on purpose: with no `fromHeaders`/`fromParams`/`fromCookies` the
 //! token is looked for only in `Authorization: Bearer` (Istio also looks at the

@@ -1,12 +1,16 @@
 //! Deciding: the canonical request context and the authorization algorithm.
 //!
-//! Order (design §2.4): DENY policies → ALLOW policies → default action. AUDIT policies only
-//! mark the decision. Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when`
-//! are AND-ed; `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a
-//! source or operation, every present field must match (Istio's semantics). A positive field
+//! Order (design §2.4), as [`crate::Engine`] runs it: revocation → rate limits → DENY
+//! policies → resource requirements → trust score → ALLOW policies → default action (the Zero
+//! Trust stages are in [`zt`]). AUDIT policies only mark the decision.
+//!
+//! Within a policy, rules are OR-ed; within a rule, `from`, `to` and `when` are AND-ed;
+//! `from` and `to` entries are OR-ed; `when` conditions are AND-ed; within a source or
+//! operation, every present field must match (Istio's semantics). A positive field
 //! whose attribute is absent does not match; a `not*` field whose attribute is absent does.
 
 pub mod cidr;
+pub mod zt;
 
 use crate::enforce::{bearer_challenge, Decision, Outcome};
 use crate::extract::path::{canonicalize_host, canonicalize_method, canonicalize_path};
@@ -14,7 +18,9 @@ use crate::extract::request::CheckRequest;
 use crate::json::{Map, Value};
 use crate::policy::authz::{Action, AuthzPolicy, Condition, Key, Operation, Rule, Source, Values};
 use crate::policy::matcher::MatchSet;
+use crate::policy::resource::Resource;
 use crate::policy::{Mode, Plan};
+use crate::state::Signals;
 use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -65,6 +71,23 @@ pub struct Ctx<'a> {
     pub token_present: bool,
     /// The verified caller, if any.
     pub auth: Option<AuthView<'a>>,
+    /// The matched `resources` item (first match wins).
+    pub resource: Option<&'a Resource>,
+    /// Claims of the verified device-attestation token.
+    pub device_claims: Option<&'a Map>,
+    /// `devicePosture.headerPrefix` when the peer is a posture agent (its posture headers are
+    /// believed), else `None`.
+    pub posture_prefix: Option<&'a str>,
+    /// The country from `network.countryHeader`, when set by a country principal.
+    pub country: Option<&'a str>,
+    /// `network.lists` the client address is in.
+    pub lists: Vec<&'a str>,
+    /// Behaviour signals from the adapter.
+    pub signals: Option<&'a Signals>,
+    /// `time.hour` and `time.weekday`.
+    pub local_time: (u8, &'static str),
+    /// The token's `acr` as an index in `acrLevels` (`None`: absent or not a known level).
+    pub acr: Option<usize>,
 }
 
 /// Why a request could not be put in canonical form (answered with 400).
@@ -89,7 +112,7 @@ fn bad_request(code: &'static str, reason: String) -> Rejection {
 
 impl<'a> Ctx<'a> {
     /// Canonicalises `req` under `plan`'s settings.
-    pub fn new(plan: &Plan, req: &'a CheckRequest) -> Result<Ctx<'a>, Rejection> {
+    pub fn new(plan: &'a Plan, req: &'a CheckRequest) -> Result<Ctx<'a>, Rejection> {
         let method =
             canonicalize_method(&req.method).map_err(|e| bad_request(e.code(), e.to_string()))?;
         let path = canonicalize_path(&req.path, plan.path_normalization)
@@ -135,6 +158,27 @@ impl<'a> Ctx<'a> {
             (Some(ns), Some(sa)) => Some(format!("{ns}/{sa}")),
             _ => None,
         };
+        let resource = plan.resource(&host, method, &path);
+        let peer_in = |set: &MatchSet| peer.is_some_and(|p| !set.is_empty() && set.matches(p));
+        let posture_prefix = peer_in(&plan.device_posture.agents)
+            .then_some(plan.device_posture.header_prefix.as_str());
+        let country = match &plan.network.country_header {
+            Some(h) if peer_in(&plan.network.country_principals) => {
+                let mut it = req.header_values(h);
+                match (it.next(), it.next()) {
+                    (Some(v), None) if !v.is_empty() => Some(v),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let lists = plan
+            .network
+            .lists
+            .iter()
+            .filter(|(_, set)| remote_ip.is_some_and(|ip| set.contains(ip)))
+            .map(|(n, _)| n.as_str())
+            .collect();
         Ok(Ctx {
             req,
             method,
@@ -150,6 +194,14 @@ impl<'a> Ctx<'a> {
             sni: req.sni.as_ref().map(|s| s.to_ascii_lowercase()),
             token_present: false,
             auth: None,
+            resource,
+            device_claims: None,
+            posture_prefix,
+            country,
+            lists,
+            signals: None,
+            local_time: (0, "thu"),
+            acr: None,
         })
     }
 }
@@ -315,12 +367,45 @@ pub fn attribute_values(key: &Key, c: &Ctx<'_>) -> Vec<String> {
                     v.and_then(|x| x.get(seg))
                 };
             }
-            match v {
-                Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
-                Some(other) => scalar_text(other).into_iter().collect(),
-                None => Vec::new(),
-            }
+            claim_texts(v)
         }
+        Key::ResourceName => c.resource.map(|r| r.name.clone()).into_iter().collect(),
+        Key::ResourceClassification => c
+            .resource
+            .map(|r| r.classification.clone())
+            .into_iter()
+            .collect(),
+        Key::Device(name) => match c.device_claims {
+            Some(claims) => claim_texts(claims.get(name)),
+            None => match c.posture_prefix {
+                Some(prefix) => {
+                    let header = format!("{prefix}{}", name.to_ascii_lowercase());
+                    c.req.header_values(&header).map(str::to_owned).collect()
+                }
+                None => Vec::new(),
+            },
+        },
+        Key::NetworkList(name) => {
+            let inside = c.lists.iter().any(|l| l == name);
+            alloc::vec![String::from(if inside { "true" } else { "false" })]
+        }
+        Key::NetworkCountry => c.country.map(str::to_owned).into_iter().collect(),
+        Key::Behavior(name) => c
+            .signals
+            .and_then(|s| s.get(name))
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        Key::TimeHour => alloc::vec![c.local_time.0.to_string()],
+        Key::TimeWeekday => alloc::vec![String::from(c.local_time.1)],
+    }
+}
+
+fn claim_texts(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
+        Some(other) => scalar_text(other).into_iter().collect(),
+        None => Vec::new(),
     }
 }
 
@@ -339,6 +424,11 @@ fn values_match(values: &Values, found: &[String]) -> bool {
         Values::Ports(set) => found
             .iter()
             .any(|v| v.parse::<u16>().is_ok_and(|p| set.contains(p))),
+        Values::Scalars(set, ranges) => found.iter().any(|v| {
+            set.matches(v)
+                || v.parse::<i64>()
+                    .is_ok_and(|n| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)))
+        }),
     }
 }
 
@@ -519,14 +609,26 @@ fn shown(v: Option<&str>) -> String {
     }
 }
 
-/// Authorizes a canonical request: DENY → ALLOW → default, AUDIT marks. The caller has
-/// already handled authentication failures.
+/// Authorizes a canonical request with policies only: DENY → ALLOW → default, AUDIT marks.
+/// The caller has already handled authentication failures. [`crate::Engine`] runs the full
+/// order, with the Zero Trust stages between DENY and ALLOW.
 pub fn authorize(plan: &Plan, c: &Ctx<'_>, mut trace: Option<&mut Vec<Step>>) -> Decision {
-    let mut decision = None;
+    let mut d =
+        deny_policies(plan, c, &mut trace).unwrap_or_else(|| allow_policies(plan, c, &mut trace));
+    finish(plan, c, &mut d, &mut trace);
+    d
+}
+
+/// The DENY stage: the first DENY policy that matches decides.
+pub fn deny_policies(
+    plan: &Plan,
+    c: &Ctx<'_>,
+    trace: &mut Option<&mut Vec<Step>>,
+) -> Option<Decision> {
     for p in &plan.deny {
-        if let Some(i) = policy_match(p, c, &mut trace, "deny") {
+        if let Some(i) = policy_match(p, c, trace, "deny") {
             let needs_auth = c.auth.is_none()
-                && !plan.auth.rules().is_empty()
+                && plan.auth.has_user_rules()
                 && p.rules.get(i).is_some_and(rule_reads_auth);
             let mut d = if needs_auth {
                 unauthenticated(
@@ -543,66 +645,66 @@ pub fn authorize(plan: &Plan, c: &Ctx<'_>, mut trace: Option<&mut Vec<Step>>) ->
             };
             d.policy = Some(p.name.clone());
             d.rule = Some(i);
-            decision = Some(d);
-            break;
+            return Some(d);
         }
     }
-    if decision.is_none() {
-        for p in &plan.allow {
-            if let Some(i) = policy_match(p, c, &mut trace, "allow") {
-                let mut d = Decision::new(
-                    Outcome::Allow,
-                    200,
-                    "allowed_by_policy",
-                    format!("allowed by policy `{}`", p.name),
-                );
-                d.policy = Some(p.name.clone());
-                d.rule = Some(i);
-                decision = Some(d);
-                break;
-            }
+    None
+}
+
+/// The ALLOW stage and the default action.
+pub fn allow_policies(plan: &Plan, c: &Ctx<'_>, trace: &mut Option<&mut Vec<Step>>) -> Decision {
+    for p in &plan.allow {
+        if let Some(i) = policy_match(p, c, trace, "allow") {
+            let mut d = Decision::new(
+                Outcome::Allow,
+                200,
+                "allowed_by_policy",
+                format!("allowed by policy `{}`", p.name),
+            );
+            d.policy = Some(p.name.clone());
+            d.rule = Some(i);
+            return d;
         }
     }
-    let mut d = match decision {
-        Some(d) => d,
-        None => {
-            let d = match plan.default_action {
-                Action::Allow => Decision::new(
-                    Outcome::Allow,
-                    200,
-                    "default_allow",
-                    "no policy matched; the default action is ALLOW",
-                ),
-                _ if c.auth.is_none() && !c.token_present && !plan.auth.rules().is_empty() => {
-                    unauthenticated(plan, c, "authentication required".into())
-                }
-                _ => Decision::new(
-                    Outcome::Deny,
-                    403,
-                    "no_matching_policy",
-                    "no ALLOW policy matched",
-                ),
-            };
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(Step {
-                    stage: "default",
-                    policy: None,
-                    rule: None,
-                    matched: true,
-                    detail: d.reason.clone(),
-                });
-            }
-            d
+    let d = match plan.default_action {
+        Action::Allow => Decision::new(
+            Outcome::Allow,
+            200,
+            "default_allow",
+            "no policy matched; the default action is ALLOW",
+        ),
+        _ if c.auth.is_none() && !c.token_present && plan.auth.has_user_rules() => {
+            unauthenticated(plan, c, "authentication required".into())
         }
+        _ => Decision::new(
+            Outcome::Deny,
+            403,
+            "no_matching_policy",
+            "no ALLOW policy matched",
+        ),
     };
+    if let Some(t) = trace.as_deref_mut() {
+        t.push(Step {
+            stage: "default",
+            policy: None,
+            rule: None,
+            matched: true,
+            detail: d.reason.clone(),
+        });
+    }
+    d
+}
+
+/// AUDIT marks, the principal and the dry-run flag: what every decision after
+/// authentication carries.
+pub fn finish(plan: &Plan, c: &Ctx<'_>, d: &mut Decision, trace: &mut Option<&mut Vec<Step>>) {
     for p in &plan.audit {
-        if policy_match(p, c, &mut trace, "audit").is_some() {
+        if policy_match(p, c, trace, "audit").is_some() {
             d.audit.push(p.name.clone());
         }
     }
     d.principal = c.auth.map(|a| a.principal.to_string());
     d.dry_run = plan.mode == Mode::DryRun;
-    d
 }
 
 /// 401 with an RFC 6750 challenge and no error code: no token was sent.

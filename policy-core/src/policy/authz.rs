@@ -140,12 +140,34 @@ pub enum Key {
     DestinationPort,
     /// `connection.sni`.
     Sni,
+    /// `resource.name`: the matched `resources` item.
+    ResourceName,
+    /// `resource.classification`.
+    ResourceClassification,
+    /// `device.NAME`: a claim of the verified device token, else a posture header from a
+    /// posture agent.
+    Device(String),
+    /// `network.list[NAME]`: `true` when the client address is in the named list, else
+    /// `false`.
+    NetworkList(String),
+    /// `network.country`: the edge's country header, believed only from a country principal.
+    NetworkCountry,
+    /// `behavior.NAME`: a signal the adapter computed.
+    Behavior(String),
+    /// `time.hour`: 0–23 in `utcOffsetMinutes`.
+    TimeHour,
+    /// `time.weekday`: `mon` … `sun` in `utcOffsetMinutes`.
+    TimeWeekday,
 }
 
 impl Key {
     /// True for keys whose values are CIDR blocks.
     pub fn is_ip(&self) -> bool {
         matches!(self, Key::SourceIp | Key::RemoteIp | Key::DestinationIp)
+    }
+    /// True for keys whose values may be numeric comparisons (`>=100`, `22-23`).
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Key::Behavior(_) | Key::TimeHour)
     }
     /// True for keys that read the verified token.
     pub fn is_auth(&self) -> bool {
@@ -165,6 +187,34 @@ pub enum Values {
     Ips(IpSet),
     /// Ports.
     Ports(PortSet),
+    /// String patterns and inclusive numeric ranges (`behavior.*`, `time.hour`).
+    Scalars(MatchSet, Vec<(i64, i64)>),
+}
+
+/// Reads `>=N`, `>N`, `<=N`, `<N` or `A-B` as an inclusive range; `None` for anything else.
+pub fn numeric_range(v: &str) -> Option<(i64, i64)> {
+    let num = |s: &str| -> Option<i64> {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    if let Some(n) = v.strip_prefix(">=") {
+        return Some((num(n)?, i64::MAX));
+    }
+    if let Some(n) = v.strip_prefix("<=") {
+        return Some((i64::MIN, num(n)?));
+    }
+    if let Some(n) = v.strip_prefix('>') {
+        return Some((num(n)?.checked_add(1)?, i64::MAX));
+    }
+    if let Some(n) = v.strip_prefix('<') {
+        return Some((i64::MIN, num(n)?.checked_sub(1)?));
+    }
+    let (a, b) = v.split_once('-')?;
+    let (a, b) = (num(a)?, num(b)?);
+    (a <= b && !v.starts_with('-')).then_some((a, b))
 }
 
 impl Values {
@@ -174,6 +224,7 @@ impl Values {
             Values::Strings(s) => s.is_empty(),
             Values::Ips(s) => s.is_empty(),
             Values::Ports(s) => s.is_empty(),
+            Values::Scalars(s, r) => s.is_empty() && r.is_empty(),
         }
     }
 }
@@ -297,6 +348,12 @@ fn parse_spec(o: &Obj<'_>, name: &str, path: &str) -> Result<AuthzPolicy, Policy
 fn parse_rule(v: &Value, path: &str) -> Result<Rule, PolicyError> {
     let o = Obj::new(v, path)?;
     o.deny_unknown(&["from", "to", "when"])?;
+    parse_rule_parts(&o)
+}
+
+/// Reads the `from`, `to` and `when` of a rule-shaped object (a rule, a trust risk); the
+/// caller checks for unknown fields.
+pub(crate) fn parse_rule_parts(o: &Obj<'_>) -> Result<Rule, PolicyError> {
     let mut rule = Rule::default();
     for (fpath, fv) in o.array("from")? {
         let f = Obj::new(fv, &fpath)?;
@@ -455,6 +512,41 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
             _ => Err("expected `request.headers[NAME]` with one valid header name".into()),
         };
     }
+    let zt = match text {
+        "resource.name" => Some(Key::ResourceName),
+        "resource.classification" => Some(Key::ResourceClassification),
+        "network.country" => Some(Key::NetworkCountry),
+        "time.hour" => Some(Key::TimeHour),
+        "time.weekday" => Some(Key::TimeWeekday),
+        _ => None,
+    };
+    if let Some(k) = zt {
+        return Ok(k);
+    }
+    let named = |rest: &str, what: &str| -> Result<String, String> {
+        if crate::policy::context::is_signal_name(rest) {
+            Ok(rest.to_string())
+        } else {
+            Err(format!(
+                "expected `{what}NAME` with a name of letters, digits, `_` and `-`, found {}",
+                quote_str(text)
+            ))
+        }
+    };
+    if let Some(rest) = text.strip_prefix("device.") {
+        return named(rest, "device.").map(Key::Device);
+    }
+    if let Some(rest) = text.strip_prefix("behavior.") {
+        return named(rest, "behavior.").map(Key::Behavior);
+    }
+    if let Some(rest) = text.strip_prefix("network.list") {
+        return match brackets(rest).as_deref() {
+            Some([name]) if crate::policy::context::is_signal_name(name) => {
+                Ok(Key::NetworkList(name.clone()))
+            }
+            _ => Err("expected `network.list[NAME]`".into()),
+        };
+    }
     if let Some(rest) = text.strip_prefix("request.auth.claims") {
         let parts = brackets(rest).ok_or("expected `request.auth.claims[NAME]` or `[A][B]...`")?;
         if parts.is_empty() || parts.len() > 8 {
@@ -463,7 +555,7 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
         return Ok(Key::AuthClaim(parts));
     }
     Err(format!(
-        "unknown key {}; expected one of `request.headers[NAME]`, `source.ip`, `remote.ip`, `source.namespace`, `source.principal`, `source.serviceAccount`, `request.auth.principal`, `request.auth.audiences`, `request.auth.presenter`, `request.auth.claims[NAME]`, `destination.ip`, `destination.port`, `connection.sni`",
+        "unknown key {}; expected one of `request.headers[NAME]`, `source.ip`, `remote.ip`, `source.namespace`, `source.principal`, `source.serviceAccount`, `request.auth.principal`, `request.auth.audiences`, `request.auth.presenter`, `request.auth.claims[NAME]`, `destination.ip`, `destination.port`, `connection.sni`, `resource.name`, `resource.classification`, `device.NAME`, `network.list[NAME]`, `network.country`, `behavior.NAME`, `time.hour`, `time.weekday`",
         quote_str(text)
     ))
 }
@@ -499,6 +591,46 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, PolicyError> {
             }
             Key::DestinationPort => Values::Ports(PortSet::compile(&list, &at)?),
             Key::Sni => Values::Strings(MatchSet::compile(&list, &at, ValueKind::Host)?),
+            Key::TimeWeekday => {
+                const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+                if let Some((i, bad)) = list
+                    .iter()
+                    .enumerate()
+                    .find(|(_, d)| !DAYS.contains(&d.as_str()))
+                {
+                    return Err(PolicyError::new(
+                        ErrorCode::Invalid,
+                        format!("{at}[{i}]"),
+                        format!("expected a weekday `mon` … `sun`, found {}", quote_str(bad)),
+                    ));
+                }
+                Values::Strings(MatchSet::compile(&list, &at, ValueKind::Plain)?)
+            }
+            Key::NetworkList(_) => {
+                if let Some((i, bad)) = list
+                    .iter()
+                    .enumerate()
+                    .find(|(_, d)| *d != "true" && *d != "false")
+                {
+                    return Err(PolicyError::new(
+                        ErrorCode::Invalid,
+                        format!("{at}[{i}]"),
+                        format!("expected `true` or `false`, found {}", quote_str(bad)),
+                    ));
+                }
+                Values::Strings(MatchSet::compile(&list, &at, ValueKind::Plain)?)
+            }
+            ref k if k.is_numeric() => {
+                let mut strings = Vec::new();
+                let mut ranges = Vec::new();
+                for v in &list {
+                    match numeric_range(v) {
+                        Some(r) => ranges.push(r),
+                        None => strings.push(v.clone()),
+                    }
+                }
+                Values::Scalars(MatchSet::compile(&strings, &at, ValueKind::Plain)?, ranges)
+            }
             _ => Values::Strings(MatchSet::compile(&list, &at, ValueKind::Plain)?),
         })
     };
@@ -550,6 +682,32 @@ mod tests {
         assert!(parse_key("request.headers[a]x").is_err());
         assert!(parse_key("request.auth.claims").is_err());
         assert!(parse_key("source.user").is_err());
+        assert_eq!(
+            parse_key("device.compliant"),
+            Ok(Key::Device("compliant".into()))
+        );
+        assert_eq!(
+            parse_key("network.list[tor]"),
+            Ok(Key::NetworkList("tor".into()))
+        );
+        assert!(parse_key("network.list[]").is_err());
+        assert!(parse_key("device.").is_err());
+        assert!(parse_key("behavior.a.b").is_err());
+        assert_eq!(parse_key("time.hour"), Ok(Key::TimeHour));
+    }
+
+    #[test]
+    fn numeric_ranges() {
+        assert_eq!(numeric_range(">=100"), Some((100, i64::MAX)));
+        assert_eq!(numeric_range(">5"), Some((6, i64::MAX)));
+        assert_eq!(numeric_range("<7"), Some((i64::MIN, 6)));
+        assert_eq!(numeric_range("<=-1"), Some((i64::MIN, -1)));
+        assert_eq!(numeric_range("22-23"), Some((22, 23)));
+        assert_eq!(numeric_range("0-6"), Some((0, 6)));
+        assert_eq!(numeric_range("7-6"), None);
+        assert_eq!(numeric_range("7"), None);
+        assert_eq!(numeric_range("a-b"), None);
+        assert_eq!(numeric_range("-3-4"), None);
     }
 
     #[test]

@@ -5,18 +5,27 @@
 //! written in the same style. Unknown fields are errors, and every error names its JSON path.
 
 pub mod authz;
+pub mod context;
+pub mod limits;
 pub mod matcher;
 pub mod read;
+pub mod resource;
+pub mod trust;
 
 use crate::authenticate::{parse_jwt_rule, Authenticator};
 use crate::error::{ErrorCode, PolicyError};
 use crate::extract::path::PathNormalization;
 use crate::json::{self, Limits, Value};
+use crate::state::RevocationSnapshot;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use authz::{parse_policies, Action, AuthzPolicy};
+use authz::{parse_policies, Action, AuthzPolicy, Key, Rule};
+use context::{DevicePosture, Network};
+use limits::RateLimit;
 use read::{quote_str, Obj};
+use resource::Resource;
+use trust::Trust;
 
 /// Whether decisions are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +58,24 @@ pub struct Plan {
     pub allow: Vec<AuthzPolicy>,
     /// AUDIT policies, in document order.
     pub audit: Vec<AuthzPolicy>,
+    /// `acrLevels`, weakest first.
+    pub acr_levels: Vec<String>,
+    /// `classifications`, least sensitive first.
+    pub classifications: Vec<String>,
+    /// `resources`, first match wins.
+    pub resources: Vec<Resource>,
+    /// `trust`; `None` when the document has none (no score is computed).
+    pub trust: Option<Trust>,
+    /// `network`.
+    pub network: Network,
+    /// `devicePosture`.
+    pub device_posture: DevicePosture,
+    /// `utcOffsetMinutes`.
+    pub utc_offset_minutes: i32,
+    /// `revocation` (inline; adapters add a feed's snapshot in [`crate::Env`]).
+    pub revocation: RevocationSnapshot,
+    /// `rateLimits`.
+    pub rate_limits: Vec<RateLimit>,
 }
 
 const TOP_FIELDS: &[&str] = &[
@@ -61,6 +88,15 @@ const TOP_FIELDS: &[&str] = &[
     "realm",
     "jwtRules",
     "authorizationPolicies",
+    "acrLevels",
+    "classifications",
+    "resources",
+    "trust",
+    "network",
+    "devicePosture",
+    "utcOffsetMinutes",
+    "revocation",
+    "rateLimits",
 ];
 
 impl Plan {
@@ -131,6 +167,23 @@ impl Plan {
         }
         let auth = Authenticator::new(rules)?;
         let policies = parse_policies(&o.array("authorizationPolicies")?)?;
+        let acr_levels = resource::parse_acr_levels(&o)?;
+        let classifications = resource::parse_classifications(&o)?;
+        let resources =
+            resource::parse_resources(&o.array("resources")?, &acr_levels, &classifications)?;
+        let trust = match o.obj("trust")? {
+            None => None,
+            Some(t) => Some(trust::parse_trust(&t, &acr_levels)?),
+        };
+        let network = context::parse_network(o.obj("network")?)?;
+        let device_posture = context::parse_device_posture(o.obj("devicePosture")?)?;
+        let utc_offset_minutes = context::parse_utc_offset(&o)?;
+        let revocation = match o.raw("revocation") {
+            None => RevocationSnapshot::default(),
+            Some(r) => RevocationSnapshot::from_value(r, &o.at("revocation"))?,
+        };
+        let names: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
+        let rate_limits = limits::parse_rate_limits(&o.array("rateLimits")?, &names)?;
         let mut plan = Plan {
             mode,
             default_action,
@@ -141,7 +194,17 @@ impl Plan {
             deny: Vec::new(),
             allow: Vec::new(),
             audit: Vec::new(),
+            acr_levels,
+            classifications,
+            resources,
+            trust,
+            network,
+            device_posture,
+            utc_offset_minutes,
+            revocation,
+            rate_limits,
         };
+        check_references(&plan, &policies)?;
         for p in policies {
             match p.action {
                 Action::Deny => plan.deny.push(p),
@@ -152,6 +215,13 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The first resource the canonical request is (first match wins).
+    pub fn resource(&self, host: &str, method: &str, path: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.matches(host, method, path))
+    }
+
     /// Every policy, DENY first, then ALLOW, then AUDIT (evaluation order).
     pub fn policies(&self) -> impl Iterator<Item = &AuthzPolicy> {
         self.deny
@@ -159,6 +229,45 @@ impl Plan {
             .chain(self.allow.iter())
             .chain(self.audit.iter())
     }
+}
+
+/// Conditions may only name lists that exist, and `device.*` needs a device source.
+fn check_references(plan: &Plan, policies: &[AuthzPolicy]) -> Result<(), PolicyError> {
+    let mut rules: Vec<(String, &Rule)> = Vec::new();
+    for p in policies {
+        for (i, r) in p.rules.iter().enumerate() {
+            rules.push((format!("{}.rules[{i}]", p.path), r));
+        }
+    }
+    if let Some(t) = &plan.trust {
+        for (i, r) in t.risks.iter().enumerate() {
+            rules.push((format!("trust.risks[{i}]"), &r.rule));
+        }
+    }
+    for (path, rule) in rules {
+        for (i, c) in rule.when.iter().enumerate() {
+            if let Key::NetworkList(name) = &c.key {
+                if plan.network.list(name).is_none() {
+                    return Err(PolicyError::new(
+                        ErrorCode::Invalid,
+                        format!("{path}.when[{i}].key"),
+                        format!(
+                            "no network list {}; declare it in `network.lists`",
+                            quote_str(name)
+                        ),
+                    ));
+                }
+            }
+            if c.key == Key::NetworkCountry && plan.network.country_header.is_none() {
+                return Err(PolicyError::new(
+                    ErrorCode::Invalid,
+                    format!("{path}.when[{i}].key"),
+                    "`network.country` needs `network.countryHeader` and `network.countryPrincipals`",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
