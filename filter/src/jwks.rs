@@ -413,7 +413,7 @@ fn call(cluster: &str, authority: &str, path: &str, timeout_ms: u32) -> Result<u
 
 /// Claims a shared-data slot holding a deadline: succeeds when the slot is free (absent or
 /// expired) and our CAS write wins.
-fn cas_claim(k: &str, now_ms: u64, until: u64) -> bool {
+pub fn cas_claim(k: &str, now_ms: u64, until: u64) -> bool {
     for _ in 0..4 {
         let (current, cas) = match abi::shared_get(k) {
             Ok(Some((bytes, cas))) => (

@@ -21,6 +21,7 @@
 pub mod abi;
 pub mod jwks;
 pub mod request;
+pub mod state;
 
 use abi::{Buffer, Level};
 use jwks::{Fetch, Keys, Progress};
@@ -28,6 +29,7 @@ use policy_core::authenticate::TokenCache;
 use policy_core::{CheckRequest, Decision, Engine, Env, Outcome};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use state::{Revocation, SharedRate};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -51,6 +53,8 @@ struct Counters {
     jwks_fetch_failed: Option<u32>,
     token_cache_hit: Option<u32>,
     token_cache_miss: Option<u32>,
+    revocation_poll_ok: Option<u32>,
+    revocation_poll_failed: Option<u32>,
 }
 
 impl Counters {
@@ -68,6 +72,8 @@ impl Counters {
             jwks_fetch_failed: c("vigil_jwks_fetch_failed"),
             token_cache_hit: c("vigil_token_cache_hit"),
             token_cache_miss: c("vigil_token_cache_miss"),
+            revocation_poll_ok: c("vigil_revocation_poll_ok"),
+            revocation_poll_failed: c("vigil_revocation_poll_failed"),
         }
     }
     fn bump(id: Option<u32>) {
@@ -107,6 +113,8 @@ struct Shared {
     engine: Engine,
     counters: Counters,
     keys: Keys,
+    /// The revocation feed, when the policy has one.
+    revocation: Option<Revocation>,
     /// Verified tokens of this VM (one per worker thread): the common case — the same token on
     /// many requests — costs a hash and a lookup instead of a signature check.
     token_cache: RefCell<TokenCache>,
@@ -120,12 +128,32 @@ const TICK_MS: u32 = 500;
 impl Shared {
     fn decide(&self, req: &CheckRequest, now: i64) -> Decision {
         let keys = self.keys.store.borrow();
+        let rate = SharedRate::default();
+        let revocation = self.revocation.as_ref().map(|r| {
+            r.sync();
+            r.snapshot.borrow()
+        });
+        if let Some(r) = &self.revocation {
+            if let Some(why) = r.stale(u64::try_from(now).unwrap_or(0).saturating_mul(1000)) {
+                let mut d = Decision::new(
+                    Outcome::Deny,
+                    503,
+                    "revocation_stale",
+                    format!("revocations cannot be checked: {why}"),
+                );
+                d.response_headers.push(("retry-after".into(), "1".into()));
+                return d;
+            }
+        }
         let env = Env {
             now,
             keys: Some(&keys),
+            revocation: revocation.as_deref(),
+            rate: Some(&rate),
+            ..Env::default()
         };
         // Never re-entered (one callback at a time per VM), but never panic if it were.
-        match self.token_cache.try_borrow_mut() {
+        let d = match self.token_cache.try_borrow_mut() {
             Ok(mut cache) => {
                 let (h, m) = (cache.hits(), cache.misses());
                 let d = self.engine.decide_cached(req, &env, &mut cache);
@@ -140,7 +168,9 @@ impl Shared {
                 d
             }
             Err(_) => self.engine.decide(req, &env),
-        }
+        };
+        rate.store(&d.rate_updates);
+        d
     }
 }
 
@@ -171,7 +201,25 @@ impl Context for Root {
         body_size: usize,
         _trailers: usize,
     ) {
-        let (Some(fetch), Some(shared)) = (self.fetches.remove(&token), self.shared.clone()) else {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        if let Some(r) = &shared.revocation {
+            if r.in_flight.get() == Some(token) {
+                let now = abi::now_millis().unwrap_or(0);
+                if let Err(why) = r.on_response(body_size, now) {
+                    Counters::bump(shared.counters.revocation_poll_failed);
+                    abi::log(
+                        Level::Warn,
+                        &format!("vigil: revocation feed: {why}; keeping the last snapshot"),
+                    );
+                } else {
+                    Counters::bump(shared.counters.revocation_poll_ok);
+                }
+                return;
+            }
+        }
+        let Some(fetch) = self.fetches.remove(&token) else {
             return;
         };
         let now = abi::now_millis().unwrap_or(0);
@@ -207,14 +255,23 @@ impl RootContext for Root {
                 let policies = engine.plan().policies().count();
                 let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
                 let remotes = keys.remotes.borrow().len();
+                let revocation = Revocation::new(engine.plan().revocation_feed.as_ref());
+                let tick = match &revocation {
+                    Some(r) => TICK_MS
+                        .min(u32::try_from(r.poll_ms() / 2).unwrap_or(TICK_MS))
+                        .max(50),
+                    None => TICK_MS,
+                };
+                let needs_tick = remotes > 0 || revocation.is_some();
                 self.shared = Some(Rc::new(Shared {
                     engine,
                     counters: Counters::define(),
                     keys,
+                    revocation,
                     token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
                 }));
-                if remotes > 0 {
-                    if let Err(s) = abi::set_tick_period_ms(TICK_MS) {
+                if needs_tick {
+                    if let Err(s) = abi::set_tick_period_ms(tick) {
                         abi::log(
                             Level::Error,
                             &format!("vigil: cannot set the tick period (status {})", s.0),
@@ -246,6 +303,10 @@ impl RootContext for Root {
         let Ok(now) = abi::now_millis() else {
             return;
         };
+        if let Some(r) = &shared.revocation {
+            r.sync();
+            r.maybe_poll(now);
+        }
         let n = shared.keys.remotes.borrow().len();
         for i in 0..n {
             let in_flight = self.fetches.values().any(|f| f.remote == i);

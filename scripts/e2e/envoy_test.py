@@ -164,6 +164,56 @@ def token_phase(res, case, base_config, work, up, keys, base_id, demo):
         env.stop()
 
 
+def zero_trust_phase(res, case, base_config, work, keys, base_id):
+    """Step-up (RFC 9470), rate limits (429) and a revocation published on the feed."""
+    keys.docs["/jwks"] = jwks_with({"rsa-1", "ec-1", "ed-1"})
+    keys.docs["/revocations"] = json.dumps({"version": 1, "jtis": []})
+    policy = {
+        "jwtRules": [{"issuer": ISSUER, "audiences": ["api"], "jwksUri": f"http://127.0.0.1:{keys.port}/jwks",
+                      "algorithms": ["RS256", "ES256", "EdDSA"], "jwksCache": {"cluster": "keys"}}],
+        "acrLevels": ["pwd", "mfa"],
+        "resources": [{"name": "finance", "classification": "confidential", "paths": ["/finance/*"], "minAcr": "mfa"}],
+        "rateLimits": [{"name": "per-user", "key": "principal", "requestsPerUnit": 3, "unit": "minute", "burst": 3,
+                        "resources": ["finance"]}],
+        "revocation": {"feed": {"uri": f"http://127.0.0.1:{keys.port}/revocations", "cluster": "keys", "pollMs": 300}},
+        "authorizationPolicies": [{"name": "users", "rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}]}]}],
+    }
+    cfg = json.loads(json.dumps(base_config))
+    port = harness.free_port()
+    cfg["static_resources"]["listeners"] = [harness.listener("zt", port, [harness.wasm_filter(json.dumps(policy), WASM)])]
+    env = harness.Envoy(cfg, work, base_id=base_id)
+    env.start()
+    try:
+        bearer = lambda t: [("authorization", f"Bearer {t}")]  # noqa: E731
+        pwd = token("paul", claims={"acr": "pwd", "jti": "j-paul"})
+        case("step-up: password token on an MFA resource → 401 RFC 9470", "GET", "/finance/q3", 401, headers=bearer(pwd), p=port,
+             check=lambda st, h, b: None if 'error="insufficient_user_authentication"' in h.get("www-authenticate", "")
+             and 'acr_values="mfa"' in h.get("www-authenticate", "") else f"challenge {h.get('www-authenticate')}")
+        mfa = token("mia", claims={"acr": "mfa", "jti": "j-mia"})
+        for i in range(3):
+            case(f"rate limit: request {i + 1} of 3 allowed", "GET", "/finance/q3", 200, headers=bearer(mfa), p=port)
+        case("rate limit: 4th request in the minute → 429 with Retry-After", "GET", "/finance/q3", 429, headers=bearer(mfa), p=port,
+             check=lambda st, h, b: None if h.get("retry-after", "").isdigit() else f"retry-after {h.get('retry-after')}")
+        victim = token("vic", claims={"acr": "mfa", "jti": "j-vic"})
+        case("revocation: token works before", "GET", "/other", 200, headers=bearer(victim), p=port)
+        keys.docs["/revocations"] = json.dumps({"version": 2, "jtis": ["j-vic"]})
+        t0 = time.time()
+        deadline, got = t0 + 5, None
+        while time.time() < deadline:
+            got, _, _ = harness.request(port, "GET", "/other", headers=bearer(victim))
+            if got == 401:
+                break
+            time.sleep(0.05)
+        elapsed = time.time() - t0
+        res.check("revocation: enforced on every worker within a second of publishing", "GET /other", got,
+                  got == 401 and elapsed < 1.0, f"took {elapsed:.2f} s")
+        # Every worker must refuse it now, not just the one that polled.
+        statuses = {harness.request(port, "GET", "/other", headers=bearer(victim))[0] for _ in range(20)}
+        res.check("revocation: refused on every following request", "GET /other x20", sorted(statuses), statuses == {401})
+    finally:
+        env.stop()
+
+
 def main():
     demo = "--demo" in sys.argv
     res = Results()
@@ -259,6 +309,8 @@ def main():
             finally:
                 denv.stop()
         token_phase(res, case, config, work, up, keys, envoy.base_id + 3, demo)
+        if not demo:
+            zero_trust_phase(res, case, config, work, keys, envoy.base_id + 4)
     finally:
         envoy.stop()
         up.stop()

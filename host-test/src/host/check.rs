@@ -200,6 +200,41 @@ pub fn decision_from_value(v: &Value) -> Result<Decision, HostError> {
     d.dry_run = field(v, "dryRun")?
         .as_bool()
         .ok_or_else(|| bad("dryRun", "a boolean"))?;
+    d.resource = match v.get("resource") {
+        None | Some(Value::Null) => None,
+        Some(r) => Some(policy_core::enforce::ResourceRef {
+            name: string(r, "name")?,
+            classification: string(r, "classification")?,
+        }),
+    };
+    d.trust = match v.get("trust") {
+        None | Some(Value::Null) => None,
+        Some(t) => {
+            let small = |x: &Value, k: &str| -> Result<u8, HostError> {
+                x.get(k)
+                    .and_then(Value::as_number)
+                    .and_then(|n| n.as_i64())
+                    .and_then(|n| u8::try_from(n).ok())
+                    .ok_or_else(|| bad(k, "a number from 0 to 255"))
+            };
+            let minimum = match t.get("minimum") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(small(t, "minimum")?),
+            };
+            let mut risks = Vec::new();
+            for r in t.get("risks").and_then(Value::as_array).unwrap_or(&[]) {
+                risks.push(policy_core::enforce::FiredRisk {
+                    name: string(r, "name")?,
+                    weight: small(r, "weight")?,
+                });
+            }
+            Some(policy_core::enforce::TrustReport {
+                score: small(t, "score")?,
+                minimum,
+                risks,
+            })
+        }
+    };
     Ok(d)
 }
 

@@ -74,6 +74,8 @@ pub struct Plan {
     pub utc_offset_minutes: i32,
     /// `revocation` (inline; adapters add a feed's snapshot in [`crate::Env`]).
     pub revocation: RevocationSnapshot,
+    /// `revocation.feed`: where adapters poll the live revocation snapshot from.
+    pub revocation_feed: Option<RevocationFeed>,
     /// `rateLimits`.
     pub rate_limits: Vec<RateLimit>,
 }
@@ -178,9 +180,26 @@ impl Plan {
         let network = context::parse_network(o.obj("network")?)?;
         let device_posture = context::parse_device_posture(o.obj("devicePosture")?)?;
         let utc_offset_minutes = context::parse_utc_offset(&o)?;
-        let revocation = match o.raw("revocation") {
-            None => RevocationSnapshot::default(),
-            Some(r) => RevocationSnapshot::from_value(r, &o.at("revocation"))?,
+        let (revocation, revocation_feed) = match o.raw("revocation") {
+            None => (RevocationSnapshot::default(), None),
+            Some(r) => {
+                let path = o.at("revocation");
+                let feed = match Obj::new(r, &path)?.obj("feed")? {
+                    Some(f) => Some(parse_feed(&f)?),
+                    None => None,
+                };
+                // The inline lists are a snapshot like the feed's; `feed` is not part of one.
+                let mut lists = crate::json::Map::new();
+                for (k, v) in r.as_object().into_iter().flat_map(|m| m.iter()) {
+                    if k != "feed" {
+                        lists.insert(k, v.clone());
+                    }
+                }
+                (
+                    RevocationSnapshot::from_value(&Value::Object(lists), &path)?,
+                    feed,
+                )
+            }
         };
         let names: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
         let rate_limits = limits::parse_rate_limits(&o.array("rateLimits")?, &names)?;
@@ -202,6 +221,7 @@ impl Plan {
             device_posture,
             utc_offset_minutes,
             revocation,
+            revocation_feed,
             rate_limits,
         };
         check_references(&plan, &policies)?;
@@ -268,6 +288,47 @@ fn check_references(plan: &Plan, policies: &[AuthzPolicy]) -> Result<(), PolicyE
         }
     }
     Ok(())
+}
+
+/// `revocation.feed`: a revocation snapshot (same JSON as `revocation`'s lists) that adapters
+/// poll and pass to the core in [`crate::Env::revocation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationFeed {
+    /// `uri`: an http(s) URL.
+    pub uri: String,
+    /// `cluster`: the Envoy cluster to fetch it through (default: the URL's host).
+    pub cluster: Option<String>,
+    /// `pollMs`: how often it is fetched (default 500, at least 100).
+    pub poll_ms: u64,
+    /// `maxStaleSeconds`: with no successful poll for this long, decisions fail closed (503);
+    /// absent: the last good snapshot is used however old it is.
+    pub max_stale_seconds: Option<u64>,
+}
+
+fn parse_feed(f: &Obj<'_>) -> Result<RevocationFeed, PolicyError> {
+    f.deny_unknown(&["uri", "cluster", "pollMs", "maxStaleSeconds"])?;
+    let uri = f.req_str("uri")?;
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return Err(PolicyError::new(
+            ErrorCode::Invalid,
+            f.at("uri"),
+            format!("expected an http(s) url, found {}", quote_str(uri)),
+        ));
+    }
+    let poll_ms = f.uint("pollMs", 3_600_000)?.unwrap_or(500);
+    if poll_ms < 100 {
+        return Err(PolicyError::new(
+            ErrorCode::Invalid,
+            f.at("pollMs"),
+            "must be at least 100",
+        ));
+    }
+    Ok(RevocationFeed {
+        uri: uri.to_string(),
+        cluster: f.str("cluster")?.map(str::to_string),
+        poll_ms,
+        max_stale_seconds: f.uint("maxStaleSeconds", 30 * 86400)?,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,229 @@
+//! Adapter state kept in Envoy shared data, so every worker VM sees the same:
+//!
+//! * the revocation snapshot polled from `revocation.feed` (`vigil.revocation` =
+//!   `<fetched ms>\n<snapshot JSON>`, plus `vigil.revocation.v` = `<fetched ms>`, a tiny key
+//!   each request reads so a new snapshot is installed at once on every worker);
+//! * rate-limit token buckets (`vigil.rate.<limit>.<key>` = `<milli> <updated>`), read by the
+//!   core while it decides ([`SharedRate`]) and written back after the decision. A CAS
+//!   conflict (two workers updating one bucket at the same moment) keeps the other writer's
+//!   value: limits are per Envoy and approximate under contention; exact fleet-wide limits
+//!   belong to Envoy's global rate limit service, fed with the identity Vigil verified.
+
+use crate::abi::{self, Buffer, Level, Map};
+use crate::jwks::split_url;
+use policy_core::policy::RevocationFeed;
+use policy_core::state::{Bucket, RateState, RateUpdate, RevocationSnapshot};
+use sha2::{Digest, Sha256};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+const REVOCATION_KEY: &str = "vigil.revocation";
+const REVOCATION_VERSION_KEY: &str = "vigil.revocation.v";
+const MAX_FEED: usize = 8 << 20;
+
+/// The revocation feed of one VM.
+#[derive(Debug)]
+pub struct Revocation {
+    feed: RevocationFeed,
+    cluster: String,
+    authority: String,
+    path: String,
+    /// The installed snapshot.
+    pub snapshot: RefCell<RevocationSnapshot>,
+    /// When the installed snapshot was fetched (ms), 0 before the first.
+    fetched_ms: Cell<u64>,
+    last_poll_ms: Cell<u64>,
+    /// The call in flight, if any.
+    pub in_flight: Cell<Option<u32>>,
+}
+
+impl Revocation {
+    /// The feed of a policy, if it has one with a usable URL.
+    pub fn new(feed: Option<&RevocationFeed>) -> Option<Revocation> {
+        let feed = feed?.clone();
+        let (authority, path) = split_url(&feed.uri)?;
+        let cluster = feed.cluster.clone().unwrap_or_else(|| {
+            authority
+                .split(':')
+                .next()
+                .unwrap_or(&authority)
+                .to_string()
+        });
+        Some(Revocation {
+            feed,
+            cluster,
+            authority,
+            path,
+            snapshot: RefCell::new(RevocationSnapshot::default()),
+            fetched_ms: Cell::new(0),
+            last_poll_ms: Cell::new(0),
+            in_flight: Cell::new(None),
+        })
+    }
+
+    /// How often the feed is polled.
+    pub fn poll_ms(&self) -> u64 {
+        self.feed.poll_ms
+    }
+
+    /// Installs a snapshot another VM published, if newer than ours (cheap when unchanged).
+    pub fn sync(&self) {
+        let Ok(Some((v, _))) = abi::shared_get(REVOCATION_VERSION_KEY) else {
+            return;
+        };
+        let version: u64 = String::from_utf8_lossy(&v).parse().unwrap_or(0);
+        if version <= self.fetched_ms.get() {
+            return;
+        }
+        let Ok(Some((bytes, _))) = abi::shared_get(REVOCATION_KEY) else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let (fetched, doc) = text.split_once('\n').unwrap_or(("0", ""));
+        let fetched: u64 = fetched.parse().unwrap_or(0);
+        if fetched <= self.fetched_ms.get() {
+            return;
+        }
+        match RevocationSnapshot::from_json(doc) {
+            Ok(s) => {
+                *self.snapshot.borrow_mut() = s;
+                self.fetched_ms.set(fetched);
+            }
+            Err(e) => abi::log(
+                Level::Warn,
+                &format!("vigil: shared revocation snapshot refused: {e}"),
+            ),
+        }
+    }
+
+    /// Starts a poll when one is due and no other VM holds the poll lease.
+    pub fn maybe_poll(&self, now_ms: u64) -> Option<u32> {
+        if self.in_flight.get().is_some() || now_ms < self.last_poll_ms.get() + self.feed.poll_ms {
+            return None;
+        }
+        self.last_poll_ms.set(now_ms);
+        // One VM polls per period.
+        if !crate::jwks::cas_claim(
+            "vigil.revocation-lease",
+            now_ms,
+            now_ms + self.feed.poll_ms.saturating_sub(50).max(50),
+        ) {
+            return None;
+        }
+        match abi::http_call(
+            &self.cluster,
+            &[
+                (":method", "GET"),
+                (":path", &self.path),
+                (":authority", &self.authority),
+                (":scheme", "http"),
+                ("accept", "application/json"),
+                ("user-agent", "vigil"),
+            ],
+            5_000,
+        ) {
+            Ok(token) => {
+                self.in_flight.set(Some(token));
+                Some(token)
+            }
+            Err(s) => {
+                abi::log(
+                    Level::Warn,
+                    &format!(
+                        "vigil: cannot poll the revocation feed through `{}` (status {})",
+                        self.cluster, s.0
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Handles the poll's response. Returns whether a snapshot was installed.
+    pub fn on_response(&self, body_size: usize, now_ms: u64) -> Result<(), String> {
+        self.in_flight.set(None);
+        let status = abi::map_value(Map::CallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(&s).into_owned())
+            .unwrap_or_default();
+        if status != "200" {
+            return Err(format!("status `{status}`"));
+        }
+        if body_size > MAX_FEED {
+            return Err(format!("snapshot of {body_size} bytes is too large"));
+        }
+        let body = abi::buffer(Buffer::CallResponseBody, body_size)
+            .map_err(|s| format!("cannot read the body (status {})", s.0))?;
+        let text = String::from_utf8(body).map_err(|_| "the snapshot is not UTF-8".to_string())?;
+        let snapshot = RevocationSnapshot::from_json(&text).map_err(|e| e.to_string())?;
+        *self.snapshot.borrow_mut() = snapshot;
+        self.fetched_ms.set(now_ms);
+        let _ = abi::shared_set(REVOCATION_KEY, format!("{now_ms}\n{text}").as_bytes(), 0);
+        let _ = abi::shared_set(REVOCATION_VERSION_KEY, now_ms.to_string().as_bytes(), 0);
+        Ok(())
+    }
+
+    /// The reason to fail closed, when the snapshot is older than `maxStaleSeconds`.
+    pub fn stale(&self, now_ms: u64) -> Option<String> {
+        let max = self.feed.max_stale_seconds?.saturating_mul(1000);
+        let fetched = self.fetched_ms.get();
+        if fetched == 0 || now_ms.saturating_sub(fetched) > max {
+            Some(if fetched == 0 {
+                "the revocation feed has not been read yet".to_string()
+            } else {
+                format!(
+                    "the revocation feed is {} s old",
+                    now_ms.saturating_sub(fetched) / 1000
+                )
+            })
+        } else {
+            None
+        }
+    }
+}
+
+fn bucket_key(limit: &str, key: &str) -> String {
+    // Keys come from requests (a header value, an address, a principal): long ones are hashed
+    // so shared-data keys stay small and cannot be chosen to collide.
+    if key.len() <= 64 && !key.contains('\n') {
+        format!("vigil.rate.{limit}.{key}")
+    } else {
+        let digest = Sha256::digest(key.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("vigil.rate.{limit}.#{hex}")
+    }
+}
+
+/// Rate-limit buckets in shared data, as the core reads them while deciding.
+#[derive(Debug, Default)]
+pub struct SharedRate {
+    /// The CAS token of each bucket read, for writing it back.
+    cas: RefCell<BTreeMap<String, u32>>,
+}
+
+impl RateState for SharedRate {
+    fn bucket(&self, limit: &str, key: &str) -> Option<Bucket> {
+        let k = bucket_key(limit, key);
+        let (bytes, cas) = abi::shared_get(&k).ok().flatten()?;
+        self.cas.borrow_mut().insert(k, cas);
+        let text = String::from_utf8_lossy(&bytes);
+        let (milli, updated) = text.split_once(' ')?;
+        Some(Bucket {
+            milli: milli.parse().ok()?,
+            updated: updated.parse().ok()?,
+        })
+    }
+}
+
+impl SharedRate {
+    /// Writes the decision's bucket updates back (CAS; a conflict keeps the other value).
+    pub fn store(&self, updates: &[RateUpdate]) {
+        for u in updates {
+            let k = bucket_key(&u.key.limit, &u.key.key);
+            let cas = self.cas.borrow().get(&k).copied().unwrap_or(0);
+            let v = format!("{} {}", u.bucket.milli, u.bucket.updated);
+            let _ = abi::shared_set(&k, v.as_bytes(), cas);
+        }
+    }
+}
