@@ -113,8 +113,8 @@ struct Shared {
     engine: Engine,
     counters: Counters,
     keys: Keys,
-    /// The revocation feed, when the policy has one.
-    revocation: Option<Revocation>,
+    /// Revocations published in shared data (polled from the policy's feed, if any).
+    revocation: Revocation,
     /// Verified tokens of this VM (one per worker thread): the common case — the same token on
     /// many requests — costs a hash and a lookup instead of a signature check.
     token_cache: RefCell<TokenCache>,
@@ -129,11 +129,10 @@ impl Shared {
     fn decide(&self, req: &CheckRequest, now: i64) -> Decision {
         let keys = self.keys.store.borrow();
         let rate = SharedRate::default();
-        let revocation = self.revocation.as_ref().map(|r| {
-            r.sync();
-            r.snapshot.borrow()
-        });
-        if let Some(r) = &self.revocation {
+        self.revocation.sync();
+        let revocation = self.revocation.snapshot.borrow();
+        {
+            let r = &self.revocation;
             if let Some(why) = r.stale(u64::try_from(now).unwrap_or(0).saturating_mul(1000)) {
                 let mut d = Decision::new(
                     Outcome::Deny,
@@ -148,7 +147,7 @@ impl Shared {
         let env = Env {
             now,
             keys: Some(&keys),
-            revocation: revocation.as_deref(),
+            revocation: Some(&revocation),
             rate: Some(&rate),
             ..Env::default()
         };
@@ -204,7 +203,8 @@ impl Context for Root {
         let Some(shared) = self.shared.clone() else {
             return;
         };
-        if let Some(r) = &shared.revocation {
+        {
+            let r = &shared.revocation;
             if r.in_flight.get() == Some(token) {
                 let now = abi::now_millis().unwrap_or(0);
                 if let Err(why) = r.on_response(body_size, now) {
@@ -256,13 +256,13 @@ impl RootContext for Root {
                 let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
                 let remotes = keys.remotes.borrow().len();
                 let revocation = Revocation::new(engine.plan().revocation_feed.as_ref());
-                let tick = match &revocation {
-                    Some(r) => TICK_MS
-                        .min(u32::try_from(r.poll_ms() / 2).unwrap_or(TICK_MS))
+                let tick = match revocation.poll_ms() {
+                    Some(ms) => TICK_MS
+                        .min(u32::try_from(ms / 2).unwrap_or(TICK_MS))
                         .max(50),
                     None => TICK_MS,
                 };
-                let needs_tick = remotes > 0 || revocation.is_some();
+                let needs_tick = remotes > 0 || revocation.poll_ms().is_some();
                 self.shared = Some(Rc::new(Shared {
                     engine,
                     counters: Counters::define(),
@@ -303,10 +303,8 @@ impl RootContext for Root {
         let Ok(now) = abi::now_millis() else {
             return;
         };
-        if let Some(r) = &shared.revocation {
-            r.sync();
-            r.maybe_poll(now);
-        }
+        shared.revocation.sync();
+        shared.revocation.maybe_poll(now);
         let n = shared.keys.remotes.borrow().len();
         for i in 0..n {
             let in_flight = self.fetches.values().any(|f| f.remote == i);

@@ -24,10 +24,9 @@ const MAX_FEED: usize = 8 << 20;
 /// The revocation feed of one VM.
 #[derive(Debug)]
 pub struct Revocation {
-    feed: RevocationFeed,
-    cluster: String,
-    authority: String,
-    path: String,
+    /// The feed and where to fetch it; `None` when the policy has no feed (snapshots other
+    /// VMs or a companion plugin publish in shared data are still installed).
+    source: Option<(RevocationFeed, String, String, String)>,
     /// The installed snapshot.
     pub snapshot: RefCell<RevocationSnapshot>,
     /// When the installed snapshot was fetched (ms), 0 before the first.
@@ -38,32 +37,31 @@ pub struct Revocation {
 }
 
 impl Revocation {
-    /// The feed of a policy, if it has one with a usable URL.
-    pub fn new(feed: Option<&RevocationFeed>) -> Option<Revocation> {
-        let feed = feed?.clone();
-        let (authority, path) = split_url(&feed.uri)?;
-        let cluster = feed.cluster.clone().unwrap_or_else(|| {
-            authority
-                .split(':')
-                .next()
-                .unwrap_or(&authority)
-                .to_string()
+    /// The revocation state of a policy, polling its feed if it has one with a usable URL.
+    pub fn new(feed: Option<&RevocationFeed>) -> Revocation {
+        let source = feed.and_then(|f| {
+            let (authority, path) = split_url(&f.uri)?;
+            let cluster = f.cluster.clone().unwrap_or_else(|| {
+                authority
+                    .split(':')
+                    .next()
+                    .unwrap_or(&authority)
+                    .to_string()
+            });
+            Some((f.clone(), cluster, authority, path))
         });
-        Some(Revocation {
-            feed,
-            cluster,
-            authority,
-            path,
+        Revocation {
+            source,
             snapshot: RefCell::new(RevocationSnapshot::default()),
             fetched_ms: Cell::new(0),
             last_poll_ms: Cell::new(0),
             in_flight: Cell::new(None),
-        })
+        }
     }
 
-    /// How often the feed is polled.
-    pub fn poll_ms(&self) -> u64 {
-        self.feed.poll_ms
+    /// How often the feed is polled (`None` without a feed).
+    pub fn poll_ms(&self) -> Option<u64> {
+        self.source.as_ref().map(|s| s.0.poll_ms)
     }
 
     /// Installs a snapshot another VM published, if newer than ours (cheap when unchanged).
@@ -98,30 +96,25 @@ impl Revocation {
 
     /// Starts a poll when one is due and no other VM holds the poll lease.
     pub fn maybe_poll(&self, now_ms: u64) -> Option<u32> {
-        if self.in_flight.get().is_some() || now_ms < self.last_poll_ms.get() + self.feed.poll_ms {
+        let (feed, cluster, authority, path) = self.source.as_ref()?;
+        if self.in_flight.get().is_some() || now_ms < self.last_poll_ms.get() + feed.poll_ms {
             return None;
         }
         self.last_poll_ms.set(now_ms);
         // One VM polls per period.
-        if !crate::jwks::cas_claim(
-            "vigil.revocation-lease",
-            now_ms,
-            now_ms + self.feed.poll_ms.saturating_sub(50).max(50),
-        ) {
+        let lease_until = now_ms + feed.poll_ms.saturating_sub(50).max(50);
+        if !crate::jwks::cas_claim("vigil.revocation-lease", now_ms, lease_until) {
             return None;
         }
-        match abi::http_call(
-            &self.cluster,
-            &[
-                (":method", "GET"),
-                (":path", &self.path),
-                (":authority", &self.authority),
-                (":scheme", "http"),
-                ("accept", "application/json"),
-                ("user-agent", "vigil"),
-            ],
-            5_000,
-        ) {
+        let headers = [
+            (":method", "GET"),
+            (":path", path.as_str()),
+            (":authority", authority.as_str()),
+            (":scheme", "http"),
+            ("accept", "application/json"),
+            ("user-agent", "vigil"),
+        ];
+        match abi::http_call(cluster, &headers, 5_000) {
             Ok(token) => {
                 self.in_flight.set(Some(token));
                 Some(token)
@@ -130,8 +123,8 @@ impl Revocation {
                 abi::log(
                     Level::Warn,
                     &format!(
-                        "vigil: cannot poll the revocation feed through `{}` (status {})",
-                        self.cluster, s.0
+                        "vigil: cannot poll the revocation feed through `{cluster}` (status {})",
+                        s.0
                     ),
                 );
                 None
@@ -166,7 +159,12 @@ impl Revocation {
 
     /// The reason to fail closed, when the snapshot is older than `maxStaleSeconds`.
     pub fn stale(&self, now_ms: u64) -> Option<String> {
-        let max = self.feed.max_stale_seconds?.saturating_mul(1000);
+        let max = self
+            .source
+            .as_ref()?
+            .0
+            .max_stale_seconds?
+            .saturating_mul(1000);
         let fetched = self.fetched_ms.get();
         if fetched == 0 || now_ms.saturating_sub(fetched) > max {
             Some(if fetched == 0 {

@@ -214,7 +214,18 @@ fn run_wasm(
 ) -> Result<Vec<CaseRun>, HostError> {
     let mut vm = filter.vm(policy_json)?;
     let mut out = Vec::with_capacity(tf.cases.len());
-    for case in &tf.cases {
+    for (serial, case) in (1u64..).zip(&tf.cases) {
+        if let Err(why) = check::apply_state(&filter.host, &case.state, serial) {
+            out.push(CaseRun {
+                request: format!("{} {}", case.request.method, case.request.path),
+                result: CaseResult {
+                    name: case.name.clone(),
+                    decision: Decision::new(policy_core::Outcome::Deny, 500, "host_error", why),
+                    failures: vec![format!("filter: {why}")],
+                },
+            });
+            continue;
+        }
         let result = match check::decide(&mut vm, &case.request, case_time(case, now)) {
             Ok(wd) => {
                 let mut r = check_case(case, wd.decision);

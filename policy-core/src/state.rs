@@ -258,6 +258,11 @@ impl RateSnapshot {
         RateSnapshot::default()
     }
 
+    /// Every bucket held.
+    pub fn iter(&self) -> impl Iterator<Item = (&RateKey, &Bucket)> {
+        self.buckets.iter()
+    }
+
     /// Sets one bucket.
     pub fn set(&mut self, limit: &str, key: &str, bucket: Bucket) {
         self.buckets.insert(

@@ -391,6 +391,59 @@ pub fn diff_decisions(native: &Value, wasm: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Places a test case's adapter state where filter.wasm reads it — shared data, as Envoy would
+/// hold it: the revocation snapshot (`vigil.revocation` + `vigil.revocation.v`, a version that
+/// grows with `serial`) and rate-limit buckets (`vigil.rate.<limit>.<key>`), replacing what
+/// earlier cases left. Behaviour signals have no shared-data form in the filter yet (it does
+/// not compute them): a case that needs them is refused with the reason.
+pub fn apply_state(
+    host: &super::Host,
+    state: &policy_core::testcase::CaseState,
+    serial: u64,
+) -> Result<(), &'static str> {
+    if state.signals.is_some() {
+        return Err("behaviour signals cannot be given to filter.wasm yet (the filter does not compute them)");
+    }
+    host.clear_shared_prefix("vigil.rate.");
+    let mut doc = policy_core::json::Map::new();
+    let strings = |set: &std::collections::BTreeSet<String>| {
+        Value::Array(set.iter().map(|s| Value::from(s.as_str())).collect())
+    };
+    if let Some(r) = &state.revocation {
+        doc.insert("jtis", strings(&r.jtis));
+        doc.insert("sids", strings(&r.sids));
+        let subjects = r
+            .subjects
+            .iter()
+            .map(|s| {
+                let mut m = policy_core::json::Map::new();
+                m.insert("sub", Value::from(s.sub.as_str()));
+                if let Some(iss) = &s.iss {
+                    m.insert("iss", Value::from(iss.as_str()));
+                }
+                m.insert("notBefore", Value::from(s.not_before));
+                Value::Object(m)
+            })
+            .collect();
+        doc.insert("subjects", Value::Array(subjects));
+    }
+    let text = Value::Object(doc).to_json();
+    host.set_shared_data("vigil.revocation", format!("{serial}\n{text}").as_bytes());
+    host.set_shared_data("vigil.revocation.v", serial.to_string().as_bytes());
+    if let Some(rate) = &state.rate {
+        for (k, b) in rate.iter() {
+            if k.key.len() > 64 || k.key.contains('\n') {
+                return Err("a rate key longer than 64 bytes is stored hashed by the filter; not placed here");
+            }
+            host.set_shared_data(
+                &format!("vigil.rate.{}.{}", k.limit, k.key),
+                format!("{} {}", b.milli, b.updated).as_bytes(),
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -564,6 +564,13 @@ impl Host {
         lock(&self.shared).data.get(key.as_bytes()).cloned()
     }
 
+    /// Removes every shared-data entry whose key starts with `prefix`.
+    pub fn clear_shared_prefix(&self, prefix: &str) {
+        lock(&self.shared)
+            .data
+            .retain(|k, _| !k.starts_with(prefix.as_bytes()));
+    }
+
     /// Sets a shared-data entry unconditionally.
     pub fn set_shared_data(&self, key: &str, value: &[u8]) {
         let mut s = lock(&self.shared);
