@@ -293,6 +293,18 @@ def main():
             rc, out = v.validate()
             res.check("invalid policy refused by --mode validate", "envoy --mode validate", rc,
                       rc != 0 and "expected `ALLOW`, `DENY` or `AUDIT`" in out, out.strip().splitlines()[-1][:100] if out else "")
+            # The runnable examples in examples/envoy load (the sidecar with this run's PKI).
+            import subprocess
+            for name in ("gateway.yaml", "sidecar.yaml"):
+                text = open(os.path.join(ROOT, "examples", "envoy", name)).read()
+                text = (text.replace("/etc/certs/cert-chain.pem", pki["cert"]).replace("/etc/certs/key.pem", pki["key"])
+                        .replace("/etc/certs/root-cert.pem", pki["ca"]).replace("dist/filter.wasm", WASM))
+                path = os.path.join(work, name)
+                open(path, "w").write(text)
+                r = subprocess.run([harness.ENVOY, "--mode", "validate", "-c", path, "--base-id", str(envoy.base_id + 5)],
+                                   capture_output=True, text=True, timeout=120)
+                res.check(f"examples/envoy/{name} loads (--mode validate)", "envoy --mode validate", r.returncode,
+                          r.returncode == 0, (r.stdout + r.stderr).strip().splitlines()[-1][:100] if r.stdout + r.stderr else "")
             # dry_run: decisions are made and logged, never enforced.
             dry = dict(POLICY, mode="dry_run")
             dcfg = json.loads(json.dumps(config))
