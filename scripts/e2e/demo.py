@@ -25,6 +25,8 @@ def main():
         policy = json.load(f)
     # The only thing that differs per run: where the local key server listens.
     policy["jwtRules"][0]["jwksUri"] = f"http://127.0.0.1:{keys.port}/jwks"
+    policy["revocation"]["feed"]["uri"] = f"http://127.0.0.1:{keys.port}/revocations"
+    keys.docs["/revocations"] = json.dumps({"version": 1, "jtis": []})
     port = harness.free_port()
     config = {"static_resources": {
         "listeners": [harness.listener("demo", port, [harness.wasm_filter(json.dumps(policy), WASM)])],
@@ -33,7 +35,9 @@ def main():
     envoy = harness.Envoy(config, work, base_id=int(os.environ.get("VIGIL_BASE_ID", "61")))
     print(f"demo: starting Envoy (dist/filter.wasm) on 127.0.0.1:{port}, upstream :{up.port}, key server :{keys.port}")
     envoy.start(concurrency=1)
-    alice = token("alice", claims={"roles": ["viewer"]})
+    alice = token("alice", claims={"roles": ["viewer"], "acr": "pwd"})
+    alice_mfa = token("alice", claims={"roles": ["viewer"], "acr": "mfa"})
+    stolen = token("bob", claims={"roles": ["viewer"], "acr": "mfa", "jti": "session-bob-7"})
     erin = token("erin", alg="ES256", claims={"roles": ["editor"]})
     forged = alice[:-6] + ("AAAAAA" if not alice.endswith("AAAAAA") else "BBBBBB")
     bearer = lambda t: [("authorization", f"Bearer {t}")]  # noqa: E731
@@ -47,10 +51,19 @@ def main():
         ("path trick: encoded slash", "GET", "/reports%2F..%2Fadmin", bearer(alice)),
         ("spoofed x-user header from the client", "GET", "/reports/q3", bearer(alice) + [("x-user", "root")]),
         ("health check, no token needed", "GET", "/healthz", []),
+        ("step-up needed: finance report with a password login", "GET", "/reports/finance/q3", bearer(alice)),
+        ("the same user after MFA", "GET", "/reports/finance/q3", bearer(alice_mfa)),
+        ("stolen session, before it is revoked", "GET", "/reports/q3", bearer(stolen)),
+        ("REVOKE", "", "", []),
+        ("revoked session (published on the feed)", "GET", "/reports/q3", bearer(stolen)),
     ]
     rows = []
     try:
         for name, method, path, headers in scenarios:
+            if name == "REVOKE":
+                keys.docs["/revocations"] = json.dumps({"version": 2, "jtis": ["session-bob-7"]})
+                time.sleep(0.8)  # one poll (300 ms) and a margin
+                continue
             status, hdrs, body = harness.request(port, method, path, headers=headers, host="reports.example.com")
             if status == 200:
                 seen = json.loads(body)["headers"]
