@@ -134,7 +134,7 @@ impl Engine {
         let Ok(mut ctx) = decide::Ctx::new(&self.plan, req) else {
             return Vec::new();
         };
-        ctx.auth = identity.map(auth_view);
+        ctx.auth = identity.map(|id| auth_view(&self.plan, id));
         self.plan
             .rate_limits
             .iter()
@@ -246,7 +246,7 @@ impl Engine {
             None
         };
         ctx.token_present = identity.is_some();
-        ctx.auth = identity.as_ref().map(auth_view);
+        ctx.auth = identity.as_ref().map(|id| auth_view(plan, id));
         ctx.device_claims = device.as_ref().map(|d| &d.claims);
         ctx.signals = env.signals;
         ctx.local_time = policy::context::local_time(env.now, plan.utc_offset_minutes);
@@ -383,12 +383,17 @@ impl Engine {
     }
 }
 
-fn auth_view(id: &Identity) -> decide::AuthView<'_> {
+fn auth_view<'a>(plan: &'a Plan, id: &'a Identity) -> decide::AuthView<'a> {
     decide::AuthView {
         principal: &id.principal,
         audiences: &id.audiences,
         presenter: id.presenter.as_deref(),
         claims: &id.claims,
+        space_delimited: plan
+            .auth
+            .rules()
+            .get(id.rule)
+            .map_or(&[][..], |r| r.space_delimited_claims.as_slice()),
     }
 }
 

@@ -41,7 +41,8 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
         for k, v in extra:
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":  # a body after a HEAD reply corrupts a reused connection
+            self.wfile.write(data)
 
 
 class Upstream:

@@ -127,6 +127,9 @@ pub struct JwtRule {
     pub jwks_cache: JwksCacheConfig,
     /// `device`.
     pub device: bool,
+    /// `spaceDelimitedClaims` (Istio): claims matched item by item when they are
+    /// space-delimited strings (`scope` and `permission` always are).
+    pub space_delimited_claims: Vec<String>,
 }
 
 const FIELDS: &[&str] = &[
@@ -149,6 +152,7 @@ const FIELDS: &[&str] = &[
     "maxTokenBytes",
     "jwksCache",
     "device",
+    "spaceDelimitedClaims",
 ];
 
 fn invalid(path: impl Into<String>, msg: impl Into<String>) -> PolicyError {
@@ -390,6 +394,10 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
         }
     };
     let device = o.bool("device")?.unwrap_or(false);
+    let space_delimited_claims = o.strings("spaceDelimitedClaims")?;
+    if space_delimited_claims.len() > 64 {
+        return Err(invalid(o.at("spaceDelimitedClaims"), "at most 64 claims"));
+    }
 
     Ok(JwtRule {
         issuer: issuer.to_string(),
@@ -409,6 +417,7 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
         max_token_bytes,
         jwks_cache,
         device,
+        space_delimited_claims,
     })
 }
 

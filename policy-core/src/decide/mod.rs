@@ -38,6 +38,9 @@ pub struct AuthView<'a> {
     pub presenter: Option<&'a str>,
     /// Every claim.
     pub claims: &'a Map,
+    /// Claims (besides `scope` and `permission`) whose string value is a space-delimited list
+    /// (the rule's `spaceDelimitedClaims`).
+    pub space_delimited: &'a [String],
 }
 
 /// The request in canonical form, computed once and matched against every rule.
@@ -367,7 +370,19 @@ pub fn attribute_values(key: &Key, c: &Ctx<'_>) -> Vec<String> {
                     v.and_then(|x| x.get(seg))
                 };
             }
-            claim_texts(v)
+            // Istio (1.21+): `scope` and `permission`, and the rule's `spaceDelimitedClaims`,
+            // are space-delimited lists when they are strings: match each item.
+            let name = path.join(".");
+            let split =
+                name == "scope" || name == "permission" || a.space_delimited.contains(&name);
+            match v {
+                Some(Value::String(s)) if split => s
+                    .split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                _ => claim_texts(v),
+            }
         }
         Key::ResourceName => c.resource.map(|r| r.name.clone()).into_iter().collect(),
         Key::ResourceClassification => c
