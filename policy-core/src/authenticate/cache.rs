@@ -7,11 +7,14 @@
 //!   once per `capacity` insertions at worst, and the cost of eviction stays O(log n)).
 //! * Every hit re-checks `exp` and `nbf` (with the rule's clock skew captured at insertion)
 //!   against `now`; an expired entry is removed and reported as a miss.
+//! * Every hit also re-checks that the key which verified the token is still in its issuer's
+//!   key set (by [`crate::authenticate::Jwk::fingerprint`]): when an IdP withdraws a key, the
+//!   tokens it signed stop being accepted as soon as the adapter installs the new set — unlike
+//!   Envoy's `jwt_cache`, which keeps serving them until they expire.
 //! * One cache belongs to one [`crate::authenticate::Authenticator`]: clear it (or make a new
-//!   one) when the policy changes. A key removed from a key set does not evict tokens it
-//!   verified; they stay valid until they expire (as in Envoy's `jwt_cache`).
+//!   one) when the policy changes.
 
-use crate::authenticate::Identity;
+use crate::authenticate::{Identity, KeyStore};
 use alloc::collections::{BTreeMap, VecDeque};
 use sha2::{Digest, Sha256};
 
@@ -50,8 +53,8 @@ impl TokenCache {
         }
     }
 
-    /// The identity of a cached, still valid token.
-    pub fn get(&mut self, token: &str, now: i64) -> Option<Identity> {
+    /// The identity of a cached, still valid token whose key is still in `keys`.
+    pub fn get(&mut self, token: &str, now: i64, keys: &KeyStore) -> Option<Identity> {
         let k = hash(token);
         let nowf = now as f64;
         let valid = match self.map.get(&k) {
@@ -59,14 +62,21 @@ impl TokenCache {
                 self.misses += 1;
                 return None;
             }
-            Some(e) => nowf < e.not_after && e.not_before.is_none_or(|nb| nowf >= nb),
+            Some(e) => {
+                nowf < e.not_after
+                    && e.not_before.is_none_or(|nb| nowf >= nb)
+                    && e.id
+                        .key_fingerprint
+                        .is_some_and(|fp| keys.holds(&e.id.issuer, &fp))
+            }
         };
         if valid {
             self.hits += 1;
             self.map.get(&k).map(|e| e.id.clone())
         } else {
             self.misses += 1;
-            // Expired (or not yet valid): drop it; a later insert re-adds it if verified.
+            // Expired, not yet valid or its key withdrawn: drop it; a later insert re-adds it
+            // if it verifies again.
             self.map.remove(&k);
             self.order.retain(|o| *o != k);
             None
@@ -132,49 +142,5 @@ impl TokenCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::extract::token::TokenSource;
-    use alloc::string::String;
-
-    fn id(exp: f64, nbf: Option<f64>) -> Identity {
-        Identity {
-            issuer: "i".into(),
-            subject: None,
-            principal: "i/".into(),
-            audiences: alloc::vec![],
-            presenter: None,
-            claims: crate::json::Map::new(),
-            rule: 0,
-            expires_at: exp as i64,
-            exp,
-            not_before: nbf,
-            issued_at: None,
-            source: TokenSource::Header(String::from("authorization")),
-        }
-    }
-
-    #[test]
-    fn expiry_rechecked_and_bounded() {
-        let mut c = TokenCache::new(2);
-        c.insert("t1", id(100.0, None), 10);
-        assert!(c.get("t1", 50).is_some());
-        assert!(c.get("t1", 109).is_some());
-        assert!(c.get("t1", 110).is_none());
-        assert_eq!(c.len(), 0);
-        c.insert("a", id(1000.0, Some(500.0)), 0);
-        assert!(c.get("a", 499).is_none());
-        c.insert("a", id(1000.0, Some(500.0)), 0);
-        assert!(c.get("a", 500).is_some());
-        c.insert("b", id(1000.0, None), 0);
-        c.insert("c", id(1000.0, None), 0);
-        assert_eq!(c.len(), 2);
-        assert!(c.get("a", 600).is_none(), "oldest evicted");
-        assert!(c.get("c", 600).is_some());
-        assert_eq!(c.hits(), 4);
-        assert_eq!(c.misses(), 3);
-        let mut z = TokenCache::new(0);
-        z.insert("a", id(1000.0, None), 0);
-        assert!(z.is_empty());
-    }
-}
+#[path = "cache_test.rs"]
+mod tests;

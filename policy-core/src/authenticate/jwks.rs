@@ -147,6 +147,32 @@ pub enum PublicKey {
 }
 
 impl PublicKey {
+    /// SHA-256 over the key type and its public material (length-prefixed RSA `n` and `e`, the
+    /// uncompressed P-256 point, the Ed25519 point).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        match self {
+            PublicKey::Rsa(k) => {
+                use rsa::traits::PublicKeyParts;
+                h.update(b"RSA");
+                for part in [k.n().to_bytes_be(), k.e().to_bytes_be()] {
+                    h.update((part.len() as u64).to_be_bytes());
+                    h.update(&part);
+                }
+            }
+            PublicKey::P256(k) => {
+                h.update(b"P-256");
+                h.update(k.to_encoded_point(false).as_bytes());
+            }
+            PublicKey::Ed25519(k) => {
+                h.update(b"Ed25519");
+                h.update(k.as_bytes());
+            }
+        }
+        h.finalize().into()
+    }
+
     /// The key's type.
     pub fn key_type(&self) -> KeyType {
         match self {
@@ -166,9 +192,23 @@ pub struct Jwk {
     pub alg: Option<Alg>,
     /// The decoded key.
     pub key: PublicKey,
+    /// SHA-256 over the key's type and public material: which key verified a token, so that a
+    /// cached token stops being accepted once its key leaves the set.
+    pub fingerprint: [u8; 32],
 }
 
 impl Jwk {
+    /// A key of a set (computes its fingerprint).
+    pub fn new(kid: Option<String>, alg: Option<Alg>, key: PublicKey) -> Jwk {
+        let fingerprint = key.fingerprint();
+        Jwk {
+            kid,
+            alg,
+            key,
+            fingerprint,
+        }
+    }
+
     /// The algorithm this key verifies, given the rule's allowlist: the JWK's own `alg`, else
     /// the only algorithm its type allows (ES256 for P-256, EdDSA for Ed25519), else for RSA the
     /// single RSA algorithm in `allowed`. `None` when that is ambiguous.
@@ -473,7 +513,7 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
             ));
         }
     }
-    Ok(Parsed::Key(alloc::boxed::Box::new(Jwk { kid, alg, key })))
+    Ok(Parsed::Key(alloc::boxed::Box::new(Jwk::new(kid, alg, key))))
 }
 
 fn rsa_key(m: &json::Map, path: &str) -> Result<rsa::RsaPublicKey, JwksError> {

@@ -39,10 +39,10 @@ fn rejects_bad_documents() {
 #[test]
 fn ambiguous_rsa_alg() {
     // Algorithm derivation for a key without `alg`.
-    let k = Jwk {
-        kid: None,
-        alg: None,
-        key: PublicKey::Ed25519(
+    let k = Jwk::new(
+        None,
+        None,
+        PublicKey::Ed25519(
             ed25519_dalek::VerifyingKey::from_bytes(&[
                 0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64,
                 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68,
@@ -50,6 +50,6 @@ fn ambiguous_rsa_alg() {
             ])
             .unwrap(),
         ),
-    };
+    );
     assert_eq!(k.algorithm(&[Alg::Rs256]), Some(Alg::EdDsa));
 }

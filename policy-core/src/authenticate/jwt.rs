@@ -424,6 +424,7 @@ pub fn check_claims(
         not_before: nbf,
         issued_at: iat.map(floor_i64),
         source,
+        key_fingerprint: None,
     })
 }
 
@@ -492,7 +493,9 @@ pub fn verify_with_rule(
     if !verify_signature(key_alg, &key.key, d.signing_input.as_bytes(), &sig) {
         return Err(e(TokenErrorKind::BadSignature));
     }
-    check_claims(rule, index, d, source, now)
+    let mut id = check_claims(rule, index, d, source, now)?;
+    id.key_fingerprint = Some(key.fingerprint);
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -294,6 +294,9 @@ pub struct Identity {
     pub issued_at: Option<i64>,
     /// Where the token was found.
     pub source: TokenSource,
+    /// The fingerprint of the key that verified the signature ([`Jwk::fingerprint`]); `None`
+    /// when the identity was built without one (then it is never served from a cache).
+    pub key_fingerprint: Option<[u8; 32]>,
 }
 
 impl Identity {
@@ -329,6 +332,12 @@ impl KeyStore {
     pub fn set(&mut self, issuer: &str, set: JwkSet) {
         self.sets.insert(issuer.to_string(), Arc::new(set));
     }
+    /// True when the set of `issuer` still holds the key with this fingerprint.
+    pub fn holds(&self, issuer: &str, fingerprint: &[u8; 32]) -> bool {
+        self.sets
+            .get(issuer)
+            .is_some_and(|s| s.keys().iter().any(|k| &k.fingerprint == fingerprint))
+    }
     /// The key set of `issuer`.
     pub fn get(&self, issuer: &str) -> Option<&JwkSet> {
         self.sets.get(issuer).map(|a| &**a)
@@ -352,6 +361,9 @@ impl KeyStore {
 }
 
 /// The result of authenticating one request.
+// Made once per request and moved once: boxing the identity would cost an allocation per
+// request to save copying ~270 bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthOutcome {
     /// No token in any configured location.
@@ -486,7 +498,7 @@ impl Authenticator {
         let is_device = |i: usize| self.rules.get(i).is_some_and(|r| r.device);
         let mut cache = cache;
         if let Some(c) = cache.as_deref_mut() {
-            if let Some(mut id) = c.get(&found.token, now) {
+            if let Some(mut id) = c.get(&found.token, now, keys) {
                 let allowed = is_device(id.rule)
                     && self
                         .rules
@@ -562,7 +574,7 @@ impl Authenticator {
         };
         match cache {
             Some(cache) => {
-                if let Some(mut id) = cache.get(&found.token, now) {
+                if let Some(mut id) = cache.get(&found.token, now, keys) {
                     let allowed = self
                         .rules
                         .get(id.rule)
