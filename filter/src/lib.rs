@@ -511,7 +511,10 @@ impl HttpContext for Http {
             ));
             return Action::Pause;
         };
-        let (req, now) = match (request::read(&shared.headers, shared.properties), abi::now_seconds()) {
+        let (req, now) = match (
+            request::read(&shared.headers, shared.properties),
+            abi::now_seconds(),
+        ) {
             (Ok(req), Ok(now)) => (req, now),
             (Err(e), _) | (_, Err(e)) => {
                 Counters::bump(shared.counters.errors);

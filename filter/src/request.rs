@@ -39,7 +39,10 @@ fn int_property(path: &[&str]) -> Result<Option<i64>, Status> {
 pub fn read(needs: &HeaderNeeds, props: PropertyNeeds) -> Result<CheckRequest, Status> {
     let mut req = CheckRequest::default();
     for (k, v) in abi::map_pairs(Map::RequestHeaders)? {
-        let text = |b: Vec<u8>| String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let text = |b: Vec<u8>| {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        };
         match k.as_slice() {
             b":method" => req.method = text(v),
             b":path" => req.path = text(v),

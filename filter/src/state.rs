@@ -16,7 +16,8 @@ use crate::abi::{self, Buffer, Level, Map};
 use crate::jwks::split_url;
 use policy_core::policy::RevocationFeed;
 use policy_core::state::{
-    behavior_slot, Behavior, BehaviorState, BehaviorUpdate, Bucket, RateState, RateUpdate, RevocationSnapshot,
+    behavior_slot, Behavior, BehaviorState, BehaviorUpdate, Bucket, RateState, RateUpdate,
+    RevocationSnapshot,
 };
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};

@@ -216,7 +216,9 @@ fn run_wasm(
     let mut vm = filter.vm(policy_json)?;
     let mut out = Vec::with_capacity(tf.cases.len());
     for (serial, case) in (1u64..).zip(&tf.cases) {
-        if let Err(why) = check::apply_state(&filter.host, engine, case, case_time(case, now), serial) {
+        if let Err(why) =
+            check::apply_state(&filter.host, engine, case, case_time(case, now), serial)
+        {
             out.push(CaseRun {
                 request: format!("{} {}", case.request.method, case.request.path),
                 result: CaseResult {

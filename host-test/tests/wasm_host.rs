@@ -94,7 +94,8 @@ fn corpus_through(name: &str) -> (usize, Vec<String>) {
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         for (serial, case) in (1u64..).zip(&tf.cases) {
             let at = format!("{} :: {}", f.display(), case.name);
-            if let Err(why) = check::apply_state(&host, &engine, case, case_time(case, NOW), serial) {
+            if let Err(why) = check::apply_state(&host, &engine, case, case_time(case, NOW), serial)
+            {
                 eprintln!("skipped {at}: {why}");
                 skipped += 1;
                 continue;
@@ -443,9 +444,14 @@ fn behaviour_signals_accumulate_in_shared_data() {
         ]
     );
     let (key, tag) = policy_core::state::behavior_slot("cluster.local/ns/web/sa/frontend");
-    let (bytes, _) = host.shared_data(&key).expect("the history is in shared data");
+    let (bytes, _) = host
+        .shared_data(&key)
+        .expect("the history is in shared data");
     let rec = policy_core::Behavior::from_slot(&bytes, &tag).unwrap();
-    assert_eq!((rec.first_seen, rec.last_seen, rec.current), (t, t + 200, 1));
+    assert_eq!(
+        (rec.first_seen, rec.last_seen, rec.current),
+        (t, t + 200, 1)
+    );
 }
 
 #[test]

@@ -440,8 +440,8 @@ impl Behavior {
         s.set("firstSeen", prev.is_none());
         let (current, previous) = Behavior::counts(prev, now);
         let elapsed = now.rem_euclid(VELOCITY_WINDOW_SECONDS);
-        let carried = i64::from(previous) * (VELOCITY_WINDOW_SECONDS - elapsed)
-            / VELOCITY_WINDOW_SECONDS;
+        let carried =
+            i64::from(previous) * (VELOCITY_WINDOW_SECONDS - elapsed) / VELOCITY_WINDOW_SECONDS;
         s.set(
             "requestsLastMinute",
             i64::from(current).saturating_add(carried).saturating_add(1),

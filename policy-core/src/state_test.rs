@@ -43,10 +43,10 @@ fn signals_from_history() {
         &e,
         &mut store,
         &[
-            (t, Some("DE")),      // first seen
-            (t + 1, Some("DE")),  // 2 in the window
-            (t + 2, None),        // 3: fast; no country: newCountry absent
-            (t + 3, Some("FR")),  // 4: fast and moved
+            (t, Some("DE")),       // first seen
+            (t + 1, Some("DE")),   // 2 in the window
+            (t + 2, None),         // 3: fast; no country: newCountry absent
+            (t + 3, Some("FR")),   // 4: fast and moved
             (t + 200, Some("FR")), // a later minute: slow again, same country
         ],
     );
@@ -81,7 +81,13 @@ fn sliding_window_carries_the_previous_minute() {
 
 #[test]
 fn text_form_is_strict() {
-    for bad in ["", "v2 1 2 3 4 5 -", "v1 1 2 3 4 -", "v1 1 2 3 4 5 DE x", "v1 a 2 3 4 5 -"] {
+    for bad in [
+        "",
+        "v2 1 2 3 4 5 -",
+        "v1 1 2 3 4 -",
+        "v1 1 2 3 4 5 DE x",
+        "v1 a 2 3 4 5 -",
+    ] {
         assert_eq!(Behavior::from_text(bad), None, "{bad}");
     }
     assert!(Behavior::from_text("v1 1 2 60 4 5 -").is_some());
@@ -107,7 +113,10 @@ fn slots_are_bounded_and_tagged() {
     assert!(n < BEHAVIOR_SLOTS);
     assert_ne!(t1, t2);
     let b = Behavior::observe(None, Some("DE"), 1_700_000_000);
-    assert_eq!(Behavior::from_slot(b.to_slot(&t1).as_bytes(), &t1), Some(b.clone()));
+    assert_eq!(
+        Behavior::from_slot(b.to_slot(&t1).as_bytes(), &t1),
+        Some(b.clone())
+    );
     assert_eq!(Behavior::from_slot(b.to_slot(&t1).as_bytes(), &t2), None);
     let _ = k2;
 }

@@ -163,7 +163,10 @@ impl DecisionLog {
                 return Err(PolicyError::new(
                     ErrorCode::Invalid,
                     o.at("denied"),
-                    format!("expected `all`, `sample` or `none`, found {}", quote_str(other)),
+                    format!(
+                        "expected `all`, `sample` or `none`, found {}",
+                        quote_str(other)
+                    ),
                 ))
             }
         };
@@ -341,7 +344,11 @@ impl Plan {
             .chain(&self.allow)
             .chain(&self.audit)
             .flat_map(|p| p.rules.iter())
-            .chain(self.trust.iter().flat_map(|t| t.risks.iter().map(|r| &r.rule)))
+            .chain(
+                self.trust
+                    .iter()
+                    .flat_map(|t| t.risks.iter().map(|r| &r.rule)),
+            )
     }
 
     /// The request headers a decision under this plan can read (besides pseudo-headers), so
@@ -355,7 +362,12 @@ impl Plan {
         if self.num_trusted_proxies > 0 {
             names.push("x-forwarded-for".into());
         }
-        for l in self.auth.locations().iter().chain(self.auth.device_locations()) {
+        for l in self
+            .auth
+            .locations()
+            .iter()
+            .chain(self.auth.device_locations())
+        {
             match l {
                 TokenLocation::Header { name, .. } => names.push(name.clone()),
                 TokenLocation::Cookie(_) => names.push("cookie".into()),
@@ -546,7 +558,11 @@ pub struct HeaderNeeds {
 impl HeaderNeeds {
     /// Whether a header (lower-case name) is needed.
     pub fn wants(&self, name: &str) -> bool {
-        name.starts_with(self.prefix.as_str()) || self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+        name.starts_with(self.prefix.as_str())
+            || self
+                .names
+                .binary_search_by(|n| n.as_str().cmp(name))
+                .is_ok()
     }
 }
 

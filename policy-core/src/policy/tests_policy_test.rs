@@ -34,10 +34,15 @@ fn decision_log_sampling() {
     let plan = |j: &str| Plan::from_json(j);
     let d = plan("{}").unwrap().decision_log;
     assert!((0..5).all(|n| d.logs(n, true) && d.logs(n, false)));
-    let d = plan(r#"{"decisionLog": {"sample": 3}}"#).unwrap().decision_log;
+    let d = plan(r#"{"decisionLog": {"sample": 3}}"#)
+        .unwrap()
+        .decision_log;
     let allowed: Vec<bool> = (0..6).map(|n| d.logs(n, true)).collect();
     assert_eq!(allowed, [true, false, false, true, false, false]);
-    assert!((0..6).all(|n| d.logs(n, false)), "denials are all logged by default");
+    assert!(
+        (0..6).all(|n| d.logs(n, false)),
+        "denials are all logged by default"
+    );
     let d = plan(r#"{"decisionLog": {"sample": "none", "denied": "sample"}}"#)
         .unwrap()
         .decision_log;
@@ -48,8 +53,14 @@ fn decision_log_sampling() {
     assert!(d.logs(1, true) && !d.logs(1, false));
     for (bad, at) in [
         (r#"{"decisionLog": {"sample": 0}}"#, "decisionLog.sample"),
-        (r#"{"decisionLog": {"sample": "most"}}"#, "decisionLog.sample"),
-        (r#"{"decisionLog": {"denied": "some"}}"#, "decisionLog.denied"),
+        (
+            r#"{"decisionLog": {"sample": "most"}}"#,
+            "decisionLog.sample",
+        ),
+        (
+            r#"{"decisionLog": {"denied": "some"}}"#,
+            "decisionLog.denied",
+        ),
         (r#"{"decisionLog": {"rate": 1}}"#, "decisionLog.rate"),
     ] {
         let e = plan(bad).unwrap_err();
@@ -68,7 +79,17 @@ fn header_needs_follow_the_plan() {
     )
     .unwrap();
     let n = p.header_needs();
-    for h in ["host", "x-request-id", "x-forwarded-for", "x-token", "cookie", "x-country", "x-api-key", "x-tenant", "x-device-anything"] {
+    for h in [
+        "host",
+        "x-request-id",
+        "x-forwarded-for",
+        "x-token",
+        "cookie",
+        "x-country",
+        "x-api-key",
+        "x-tenant",
+        "x-device-anything",
+    ] {
         assert!(n.wants(h), "{h}");
     }
     for h in ["authorization", "user-agent", "accept", "x-user"] {
