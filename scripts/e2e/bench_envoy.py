@@ -27,6 +27,7 @@ Usage: bench_envoy.py [--rounds N] [--seconds S] [--quick] [--json] [--baseline-
 Needs wrk (scripts/setup installs it) and the fixtures binary (target/debug/vigil-fixtures).
 """
 
+import base64
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.dont_write_bytecode = True
@@ -110,9 +112,12 @@ def wrk_script(tokens):
         listing = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
         listing.write("\n".join(tokens) + "\n")
         listing.close()
+        # Each wrk run starts where the previous one stopped (its first argument), so the warm-up
+        # run does not fill the cache with the tokens the measured run sends.
         script.write(f"""
 local tokens, i = {{}}, 0
 for line in io.lines("{listing.name}") do tokens[#tokens + 1] = line end
+init = function(args) i = tonumber(args[1] or "0") or 0 end
 request = function()
   i = i % #tokens + 1
   return wrk.format("GET", nil, {{["Authorization"] = "Bearer " .. tokens[i]}})
@@ -122,9 +127,10 @@ end
     return script.name
 
 
-def run_wrk(port, script, seconds):
+def run_wrk(port, script, seconds, offset=0):
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", script,
-                          f"http://127.0.0.1:{port}/api/orders"], capture_output=True, text=True, timeout=seconds + 60).stdout
+                          f"http://127.0.0.1:{port}/api/orders", "--", str(offset)],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
     reqs = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
@@ -148,6 +154,37 @@ def rss_kb(pid):
     return None
 
 
+def unique_tokens(n):
+    """`n` distinct RS256 tokens (a `jti` each) and the JWK that verifies them: signed with a
+    key made here (Python `cryptography`: 5,000 signatures take seconds), else minted by the
+    fixtures binary (slow: minutes)."""
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        print("python3 cryptography missing: minting tokens with vigil-fixtures (slow)", file=sys.stderr)
+        toks = fixture("token", "--issuer", ISSUER, "--aud", "api", "--sub", "bench", "--exp-in", "3600",
+                       "--count", str(n)).split()
+        return None, toks
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = key.public_key().public_numbers()
+    jwk = {"kty": "RSA", "kid": "bench-rsa", "alg": "RS256", "use": "sig",
+           "n": b64(pub.n.to_bytes(256, "big")), "e": b64(pub.e.to_bytes(3, "big"))}
+    header = b64(json.dumps({"alg": "RS256", "kid": "bench-rsa", "typ": "JWT"}).encode())
+    now = int(time.time())
+    toks = []
+    for i in range(n):
+        claims = {"iss": ISSUER, "sub": "bench", "aud": "api", "iat": now, "exp": now + 3600, "jti": f"bench-{i}"}
+        signing_input = f"{header}.{b64(json.dumps(claims).encode())}"
+        sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        toks.append(f"{signing_input}.{b64(sig)}")
+    return jwk, toks
+
+
 def main():
     quick = "--quick" in sys.argv
     as_json = "--json" in sys.argv
@@ -160,8 +197,12 @@ def main():
     jwks = jwks_with({"rsa-1"})
     same = wrk_script([token("bench", exp_in=3600)])
     # More distinct tokens than the filter's verified-token cache holds (4,096).
-    unique = wrk_script(fixture("token", "--issuer", ISSUER, "--aud", "api", "--sub", "bench",
-                                "--exp-in", "3600", "--count", "5000").split())
+    jwk, toks = unique_tokens(5000)
+    if jwk:
+        full = json.loads(jwks)
+        full["keys"].append(jwk)
+        jwks = json.dumps(full)
+    unique = wrk_script(toks)
     scripts = {"same": same, "unique": unique}
     work = tempfile.mkdtemp(prefix="vigil-bench-")
     results = {name: [] for name in configs(jwks, baseline)}
@@ -173,10 +214,10 @@ def main():
             env.start(concurrency=1)
             try:
                 subprocess.run(["taskset", "-pc", "0", str(env.pid)], capture_output=True)
-                run_wrk(port, scripts[tokens], 1)  # warm-up (VM start, caches)
+                warm, _, _ = run_wrk(port, scripts[tokens], 1)  # warm-up (VM start, caches)
                 stats0 = env.stats() if name.startswith("vigil") else {}
                 c0 = cpu_seconds(env.pid)
-                reqs, bad, lat = run_wrk(port, scripts[tokens], seconds)
+                reqs, bad, lat = run_wrk(port, scripts[tokens], seconds, offset=warm)
                 cpu = cpu_seconds(env.pid) - c0
                 row = {"us_per_req": cpu * 1e6 / max(reqs, 1), "rps": reqs / seconds,
                        "p50_ms": to_ms(lat.get("50")), "p99_ms": to_ms(lat.get("99")), "non2xx": bad,
