@@ -345,16 +345,8 @@ def run_file(f, doc, policy, up, work, base_id, res, verbose):
             moved = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in after}
             decided = sum(moved.get(k, 0) for k in DECISION_STATS)
             kind, fails = check(case, status, hdrs, body, decided, moved.get(DRY_RUN_STAT, 0))
-            if kind == "envoy":
-                res.codec(name, cname, case, status)
-            elif kind == "rewritten":
-                res.skip(name, cname, "target rewritten by Envoy's codec before the filter",
-                         f"filter answered {status} on Envoy's reading of it")
-            elif fails:
-                res.fail(name, cname, case, fails)
+            if not res.tally(name, cname, case, status, kind, fails):
                 failed_here.append(case)
-            else:
-                res.ok()
         if failed_here and verbose:
             for ln in vigil_log_lines(env, [c["request"].get("path", "") for c in failed_here]):
                 print(f"    envoy log: {ln[:800]}")
@@ -363,14 +355,29 @@ def run_file(f, doc, policy, up, work, base_id, res, verbose):
 
 
 class Results:
-    def __init__(self, verbose):
+    def __init__(self, verbose, proxy="Envoy"):
         self.verbose = verbose
+        self.proxy = proxy  # who may refuse a request before Vigil sees it
         self.passed = self.failed = 0
         self.codec_rejected = []
         self.skipped = []
 
     def ok(self):
         self.passed += 1
+
+    def tally(self, f, c, case, status, kind, fails):
+        """Counts what check() found; False when the case failed."""
+        if kind == "envoy":
+            self.codec(f, c, case, status)
+        elif kind == "rewritten":
+            self.skip(f, c, f"target rewritten by {self.proxy} before Vigil",
+                      f"Vigil answered {status} on {self.proxy}'s reading of it")
+        elif fails:
+            self.fail(f, c, case, fails)
+            return False
+        else:
+            self.ok()
+        return True
 
     def fail(self, f, c, case, fails):
         self.failed += 1
@@ -393,8 +400,8 @@ class Results:
                 print(f"skip {f} :: {c}: {why}" + (f" ({note})" if note else ""))
             for f, c, r, exp, status in self.codec_rejected:
                 note = "" if exp.get("status") != 200 else "  (the engine would allow it)"
-                print(f"envoy-{status} {f} :: {c}: {r.get('method', 'GET')!r} {r.get('path', '/')!r} "
-                      f"host={r.get('host', '')!r}: refused by Envoy before the filter "
+                print(f"{self.proxy.lower()}-{status} {f} :: {c}: {r.get('method', 'GET')!r} {r.get('path', '/')!r} "
+                      f"host={r.get('host', '')!r}: refused by {self.proxy} before Vigil "
                       f"(expected {exp.get('status')} {exp.get('decision')}){note}")
         by = {}
         for _, _, why, _ in self.skipped:
@@ -405,7 +412,7 @@ class Results:
         for *_, status in self.codec_rejected:
             st[status] = st.get(status, 0) + 1
         if self.codec_rejected:
-            print(f"of the passed, {len(self.codec_rejected)} were refused by Envoy before the filter "
+            print(f"of the passed, {len(self.codec_rejected)} were refused by {self.proxy} before Vigil "
                   f"({', '.join(f'{n}x {k}' for k, n in sorted(st.items()))}; "
                   f"{allow} of them the engine would allow)")
         if summary:

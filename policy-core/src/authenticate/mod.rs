@@ -487,6 +487,18 @@ impl Authenticator {
         keys: &KeyStore,
         cache: Option<&mut TokenCache>,
     ) -> AuthOutcome {
+        self.authenticate_device_using(req, now, keys, cache, &mut jwt::NativeSignatures)
+    }
+
+    /// [`Authenticator::authenticate_device`], with `signatures` checking the signature.
+    pub fn authenticate_device_using(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        keys: &KeyStore,
+        cache: Option<&mut TokenCache>,
+        signatures: &mut dyn jwt::SignatureCheck,
+    ) -> AuthOutcome {
         if self.device_locations.is_empty() {
             return AuthOutcome::NoToken;
         }
@@ -518,7 +530,16 @@ impl Authenticator {
                 .enumerate()
                 .find(|(_, r)| r.device && r.issuer == iss)
                 .ok_or_else(|| TokenError::new(TokenErrorKind::UnknownIssuer))?;
-            jwt::verify_with_rule(rule, i, d, &found.token, found.source.clone(), now, keys)
+            jwt::verify_with_rule_using(
+                rule,
+                i,
+                d,
+                &found.token,
+                found.source.clone(),
+                now,
+                keys,
+                signatures,
+            )
         });
         match verified {
             Ok(id) => {
@@ -567,36 +588,53 @@ impl Authenticator {
         keys: &KeyStore,
         cache: Option<&mut TokenCache>,
     ) -> AuthOutcome {
+        self.authenticate_using(req, now, keys, cache, &mut jwt::NativeSignatures)
+    }
+
+    /// [`Authenticator::authenticate`], with `signatures` checking the signature.
+    pub fn authenticate_using(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        keys: &KeyStore,
+        cache: Option<&mut TokenCache>,
+        signatures: &mut dyn jwt::SignatureCheck,
+    ) -> AuthOutcome {
         let found = match self.find_token(req) {
             Ok(Some(f)) => f,
             Ok(None) => return AuthOutcome::NoToken,
             Err(e) => return AuthOutcome::Failed(e),
         };
-        match cache {
-            Some(cache) => {
-                if let Some(mut id) = cache.get(&found.token, now, keys) {
-                    let allowed = self
-                        .rules
-                        .get(id.rule)
-                        .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
-                    if allowed {
-                        id.source = found.source;
-                        return AuthOutcome::Verified(id);
-                    }
-                }
-                match self.verify(&found.token, found.source, now, keys) {
-                    Ok(id) => {
-                        let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
-                        cache.insert(&found.token, id.clone(), skew);
-                        AuthOutcome::Verified(id)
-                    }
-                    Err(e) => AuthOutcome::Failed(e),
+        let mut cache = cache;
+        if let Some(c) = cache.as_deref_mut() {
+            if let Some(mut id) = c.get(&found.token, now, keys) {
+                let allowed = self
+                    .rules
+                    .get(id.rule)
+                    .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
+                if allowed {
+                    id.source = found.source;
+                    return AuthOutcome::Verified(id);
                 }
             }
-            None => match self.verify(&found.token, found.source, now, keys) {
-                Ok(id) => AuthOutcome::Verified(id),
-                Err(e) => AuthOutcome::Failed(e),
-            },
+        }
+        match jwt::verify_using(
+            &self.rules,
+            self.max_token_bytes,
+            &found.token,
+            found.source,
+            now,
+            keys,
+            signatures,
+        ) {
+            Ok(id) => {
+                if let Some(c) = cache {
+                    let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
+                    c.insert(&found.token, id.clone(), skew);
+                }
+                AuthOutcome::Verified(id)
+            }
+            Err(e) => AuthOutcome::Failed(e),
         }
     }
 
