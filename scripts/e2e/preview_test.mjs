@@ -113,7 +113,7 @@ async function run(base, context, consoleErrors) {
   await expectDecision(page, "payment: the frontend's POST is allowed", "allow", 200);
   check("payment: the deciding policy is shown", (await text(page, "#facts")).includes("frontend-checkout, rule 0"));
   check("payment: the test file's expectation is met", (await text(page, "#expected")).startsWith("✓"));
-  check("payment: the trace ends with the matching ALLOW rule", /✓\s*allow\s*frontend-checkout rule 0/.test(await text(page, "#trace")));
+  check("payment: the trace ends with the matching ALLOW rule", /✓\s*matched\s*allow\s*frontend-checkout rule 0/.test(await text(page, "#trace")));
   await shot(page, "allow");
   await page.fill("#path", "/admin/keys");
   await expectDecision(page, "payment: changing the path to /admin/keys denies (403)", "deny", 403);
