@@ -391,8 +391,19 @@ function showHints() {
     for (const f of fields) {
       const li = document.createElement("li");
       if (f.present) li.className = "present";
-      const name = text("code", f.name);
-      li.append(name);
+      if (f.present) {
+        li.append(text("code", f.name));
+      } else {
+        // Not there yet: a button that inserts `"name": ` at the cursor.
+        const add = document.createElement("button");
+        add.type = "button";
+        add.className = "insert";
+        add.title = `Insert "${f.name}": at the cursor`;
+        add.append(text("code", f.name));
+        add.addEventListener("mousedown", (e) => e.preventDefault()); // keep the editor's selection
+        add.addEventListener("click", () => insertField(f.name, offset));
+        li.append(add);
+      }
       if (f.required) li.append(text("span", " required", f.present ? "quiet" : "req"));
       if (f.description) li.append(" — ", f.description);
       ul.appendChild(li);
@@ -401,6 +412,18 @@ function showHints() {
   } else {
     ui.hint.append(text("p", `A list${describe(schema, box.path, map) ? `: ${describe(schema, box.path, map)}` : ""}`, "quiet"));
   }
+}
+
+function insertField(name, offset) {
+  const ta = editor.ta;
+  ta.focus();
+  ta.setSelectionRange(offset, offset);
+  // A comma when the cursor follows a value, so the object stays valid JSON.
+  const before = ta.value.slice(0, offset).trimEnd();
+  const comma = before && !before.endsWith("{") && !before.endsWith(",") ? ", " : "";
+  document.execCommand("insertText", false, `${comma}"${name}": `);
+  schedule();
+  showHints();
 }
 
 // ---------------------------------------------------------------- decision

@@ -215,7 +215,7 @@ async function run(base, context, consoleErrors) {
   await expectDecision(page, "fixed policy: the decision comes back", "allow", 200);
 
   // 6. Schema hints follow the cursor.
-  const at = policy.indexOf('"methods"') + 2;
+  const at = policy.indexOf('"methods"');
   await page.evaluate((offset) => {
     const ta = document.getElementById("policy");
     ta.focus();
@@ -224,6 +224,10 @@ async function run(base, context, consoleErrors) {
   }, at);
   const hint = await text(page, "#hint");
   check("hints: the operation's fields are listed", hint.includes("notMethods") && hint.includes("paths") && hint.includes("hosts"), hint);
+  await page.locator("#hint button.insert", { hasText: "notPaths" }).click();
+  const inserted = await page.inputValue("#policy");
+  check("hints: a field's button inserts it at the cursor", inserted.slice(at).startsWith('"notPaths": "methods"'), inserted.slice(at - 10, at + 30));
+  await page.fill("#policy", policy);
 
   // 7. The URL fragment: edit, reload from the link in a new page, same state and decision.
   await page.fill("#path", "/checkout/7");
