@@ -283,7 +283,9 @@ function headerTable(obj, empty) {
   table.className = "kv";
   for (const [k, v] of entries) {
     const tr = document.createElement("tr");
-    tr.append(text("th", k), text("td", Array.isArray(v) ? v.join(", ") : String(v)));
+    // One auth-param a line (`Bearer realm="x",⏎error="…"`), so challenges stay readable.
+    const value = (Array.isArray(v) ? v.join(", ") : String(v)).replace(/,\s+(?=[A-Za-z_][A-Za-z0-9_-]*=)/g, ",\n");
+    tr.append(text("th", k), text("td", value));
     table.appendChild(tr);
   }
   return table;

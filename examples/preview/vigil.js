@@ -16,7 +16,7 @@ export async function loadVigil() {
   return {
     version: typeof mod.version === "function" ? mod.version() : "",
     compile(text) {
-      const r = mod.compile(text);
+      const r = mod.compile(text, {});
       return r.ok ? { engine: r.engine } : { error: r.error };
     },
     lints(engine) {

@@ -78,7 +78,7 @@ async function shot(page, name) {
 
 async function openPage(context, url, consoleErrors) {
   const page = await context.newPage();
-  page.setViewportSize({ width: 1440, height: 1000 });
+  await page.setViewportSize({ width: 1440, height: 1300 });
   page.on("console", (m) => {
     if (m.type() === "error") consoleErrors.push(`${url}: console: ${m.text()}`);
   });
@@ -137,13 +137,13 @@ async function run(base, context, consoleErrors) {
   await page.selectOption("#sample", "app-authz");
   await page.selectOption("#sample-request", { label: "an editor with MFA may update" });
   await expectDecision(page, "app-authz: an editor with MFA may update", "allow", 200);
-  check("app-authz: the decoded claims show the role", /role\s*"?editor/.test(await text(page, "#jwt-claims")));
+  check("app-authz: the decoded claims show the role", /roles\s*\["editor"\]/.test(await text(page, "#jwt-claims")));
   check("app-authz: upstream identity header from the token", (await text(page, "#upstream-headers")).includes("x-user"));
   const viewer = sample("app-authz").requests.find((r) => r.name === "a viewer with MFA may not create");
   const viewerToken = /^Bearer (.+)$/.exec(viewer.request.headers.authorization)[1];
   await page.fill("#jwt", viewerToken);
   await expectDecision(page, "app-authz: the same update with a viewer's token is denied", "deny", 403);
-  check("app-authz: the decoded claims now show the viewer role", /role\s*"?viewer/.test(await text(page, "#jwt-claims")));
+  check("app-authz: the decoded claims now show the viewer role", /roles\s*\["viewer"\]/.test(await text(page, "#jwt-claims")));
   await page.fill("#jwt", "");
   await expectDecision(page, "app-authz: no token at all: 401", "unauthenticated", 401);
   check("app-authz: WWW-Authenticate without an error code", /www-authenticate\s+Bearer realm="[^"]*"$/m.test(await text(page, "#response-headers")));
@@ -166,6 +166,7 @@ async function run(base, context, consoleErrors) {
   const trust = await text(page, "#trust");
   check("containment: the trust score and minimum are shown", /10\s*\/ minimum 70/.test(trust), trust);
   check("containment: the named risks are listed", trust.includes("unmanaged_device") && trust.includes("new_location"), trust);
+  await shot(page, "trust");
   await page.fill("#state", "");
   await page.waitForFunction(() => !document.getElementById("trust").innerText.includes("new_location"), null, { timeout: TIMEOUT_MS }).then(
     () => check("containment: without the new-country signal the risk is gone", true),
