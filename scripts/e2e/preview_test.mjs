@@ -132,6 +132,28 @@ async function run(base, context, consoleErrors) {
   await page.fill("#path", "/checkout/42");
   await expectDecision(page, "payment: another source principal is denied (403)", "deny", 403);
 
+  // Layout: a changing decision moves neither the editor nor the request form.
+  const boxes = async () => JSON.stringify(await page.evaluate(() => ["policy", "path", "jwt", "time"].map((id) => {
+    const r = document.getElementById(id).getBoundingClientRect();
+    return [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)];
+  })));
+  const before = await boxes();
+  await page.fill("#path", "/checkout/x/../../admin");
+  await expectDecision(page, "payment: a dot-segment path to /admin is denied (403)", "deny", 403);
+  check("layout: the editor and the form stay where they were when the decision changes", before === (await boxes()), `${before} → ${await boxes()}`);
+  await page.fill("#path", "/checkout/42");
+
+  // Keyboard: Tab indents in the editor; Escape then Tab moves on to the next control.
+  await page.focus("#policy");
+  await page.evaluate(() => document.getElementById("policy").setSelectionRange(0, 0));
+  await page.keyboard.press("Tab");
+  check("keyboard: Tab in the editor indents", (await page.inputValue("#policy")).startsWith("  {"));
+  await page.keyboard.press("Control+z");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Tab");
+  check("keyboard: Escape then Tab leaves the editor", await page.evaluate(() => document.activeElement?.id !== "policy" && document.activeElement !== document.body));
+  check("keyboard: undo restores the text", (await page.inputValue("#policy")).startsWith("{"));
+
   // 2. app-authz: a role claim. The editor's token allows the update; pasting the viewer's
   //    token (role viewer) into the JWT field denies it.
   await page.selectOption("#sample", "app-authz");
