@@ -305,6 +305,15 @@ function compile(textValue) {
   compiled = { text: textValue, engine: r.engine ?? null, error: r.error ?? null, lints: [] };
   if (compiled.engine) compiled.lints = vigil.lints(compiled.engine);
   jwksApplied = { engine: null, key: "" };
+  // The policy's issuers, offered in the key set's issuer field.
+  let issuers = [];
+  try {
+    const rules = JSON.parse(textValue).jwtRules;
+    if (Array.isArray(rules)) issuers = rules.map((r) => r?.issuer).filter((i) => typeof i === "string");
+  } catch {
+    // Not JSON: the editor shows why.
+  }
+  $("issuers").replaceChildren(...issuers.map((i) => new Option(i)));
   return compiled;
 }
 

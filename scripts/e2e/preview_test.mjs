@@ -195,6 +195,28 @@ async function run(base, context, consoleErrors) {
     async () => check("containment: without the new-country signal the risk is gone", false, await text(page, "#trust")),
   );
 
+  // 4b. Key sets: an issuer whose keys are fetched (`jwksUri`) has none in the page (503)
+  //     until its JWKS is pasted (engine.setJwks).
+  await page.selectOption("#sample", "validate-token");
+  const tokenCase = sample("validate-token").requests.find((r) => r.expect.decision === "allow");
+  await page.selectOption("#sample-request", { label: tokenCase.name });
+  await expectDecision(page, "validate-token: the sample's token is allowed (inline jwks)", "allow", 200);
+  const vtPolicy = JSON.parse(sample("validate-token").policy);
+  const jwks = vtPolicy.jwtRules[0].jwks;
+  delete vtPolicy.jwtRules[0].jwks;
+  vtPolicy.jwtRules[0].jwksUri = "https://idp.vigil.test/jwks";
+  await page.fill("#policy", JSON.stringify(vtPolicy, null, 2));
+  await expectDecision(page, "validate-token: with jwksUri and no key set: 503", "deny", 503);
+  check("validate-token: code keys_unavailable", (await text(page, "#code")) === "keys_unavailable");
+  await page.click("#jwks-box summary");
+  await page.fill("#jwks-issuer", "https://idp.vigil.test/other");
+  await page.fill("#jwks", typeof jwks === "string" ? jwks : JSON.stringify(jwks));
+  await page.waitForFunction(() => document.getElementById("jwks-error").textContent !== "", null, { timeout: TIMEOUT_MS }).catch(() => {});
+  check("key set: an issuer the policy does not have is refused", (await text(page, "#jwks-error")).includes("no `jwtRules` item has the issuer"), await text(page, "#jwks-error"));
+  await page.fill("#jwks-issuer", "https://idp.vigil.test");
+  await expectDecision(page, "key set: the pasted JWKS verifies the token", "allow", 200);
+  check("key set: no error shown", (await text(page, "#jwks-error")) === "");
+
   // 5. An invalid policy: the error is marked inline on the line of the offending key.
   await page.selectOption("#sample", "payment");
   await expectDecision(page, "payment again: allowed", "allow", 200);
