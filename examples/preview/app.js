@@ -609,6 +609,9 @@ function loadSample(name, requestIndex = 0) {
   if (!sample) return;
   showSampleDescription(sample);
   ui.sample.value = name;
+  // A key set belongs to the policy it was pasted for.
+  ui.jwksIssuer.value = "";
+  ui.jwks.value = "";
   editor.value = sample.policy;
   fillSampleRequests(sample);
   loadSampleRequest(sample, requestIndex);
