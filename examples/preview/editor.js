@@ -139,6 +139,7 @@ export class Editor {
         }
         if (at < line.length) row.appendChild(document.createTextNode(line.slice(at)));
         const messages = pieces.map((p) => p.message).filter(Boolean);
+        if (messages.length) g.title = messages.join("\n");
         if (messages.length) {
           const lens = document.createElement("span");
           lens.className = `lens ${level}`;
