@@ -101,6 +101,26 @@ export function mapJson(text) {
     fail("unterminated string");
     return null;
   };
+  // The items of an object or array up to `close`, each read by `item(index)`.
+  const sequence = (close, item) => {
+    ws();
+    if (text[i] === close) {
+      i++;
+      return true;
+    }
+    for (let k = 0; ; k++) {
+      if (!item(k)) return false;
+      ws();
+      if (text[i] === ",") {
+        i++;
+      } else if (text[i] === close) {
+        i++;
+        return true;
+      } else {
+        return fail(`expected \`,\` or \`${close}\``);
+      }
+    }
+  };
   const value = (path, keyStart, keyEnd, depth) => {
     ws();
     if (i >= n) return fail("unexpected end of input");
@@ -108,62 +128,25 @@ export function mapJson(text) {
     const start = i;
     const c = text[i];
     let kind;
-    if (c === "{") {
-      kind = "object";
+    if (c === "{" || c === "[") {
+      kind = c === "{" ? "object" : "array";
       const box = { path, kind, start, end: n + 1 };
       containers.push(box);
       i++;
-      ws();
-      if (text[i] === "}") {
+      const member = () => {
+        ws();
+        if (text[i] !== '"') return fail("expected a quoted key");
+        const ks = i;
+        const key = string();
+        if (key === null) return false;
+        const ke = i;
+        ws();
+        if (text[i] !== ":") return fail("expected `:`");
         i++;
-      } else {
-        for (;;) {
-          ws();
-          if (text[i] !== '"') return fail("expected a quoted key");
-          const ks = i;
-          const key = string();
-          if (key === null) return false;
-          const ke = i;
-          ws();
-          if (text[i] !== ":") return fail("expected `:`");
-          i++;
-          if (!value(joinKey(path, key), ks, ke, depth + 1)) return false;
-          ws();
-          if (text[i] === ",") {
-            i++;
-            continue;
-          }
-          if (text[i] === "}") {
-            i++;
-            break;
-          }
-          return fail("expected `,` or `}`");
-        }
-      }
-      box.end = i;
-    } else if (c === "[") {
-      kind = "array";
-      const box = { path, kind, start, end: n + 1 };
-      containers.push(box);
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-      } else {
-        for (let k = 0; ; k++) {
-          if (!value(joinIndex(path, k), undefined, undefined, depth + 1)) return false;
-          ws();
-          if (text[i] === ",") {
-            i++;
-            continue;
-          }
-          if (text[i] === "]") {
-            i++;
-            break;
-          }
-          return fail("expected `,` or `]`");
-        }
-      }
+        return value(joinKey(path, key), ks, ke, depth + 1);
+      };
+      const element = (k) => value(joinIndex(path, k), undefined, undefined, depth + 1);
+      if (!sequence(c === "{" ? "}" : "]", c === "{" ? member : element)) return false;
       box.end = i;
     } else if (c === '"') {
       kind = "string";

@@ -282,8 +282,13 @@ async function run(base, context, consoleErrors) {
   await page.fill("#method", "PUT");
   await expectDecision(page, "share: PUT is denied before sharing", "deny", 403);
   await page.waitForFunction(() => location.hash.startsWith("#z="), null, { timeout: TIMEOUT_MS });
-  await page.waitForTimeout(500); // the fragment is written 300 ms after the last change
-  const link = page.url();
+  // The fragment is written a moment after the last change: wait until it stays the same.
+  let link = page.url();
+  for (let tries = 0; tries < 20; tries++) {
+    await page.waitForTimeout(400);
+    if (page.url() === link) break;
+    link = page.url();
+  }
   const page2 = await openPage(context, link, consoleErrors);
   await expectDecision(page2, "share: the link restores the decision", "deny", 403);
   check("share: the link restores the policy text", (await page2.inputValue("#policy")) === (await page.inputValue("#policy")));
