@@ -10,6 +10,7 @@
 //                          `cf-connecting-ip` on Cloudflare (never one a client can send)
 //   DECISION_HEADER text   tests only: every response carries this header with
 //                          {"decision","status","code","dryRun"} (the e2e reads it)
+//   NOW      text     tests only: decide at this Unix time instead of the clock
 //
 // Answers exactly as the Envoy filter: a refusal is `status` with the decision's response
 // headers (WWW-Authenticate, Retry-After), `content-type: application/json`, `cache-control:
@@ -31,6 +32,8 @@ const MAX_BUCKETS = 10000;
 function engineFor(env) {
   if (current && current.text === env.POLICY) return current;
   const built = compile(env.POLICY, {
+    // Signatures through the runtime's WebCrypto: much faster than RSA/ECDSA in wasm.
+    verify: "webcrypto",
     fetchJwks: async (url) => {
       const via = env.IDP ?? globalThis;
       const r = await via.fetch(url, { headers: { accept: "application/json" } });
@@ -46,17 +49,20 @@ function engineFor(env) {
 /** The check request (docs/js.md) for a Fetch API Request. */
 export function checkRequest(request, env) {
   const url = request.url;
-  // The target as received: everything after the authority (URL objects would normalise it).
-  const afterScheme = url.indexOf("//") + 2;
+  // The target and host as received: a URL object would normalise both (dot segments, IPv4
+  // forms, ports, IDNA), and Vigil must see, and refuse, what the client sent.
+  const colon = url.indexOf("://");
+  const afterScheme = colon + 3;
   const slash = url.indexOf("/", afterScheme);
   const path = slash < 0 ? "/" : url.slice(slash);
-  const host = new URL(url).host;
+  const host = request.headers.get("host") ?? url.slice(afterScheme, slash < 0 ? url.length : slash);
   const headers = {};
   for (const [k, v] of request.headers) {
     if (k === "host") continue;
+    // The Fetch API has already joined repeated headers with ", " (docs/js.md).
     (headers[k] ??= []).push(v);
   }
-  const req = { method: request.method, path, host, scheme: new URL(url).protocol.slice(0, -1), headers };
+  const req = { method: request.method, path, host, scheme: url.slice(0, colon), headers };
   const ipHeader = env.CLIENT_IP_HEADER;
   const ip = ipHeader ? request.headers.get(ipHeader) : null;
   if (ip) req.source = { address: ip };
@@ -110,6 +116,7 @@ export default {
       });
     }
     const d = await e.engine.decideAsync(checkRequest(request, env), {
+      now: env.NOW ? Number(env.NOW) : undefined,
       state: { rate: rateState() },
     });
     remember(d.rateUpdates);

@@ -24,6 +24,7 @@ use policy_core::authenticate::jwt::{NativeSignatures, SignatureCheck};
 use policy_core::authenticate::TokenCache;
 use policy_core::error::{ErrorCode, PolicyError};
 use policy_core::json::{Map, Value};
+use policy_core::CheckRequest;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -293,6 +294,23 @@ impl Call {
     }
 }
 
+/// Reads the request and options of a call, or the denial that answers them.
+fn parse(call: &Call) -> Result<(CheckRequest, Options), Value> {
+    let req = call
+        .request
+        .as_deref()
+        .map_err(Clone::clone)
+        .and_then(api::request)
+        .map_err(|e| api::input_rejected(400, "invalid_request", "request", &e))?;
+    let opts = call
+        .options
+        .as_deref()
+        .map_err(Clone::clone)
+        .and_then(api::options)
+        .map_err(|e| api::input_rejected(500, "invalid_options", "options", &e))?;
+    Ok((req, opts))
+}
+
 /// Decides (or explains) under a borrow of the engine; returns the JSON value and the issuer
 /// whose keys a refetch could help. `signatures` checks token signatures when deciding
 /// (explanations always use the core's own crypto).
@@ -302,44 +320,29 @@ fn run(
     explain: bool,
     signatures: &mut dyn SignatureCheck,
 ) -> (Value, Option<String>) {
-    let req = match call
-        .request
-        .as_deref()
-        .map_err(Clone::clone)
-        .and_then(api::request)
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return (
-                api::input_rejected(400, "invalid_request", "request", &e),
-                None,
-            )
-        }
-    };
-    let opts: Options = match call
-        .options
-        .as_deref()
-        .map_err(Clone::clone)
-        .and_then(api::options)
-    {
-        Ok(o) => o,
-        Err(e) => {
-            return (
-                api::input_rejected(500, "invalid_options", "options", &e),
-                None,
-            )
-        }
-    };
-    let now = api::decision_time(&opts, &req, clock_seconds());
+    match parse(call) {
+        Ok((req, opts)) => run_parsed(inner, &req, &opts, explain, signatures),
+        Err(v) => (v, None),
+    }
+}
+
+fn run_parsed(
+    inner: &mut Inner,
+    req: &CheckRequest,
+    opts: &Options,
+    explain: bool,
+    signatures: &mut dyn SignatureCheck,
+) -> (Value, Option<String>) {
+    let now = api::decision_time(opts, req, clock_seconds());
     let mut env = opts.state.env(now);
     env.keys = Some(&inner.keys.store);
     if explain {
-        let (d, steps) = inner.engine.explain(&req, &env);
+        let (d, steps) = inner.engine.explain(req, &env);
         (api::explain_value(&d, &steps), d.key_refetch.clone())
     } else {
         let d = inner
             .engine
-            .decide_cached_using(&req, &env, &mut inner.cache, signatures);
+            .decide_cached_using(req, &env, &mut inner.cache, signatures);
         (api::decision_value(&d), d.key_refetch.clone())
     }
 }
@@ -360,26 +363,49 @@ fn run_shared(inner: &Rc<RefCell<Inner>>, call: &Call, explain: bool) -> (Value,
     }
 }
 
-/// Decides with WebCrypto checking the signatures: one round per signature the core asks for
-/// (a user token and a device token: two), then the decision with every answer known.
+/// Decides with WebCrypto checking the signatures. The request is authenticated first (the
+/// caller's token, then a device token) with a [`Deferred`] check that records the signature
+/// it needs; WebCrypto verifies it; authenticating again with the answer puts the verified
+/// token in the token cache. Then the core decides, every signature answered (or cached).
+/// A cached token costs one cache lookup more than `decide`.
 async fn run_webcrypto(inner: &Rc<RefCell<Inner>>, call: &Call) -> (Value, Option<String>) {
+    let (req, opts) = match parse(call) {
+        Ok(p) => p,
+        Err(v) => return (v, None),
+    };
     let mut answers: Vec<Answer> = Vec::new();
-    for _ in 0..3 {
-        let (v, refetch, pending) = {
-            let Ok(mut i) = inner.try_borrow_mut() else {
+    // At most two signatures: the caller's token and a device token.
+    for _ in 0..2 {
+        let pending = {
+            let Ok(mut guard) = inner.try_borrow_mut() else {
                 return (busy(), None);
             };
+            let i = &mut *guard;
+            let now = api::decision_time(&opts, &req, clock_seconds());
+            let auth = &i.engine.plan().auth;
             let mut deferred = Deferred::new(&answers);
-            let (v, refetch) = run(&mut i, call, false, &mut deferred);
-            (v, refetch, deferred.pending)
+            auth.authenticate_using(&req, now, &i.keys.store, Some(&mut i.cache), &mut deferred);
+            if deferred.pending.is_none() && auth.has_device_rules() {
+                auth.authenticate_device_using(
+                    &req,
+                    now,
+                    &i.keys.store,
+                    Some(&mut i.cache),
+                    &mut deferred,
+                );
+            }
+            deferred.pending
         };
         let Some(job) = pending else {
-            return (v, refetch);
+            break;
         };
         let ok = verify_job(inner, &job).await;
         answers.push((job.message, job.signature, ok));
     }
-    run_shared(inner, call, false)
+    match inner.try_borrow_mut() {
+        Ok(mut i) => run_parsed(&mut i, &req, &opts, false, &mut Deferred::new(&answers)),
+        Err(_) => (busy(), None),
+    }
 }
 
 /// Calls `subtle[method](...args)` and awaits it.

@@ -5,7 +5,9 @@
 //        (default: corpus examples/policies; PATH default target/debug/vigil)
 // Loads the nodejs build with require() (dist/js, built by scripts/build). Every JSON test
 // file runs (YAML ones are the CLI's); a case passes when every field of the native decision
-// is equal in the module's decision and the case's expectations hold. Prints one line per
+// is equal in the module's decision — from `decide` (signatures in wasm) and from
+// `decideAsync` with `verify: "webcrypto"` (signatures by Node's WebCrypto) — and the case's
+// expectations hold. Prints one line per
 // failure and `N passed, N failed (N files)`; exit 1 on any failure.
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -89,17 +91,20 @@ for (const [file, doc] of testFiles) {
     continue;
   }
   const engine = compiled.engine;
-  doc.cases.forEach((c, i) => {
+  const viaWebcrypto = vigilJs.compile(policy, { verify: "webcrypto" }).engine;
+  for (const [i, c] of doc.cases.entries()) {
     const name = c.name ?? `cases[${i}]`;
     const now = c.time ?? doc.time;
     const state = c.state ?? doc.state;
     const d = engine.decide(c.request, { now, state });
+    const dw = await viaWebcrypto.decideAsync(c.request, { now, state });
     const why = [];
     const nd = nat.cases[i]?.decision;
     if (!nd) why.push("no native decision");
     else {
       for (const [k, v] of Object.entries(nd)) {
         if (!sameValue(d[k], v)) why.push(`${k}: module ${JSON.stringify(d[k])}, native ${JSON.stringify(v)}`);
+        if (!sameValue(dw[k], v)) why.push(`${k} (webcrypto): module ${JSON.stringify(dw[k])}, native ${JSON.stringify(v)}`);
       }
     }
     why.push(...compareExpect(c.expect, d));
@@ -108,8 +113,9 @@ for (const [file, doc] of testFiles) {
       passed++;
       if (verbose) console.log(`ok   ${relative(root, file)} :: ${name}`);
     }
-  });
+  }
   engine.free();
+  viaWebcrypto.free();
 }
 console.log(`${passed} passed, ${failed} failed (${testFiles.length} files)`);
 process.exit(failed ? 1 : 0);

@@ -345,16 +345,8 @@ def run_file(f, doc, policy, up, work, base_id, res, verbose):
             moved = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in after}
             decided = sum(moved.get(k, 0) for k in DECISION_STATS)
             kind, fails = check(case, status, hdrs, body, decided, moved.get(DRY_RUN_STAT, 0))
-            if kind == "envoy":
-                res.codec(name, cname, case, status)
-            elif kind == "rewritten":
-                res.skip(name, cname, "target rewritten by Envoy's codec before the filter",
-                         f"filter answered {status} on Envoy's reading of it")
-            elif fails:
-                res.fail(name, cname, case, fails)
+            if not res.tally(name, cname, case, status, kind, fails):
                 failed_here.append(case)
-            else:
-                res.ok()
         if failed_here and verbose:
             for ln in vigil_log_lines(env, [c["request"].get("path", "") for c in failed_here]):
                 print(f"    envoy log: {ln[:800]}")
@@ -372,6 +364,20 @@ class Results:
 
     def ok(self):
         self.passed += 1
+
+    def tally(self, f, c, case, status, kind, fails):
+        """Counts what check() found; False when the case failed."""
+        if kind == "envoy":
+            self.codec(f, c, case, status)
+        elif kind == "rewritten":
+            self.skip(f, c, f"target rewritten by {self.proxy} before Vigil",
+                      f"Vigil answered {status} on {self.proxy}'s reading of it")
+        elif fails:
+            self.fail(f, c, case, fails)
+            return False
+        else:
+            self.ok()
+        return True
 
     def fail(self, f, c, case, fails):
         self.failed += 1

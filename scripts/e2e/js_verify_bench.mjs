@@ -42,7 +42,8 @@ function ratios(table) {
   const out = {};
   for (const alg of ALGS) {
     const jose = table.jose[alg];
-    out[alg] = { wasm: round1((table.wasm[alg] / jose) * 100) / 100, webcrypto: round1((table.webcrypto[alg] / jose) * 100) / 100 };
+    const r = (x) => Math.round((x / jose) * 100) / 100;
+    out[alg] = { wasm: r(table.wasm[alg]), webcrypto: r(table.webcrypto[alg]) };
   }
   return out;
 }
@@ -50,19 +51,28 @@ function ratios(table) {
 async function benchNode(data) {
   const vigil = createRequire(import.meta.url)(join(root, "dist", "js"));
   const runners = await makeRunners(vigil, jose, data);
+  // Rounds outermost, variants interleaved: load on a shared machine moves every variant alike.
+  const per = {};
+  for (const v of VARIANTS) {
+    per[v] = {};
+    for (const alg of ALGS) {
+      per[v][alg] = [];
+      await runners[v][alg](N); // warm up (V8 tiers wasm up after a while)
+    }
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const alg of ALGS) {
+      for (const v of VARIANTS) {
+        const t0 = performance.now();
+        await runners[v][alg](N);
+        per[v][alg].push(((performance.now() - t0) * 1000) / N);
+      }
+    }
+  }
   const table = {};
   for (const v of VARIANTS) {
     table[v] = {};
-    for (const alg of ALGS) {
-      await runners[v][alg](Math.max(5, N / 10)); // warm up
-      const per = [];
-      for (let r = 0; r < ROUNDS; r++) {
-        const t0 = performance.now();
-        await runners[v][alg](N);
-        per.push(((performance.now() - t0) * 1000) / N);
-      }
-      table[v][alg] = round1(median(per));
-    }
+    for (const alg of ALGS) table[v][alg] = round1(median(per[v][alg]));
   }
   return table;
 }
@@ -144,19 +154,27 @@ const config :Workerd.Config = (
       await get(port, `/run?v=${v}&alg=${alg}&n=${n}`);
       return performance.now() - t0;
     };
-    const table = {};
-    for (const v of VARIANTS) table[v] = {};
-    for (const alg of ALGS) {
-      for (const v of VARIANTS) await timeReq(v, alg, Math.max(5, N / 10)); // warm up
-      for (const v of VARIANTS) {
-        const per = [];
-        for (let r = 0; r < ROUNDS; r++) {
+    const per = {};
+    for (const v of VARIANTS) {
+      per[v] = {};
+      for (const alg of ALGS) {
+        per[v][alg] = [];
+        await timeReq(v, alg, N); // warm up
+      }
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const alg of ALGS) {
+        for (const v of VARIANTS) {
           const base = await timeReq("noop", alg, 0);
           const t = await timeReq(v, alg, N);
-          per.push((Math.max(0, t - base) * 1000) / N);
+          per[v][alg].push((Math.max(0, t - base) * 1000) / N);
         }
-        table[v][alg] = round1(median(per));
       }
+    }
+    const table = {};
+    for (const v of VARIANTS) {
+      table[v] = {};
+      for (const alg of ALGS) table[v][alg] = round1(median(per[v][alg]));
     }
     return table;
   } finally {

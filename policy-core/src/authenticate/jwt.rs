@@ -301,12 +301,11 @@ pub fn signature_well_formed(alg: Alg, key: &PublicKey, signature: &[u8]) -> boo
 /// Verifies `signature` over `message` with `key` under `alg` (which the caller has already
 /// checked the key decides). Returns false for any malformed signature.
 pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    if !signature_well_formed(alg, key, signature) {
+        return false;
+    }
     match (alg, key) {
         (a, PublicKey::Rsa(k)) if a.is_rsa() => {
-            use rsa::traits::PublicKeyParts;
-            if signature.len() != k.size() {
-                return false;
-            }
             let Ok(sig) = jwt_compact::alg::RsaSignature::try_from_slice(signature) else {
                 return false;
             };
@@ -321,16 +320,6 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
             algo.verify_signature(&sig, k, message)
         }
         (Alg::Es256, PublicKey::P256(k)) => {
-            let (Some(r), Some(s)) = (signature.get(..32), signature.get(32..)) else {
-                return false;
-            };
-            let (Ok(r), Ok(s)) = (<[u8; 32]>::try_from(r), <[u8; 32]>::try_from(s)) else {
-                return false;
-            };
-            let zero = [0u8; 32];
-            if r == zero || s == zero || !less_than(&r, &P256_N) || !less_than(&s, &P256_N) {
-                return false;
-            }
             let Ok(sig) = <p256::ecdsa::Signature as AlgorithmSignature>::try_from_slice(signature)
             else {
                 return false;
@@ -338,9 +327,6 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
             jwt_compact::alg::Es256.verify_signature(&sig, k, message)
         }
         (Alg::EdDsa, PublicKey::Ed25519(k)) => {
-            if signature.len() != 64 {
-                return false;
-            }
             let Ok(sig) =
                 <ed25519_dalek::Signature as AlgorithmSignature>::try_from_slice(signature)
             else {

@@ -593,47 +593,36 @@ impl Authenticator {
             Ok(None) => return AuthOutcome::NoToken,
             Err(e) => return AuthOutcome::Failed(e),
         };
-        match cache {
-            Some(cache) => {
-                if let Some(mut id) = cache.get(&found.token, now) {
-                    let allowed = self
-                        .rules
-                        .get(id.rule)
-                        .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
-                    if allowed {
-                        id.source = found.source;
-                        return AuthOutcome::Verified(id);
-                    }
-                }
-                match jwt::verify_using(
-                    &self.rules,
-                    self.max_token_bytes,
-                    &found.token,
-                    found.source,
-                    now,
-                    keys,
-                    signatures,
-                ) {
-                    Ok(id) => {
-                        let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
-                        cache.insert(&found.token, id.clone(), skew);
-                        AuthOutcome::Verified(id)
-                    }
-                    Err(e) => AuthOutcome::Failed(e),
+        let mut cache = cache;
+        if let Some(c) = cache.as_deref_mut() {
+            if let Some(mut id) = c.get(&found.token, now) {
+                let allowed = self
+                    .rules
+                    .get(id.rule)
+                    .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
+                if allowed {
+                    id.source = found.source;
+                    return AuthOutcome::Verified(id);
                 }
             }
-            None => match jwt::verify_using(
-                &self.rules,
-                self.max_token_bytes,
-                &found.token,
-                found.source,
-                now,
-                keys,
-                signatures,
-            ) {
-                Ok(id) => AuthOutcome::Verified(id),
-                Err(e) => AuthOutcome::Failed(e),
-            },
+        }
+        match jwt::verify_using(
+            &self.rules,
+            self.max_token_bytes,
+            &found.token,
+            found.source,
+            now,
+            keys,
+            signatures,
+        ) {
+            Ok(id) => {
+                if let Some(c) = cache {
+                    let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
+                    c.insert(&found.token, id.clone(), skew);
+                }
+                AuthOutcome::Verified(id)
+            }
+            Err(e) => AuthOutcome::Failed(e),
         }
     }
 
