@@ -38,7 +38,7 @@ pub const DEFAULT_TOKEN_CACHE: usize = 4096;
 pub const MAX_TOKEN_CACHE: usize = 1 << 20;
 
 #[wasm_bindgen(typescript_custom_section)]
-const TYPES: &'static str = include_str!("types.d.ts");
+const TYPES: &str = include_str!("types.d.ts");
 
 // JS values typed in the .d.ts by the types above (nothing is checked at run time: the JSON
 // readers in api.rs do that and answer with data).

@@ -11,7 +11,8 @@ const path = require("node:path");
 
 const root = path.resolve(__dirname, "../..");
 const bin = (name) => path.join(root, process.env.CARGO_TARGET_DIR || "target", "debug", name);
-const fixtures = (...args) => execFileSync(bin("vigil-fixtures"), args, { encoding: "utf8" }).trim();
+const fixturesBin = process.env.VIGIL_FIXTURES || bin("vigil-fixtures");
+const fixtures = (...args) => execFileSync(fixturesBin, args, { encoding: "utf8" }).trim();
 
 // As a user would: the package directory (its package.json picks nodejs/ under Node).
 const vigil = require(path.join(root, "dist", "js"));
