@@ -428,7 +428,10 @@ fn behaviour_signals_accumulate_in_shared_data() {
         vm.set_time(t + dt);
         let d = from_frontend(&mut vm, &format!("/r/{i}"));
         seen.push((
-            d.get("status").and_then(|s| s.as_f64()).unwrap() as u16,
+            d.get("status")
+                .and_then(|s| s.as_number())
+                .map(|n| n.as_f64())
+                .unwrap() as u16,
             risks(&d),
         ));
     }

@@ -120,7 +120,7 @@ impl Default for DecisionLog {
 impl DecisionLog {
     /// Whether the `n`th decision (counting from 0, per adapter instance) is logged.
     pub fn logs(&self, n: u64, allowed: bool) -> bool {
-        let sampled = self.sample != 0 && n % u64::from(self.sample) == 0;
+        let sampled = self.sample != 0 && n.is_multiple_of(u64::from(self.sample));
         match (allowed, self.denied) {
             (false, DeniedLog::All) => true,
             (false, DeniedLog::None) => false,
