@@ -29,7 +29,7 @@ use policy_core::authenticate::TokenCache;
 use policy_core::{CheckRequest, Decision, Engine, Env, Outcome};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
-use state::{Revocation, SharedRate};
+use state::{Revocation, SharedBehavior, SharedRate};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -111,6 +111,10 @@ impl Counters {
 #[derive(Debug)]
 struct Shared {
     engine: Engine,
+    /// The request headers the policy can read (the rest are never copied).
+    headers: policy_core::policy::HeaderNeeds,
+    /// The connection properties the policy can read.
+    properties: policy_core::policy::PropertyNeeds,
     counters: Counters,
     keys: Keys,
     /// Revocations published in shared data (polled from the policy's feed, if any).
@@ -118,6 +122,8 @@ struct Shared {
     /// Verified tokens of this VM (one per worker thread): the common case — the same token on
     /// many requests — costs a hash and a lookup instead of a signature check.
     token_cache: RefCell<TokenCache>,
+    /// Decisions made by this VM (for `decisionLog` sampling).
+    decisions: std::cell::Cell<u64>,
 }
 
 /// Verified tokens kept per VM.
@@ -129,6 +135,7 @@ impl Shared {
     fn decide(&self, req: &CheckRequest, now: i64) -> Decision {
         let keys = self.keys.store.borrow();
         let rate = SharedRate::default();
+        let behavior = SharedBehavior::default();
         self.revocation.sync();
         let revocation = self.revocation.snapshot.borrow();
         {
@@ -149,6 +156,7 @@ impl Shared {
             keys: Some(&keys),
             revocation: Some(&revocation),
             rate: Some(&rate),
+            behavior: Some(&behavior),
             ..Env::default()
         };
         // Never re-entered (one callback at a time per VM), but never panic if it were.
@@ -169,6 +177,7 @@ impl Shared {
             Err(_) => self.engine.decide(req, &env),
         };
         rate.store(&d.rate_updates);
+        behavior.store(d.behavior.as_ref());
         d
     }
 }
@@ -264,11 +273,14 @@ impl RootContext for Root {
                 };
                 let needs_tick = remotes > 0 || revocation.poll_ms().is_some();
                 self.shared = Some(Rc::new(Shared {
+                    headers: engine.plan().header_needs(),
+                    properties: engine.plan().property_needs(),
                     engine,
                     counters: Counters::define(),
                     keys,
                     revocation,
                     token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
+                    decisions: std::cell::Cell::new(0),
                 }));
                 if needs_tick {
                     if let Err(s) = abi::set_tick_period_ms(tick) {
@@ -381,10 +393,15 @@ impl Http {
     /// Records and carries out a decision. Returns true when the request goes on.
     fn enforce(&self, shared: &Shared, decision: &Decision) -> bool {
         shared.counters.record(decision);
-        abi::log(
-            Level::Info,
-            &format!("vigil decision {}", decision.to_json()),
-        );
+        let n = shared.decisions.get();
+        shared.decisions.set(n.wrapping_add(1));
+        let allowed = decision.outcome == Outcome::Allow;
+        if shared.engine.plan().decision_log.logs(n, allowed) {
+            abi::log(
+                Level::Info,
+                &format!("vigil decision {}", decision.to_json()),
+            );
+        }
         if decision.forwards() {
             match self.forward(decision) {
                 Ok(()) => true,
@@ -494,7 +511,10 @@ impl HttpContext for Http {
             ));
             return Action::Pause;
         };
-        let (req, now) = match (request::read(), abi::now_seconds()) {
+        let (req, now) = match (
+            request::read(&shared.headers, shared.properties),
+            abi::now_seconds(),
+        ) {
             (Ok(req), Ok(now)) => (req, now),
             (Err(e), _) | (_, Err(e)) => {
                 Counters::bump(shared.counters.errors);

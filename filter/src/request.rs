@@ -1,6 +1,7 @@
 //! Building the core's check request from what the proxy knows.
 
 use crate::abi::{self, Map, Status};
+use policy_core::policy::{HeaderNeeds, PropertyNeeds};
 use policy_core::{CheckRequest, Peer};
 
 /// `ip:port` / `[v6]:port` → (ip, port).
@@ -31,39 +32,59 @@ fn int_property(path: &[&str]) -> Result<Option<i64>, Status> {
     }))
 }
 
-/// Reads the current request into a check request.
-pub fn read() -> Result<CheckRequest, Status> {
+/// Reads the current request into a check request, keeping only the headers `needs` names
+/// (computed once from the plan at configure time). One host call fetches the header map:
+/// the ABI's per-name lookup returns a single value, and a repeated header (two
+/// `authorization` headers: two tokens) must be seen whole.
+pub fn read(needs: &HeaderNeeds, props: PropertyNeeds) -> Result<CheckRequest, Status> {
     let mut req = CheckRequest::default();
     for (k, v) in abi::map_pairs(Map::RequestHeaders)? {
-        let name = String::from_utf8_lossy(&k).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&v).into_owned();
-        match name.as_str() {
-            ":method" => req.method = value,
-            ":path" => req.path = value,
-            ":authority" => req.host = value,
-            ":scheme" => req.scheme = Some(value),
-            n if n.starts_with(':') => {}
-            _ => req.headers.push((name, value)),
+        let text = |b: Vec<u8>| {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        };
+        match k.as_slice() {
+            b":method" => req.method = text(v),
+            b":path" => req.path = text(v),
+            b":authority" => req.host = text(v),
+            b":scheme" => req.scheme = Some(text(v)),
+            [b':', ..] => {}
+            _ => {
+                let mut name = text(k);
+                name.make_ascii_lowercase();
+                if needs.wants(&name) {
+                    req.headers.push((name, text(v)));
+                }
+            }
         }
     }
-    if let Some(addr) = text_property(&["source", "address"])? {
-        let (ip, port) = split_socket_address(&addr);
-        req.source = Peer {
-            address: ip,
-            port,
-            principal: None,
-        };
+    // Only the properties the plan reads (each is a host call).
+    if props.source {
+        if let Some(addr) = text_property(&["source", "address"])? {
+            let (ip, port) = split_socket_address(&addr);
+            req.source = Peer {
+                address: ip,
+                port,
+                principal: None,
+            };
+        }
     }
-    req.source.principal = text_property(&["connection", "uri_san_peer_certificate"])?;
-    if let Some(addr) = text_property(&["destination", "address"])? {
-        let (ip, port) = split_socket_address(&addr);
-        req.destination.address = ip;
-        req.destination.port = port;
+    if props.peer {
+        req.source.principal = text_property(&["connection", "uri_san_peer_certificate"])?;
     }
-    if let Some(p) = int_property(&["destination", "port"])? {
-        req.destination.port = u16::try_from(p).ok();
+    if props.destination {
+        if let Some(addr) = text_property(&["destination", "address"])? {
+            let (ip, port) = split_socket_address(&addr);
+            req.destination.address = ip;
+            req.destination.port = port;
+        }
+        if let Some(p) = int_property(&["destination", "port"])? {
+            req.destination.port = u16::try_from(p).ok();
+        }
     }
-    req.sni = text_property(&["connection", "requested_server_name"])?;
+    if props.sni {
+        req.sni = text_property(&["connection", "requested_server_name"])?;
+    }
     Ok(req)
 }
 

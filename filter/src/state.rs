@@ -7,12 +7,18 @@
 //!   core while it decides ([`SharedRate`]) and written back after the decision. A CAS
 //!   conflict (two workers updating one bucket at the same moment) keeps the other writer's
 //!   value: limits are per Envoy and approximate under contention; exact fleet-wide limits
-//!   belong to Envoy's global rate limit service, fed with the identity Vigil verified.
+//!   belong to Envoy's global rate limit service, fed with the identity Vigil verified;
+//! * behaviour histories per subject (`vigil.bhv.<slot>` = `<tag> <history>`, see
+//!   [`policy_core::state::behavior_slot`]), read while deciding when the policy uses `behavior.*`, written back
+//!   after the decision with CAS retries.
 
 use crate::abi::{self, Buffer, Level, Map};
 use crate::jwks::split_url;
 use policy_core::policy::RevocationFeed;
-use policy_core::state::{Bucket, RateState, RateUpdate, RevocationSnapshot};
+use policy_core::state::{
+    behavior_slot, Behavior, BehaviorState, BehaviorUpdate, Bucket, RateState, RateUpdate,
+    RevocationSnapshot,
+};
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -222,6 +228,51 @@ impl SharedRate {
             let cas = self.cas.borrow().get(&k).copied().unwrap_or(0);
             let v = format!("{} {}", u.bucket.milli, u.bucket.updated);
             let _ = abi::shared_set(&k, v.as_bytes(), cas);
+        }
+    }
+}
+
+/// Attempts to write a history back when other workers keep changing the slot.
+const BEHAVIOR_CAS_ATTEMPTS: usize = 4;
+
+/// Behaviour histories in shared data, as the core reads them while deciding.
+#[derive(Debug, Default)]
+pub struct SharedBehavior {
+    /// The slot read while deciding and its CAS token.
+    cas: Cell<Option<u32>>,
+}
+
+impl BehaviorState for SharedBehavior {
+    fn load(&self, subject: &str) -> Option<Behavior> {
+        let (key, tag) = behavior_slot(subject);
+        let got = abi::shared_get(&key).ok().flatten();
+        self.cas.set(Some(got.as_ref().map_or(0, |(_, cas)| *cas)));
+        Behavior::from_slot(&got?.0, &tag)
+    }
+}
+
+impl SharedBehavior {
+    /// Writes the decision's history back. On a CAS conflict (another worker wrote the slot
+    /// since it was read) the request is applied again to the fresh value, a few times.
+    pub fn store(&self, update: Option<&BehaviorUpdate>) {
+        let Some(u) = update else {
+            return;
+        };
+        let (key, tag) = behavior_slot(&u.subject);
+        let mut record = u.record.clone();
+        let mut cas = self.cas.get().unwrap_or(0);
+        for _ in 0..BEHAVIOR_CAS_ATTEMPTS {
+            let value = record.to_slot(&tag);
+            match abi::shared_set(&key, value.as_bytes(), cas) {
+                Err(abi::Status(8)) => {}
+                _ => return,
+            }
+            let Ok(fresh) = abi::shared_get(&key) else {
+                return;
+            };
+            cas = fresh.as_ref().map_or(0, |(_, c)| *c);
+            let prev = fresh.and_then(|(b, _)| Behavior::from_slot(&b, &tag));
+            record = Behavior::observe(prev.as_ref(), u.country.as_deref(), u.now);
         }
     }
 }

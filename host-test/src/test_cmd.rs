@@ -193,7 +193,7 @@ pub fn run_file_with(path: &Path, now: i64, runner: Runner<'_>) -> FileRun {
                 result: run_case(&engine, case, now),
             })
             .collect()),
-        Runner::Wasm(filter) => run_wasm(filter, &policy_json, &tf, now)
+        Runner::Wasm(filter) => run_wasm(filter, &engine, &policy_json, &tf, now)
             .map_err(|e| format!("test file `{file}`: filter `{}`: {e}", filter.path)),
     });
     FileRun {
@@ -208,6 +208,7 @@ pub fn run_file_with(path: &Path, now: i64, runner: Runner<'_>) -> FileRun {
 /// cases get a fresh instance.
 fn run_wasm(
     filter: &WasmFilter,
+    engine: &Engine,
     policy_json: &str,
     tf: &TestFile,
     now: i64,
@@ -215,12 +216,14 @@ fn run_wasm(
     let mut vm = filter.vm(policy_json)?;
     let mut out = Vec::with_capacity(tf.cases.len());
     for (serial, case) in (1u64..).zip(&tf.cases) {
-        if let Err(why) = check::apply_state(&filter.host, &case.state, serial) {
+        if let Err(why) =
+            check::apply_state(&filter.host, engine, case, case_time(case, now), serial)
+        {
             out.push(CaseRun {
                 request: format!("{} {}", case.request.method, case.request.path),
                 result: CaseResult {
                     name: case.name.clone(),
-                    decision: Decision::new(policy_core::Outcome::Deny, 500, "host_error", why),
+                    decision: Decision::new(policy_core::Outcome::Deny, 500, "host_error", &why),
                     failures: vec![format!("filter: {why}")],
                 },
             });

@@ -7,7 +7,7 @@
 
 use crate::extract::request::CheckRequest;
 use crate::json::{write_str, Map, Value};
-use crate::state::RateUpdate;
+use crate::state::{BehaviorUpdate, RateUpdate};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -91,6 +91,9 @@ pub struct Decision {
     /// New levels of the rate-limit counters this request touched, for the adapter to store
     /// (not part of the JSON form).
     pub rate_updates: Vec<RateUpdate>,
+    /// The behaviour history to store for the caller (when the policy reads `behavior.*` and
+    /// the adapter passed [`crate::Env::behavior`]; not part of the JSON form).
+    pub behavior: Option<BehaviorUpdate>,
 }
 
 /// The resource a decision was about.
@@ -180,6 +183,7 @@ impl Decision {
             resource: None,
             trust: None,
             rate_updates: Vec::new(),
+            behavior: None,
         }
     }
 

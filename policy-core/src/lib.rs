@@ -34,11 +34,12 @@ pub use error::{ErrorCode, PolicyError};
 pub use extract::request::{CheckRequest, Peer};
 pub use policy::Plan;
 pub use state::{
-    Bucket, RateKey, RateSnapshot, RateState, RateUpdate, RevocationSnapshot, Signals,
+    Behavior, BehaviorSnapshot, BehaviorState, BehaviorUpdate, Bucket, RateKey, RateSnapshot,
+    RateState, RateUpdate, RevocationSnapshot, Signals,
 };
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use authenticate::{AuthOutcome, Identity, KeyStore, TokenCache, TokenError, TokenErrorKind};
 use extract::token::TokenSource;
@@ -55,8 +56,13 @@ pub struct Env<'a> {
     pub keys: Option<&'a KeyStore>,
     /// Revocations from a feed, checked after the policy's inline `revocation`.
     pub revocation: Option<&'a RevocationSnapshot>,
-    /// Behaviour signals for this request's subject (`behavior.*`).
+    /// Behaviour signals for this request's subject (`behavior.*`), as given: they take
+    /// precedence over signals computed from `behavior`.
     pub signals: Option<&'a Signals>,
+    /// The adapter's behaviour history by subject: when the policy reads `behavior.*`, the
+    /// core loads the caller's record, computes the signals ([`Behavior::signals`]) and returns
+    /// the record to store in [`Decision::behavior`].
+    pub behavior: Option<&'a dyn BehaviorState>,
     /// Rate-limit counters; `None`: every bucket is full.
     pub rate: Option<&'a dyn RateState>,
 }
@@ -156,6 +162,7 @@ impl Engine {
     ) -> Decision {
         let plan = &self.plan;
         let dry_run = plan.mode == policy::Mode::DryRun;
+        let computed: Signals;
         let mut ctx = match decide::Ctx::new(plan, req) {
             Ok(c) => c,
             Err(rejection) => {
@@ -249,6 +256,36 @@ impl Engine {
         ctx.auth = identity.as_ref().map(|id| auth_view(plan, id));
         ctx.device_claims = device.as_ref().map(|d| &d.claims);
         ctx.signals = env.signals;
+        let behavior = match env.behavior {
+            Some(store) if plan.uses_behavior => identity
+                .as_ref()
+                .map(|id| id.principal.as_str())
+                .or(ctx.peer)
+                .map(|subject| {
+                    let prev = store.load(subject);
+                    let country = ctx.country.filter(|c| c.len() <= state::MAX_COUNTRY);
+                    let mut signals = Behavior::signals(prev.as_ref(), country, env.now);
+                    for (k, v) in env.signals.iter().flat_map(|s| s.iter()) {
+                        signals.set(k, v);
+                    }
+                    let update = BehaviorUpdate {
+                        subject: subject.to_string(),
+                        country: country.map(str::to_string),
+                        now: env.now,
+                        record: Behavior::observe(prev.as_ref(), country, env.now),
+                    };
+                    (signals, update)
+                }),
+            _ => None,
+        };
+        let behavior = match behavior {
+            Some((signals, update)) => {
+                computed = signals;
+                ctx.signals = Some(&computed);
+                Some(update)
+            }
+            None => None,
+        };
         ctx.local_time = policy::context::local_time(env.now, plan.utc_offset_minutes);
         ctx.acr = identity
             .as_ref()
@@ -274,6 +311,7 @@ impl Engine {
             }
         }
         let mut d = self.decide_stages(&ctx, env, identity.as_ref(), &mut trace);
+        d.behavior = behavior;
         decide::finish(plan, &ctx, &mut d, &mut trace);
         d.resource = ctx.resource.map(|r| ResourceRef {
             name: r.name.clone(),

@@ -338,3 +338,225 @@ pub struct RateUpdate {
     /// Its level after this request.
     pub bucket: Bucket,
 }
+
+/// How long a subject's behaviour history is kept without a request: older records are
+/// treated as absent (the subject is "first seen" again). Adapters may evict them earlier.
+pub const BEHAVIOR_TTL_SECONDS: i64 = 30 * 24 * 3600;
+/// The velocity window (`requestsLastMinute`).
+pub const VELOCITY_WINDOW_SECONDS: i64 = 60;
+/// Longest country value remembered; a longer one is not tracked (ISO codes have 2 letters).
+pub const MAX_COUNTRY: usize = 16;
+
+/// One subject's behaviour history, as an adapter stores it between requests. From it and the
+/// request the core computes the `behavior.*` signals:
+///
+/// * `firstSeen`: `true` when the subject has no history (or none within
+///   [`BEHAVIOR_TTL_SECONDS`]), else `false`;
+/// * `requestsLastMinute`: this subject's requests in the last 60 s, this one included — a
+///   sliding window estimated from two fixed minutes (the current count plus the previous
+///   minute's, weighted by how much of it the window still covers);
+/// * `newCountry` (only when the request has a trusted `network.country`): `true` when it
+///   differs from the country of the subject's last request that had one.
+///
+/// Text form (what adapters store): `v1 FIRST LAST WINDOW CURRENT PREVIOUS COUNTRY` — Unix
+/// seconds, counts, and the country last (`-` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behavior {
+    /// The subject's first request (Unix seconds).
+    pub first_seen: i64,
+    /// Its latest request.
+    pub last_seen: i64,
+    /// Start of the current velocity window (a multiple of 60).
+    pub window: i64,
+    /// Requests in the current window.
+    pub current: u32,
+    /// Requests in the window before it.
+    pub previous: u32,
+    /// The country of its latest request that had one.
+    pub country: Option<String>,
+}
+
+/// What the core asks the adapter while deciding: the subject's history.
+pub trait BehaviorState: fmt::Debug {
+    /// The stored history of `subject` (`iss/sub` of the verified token, else the mTLS peer
+    /// principal), if the adapter has one.
+    fn load(&self, subject: &str) -> Option<Behavior>;
+}
+
+/// A [`BehaviorState`] in memory, by subject (tests, the CLI, simple adapters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BehaviorSnapshot {
+    /// History by subject.
+    pub subjects: BTreeMap<String, Behavior>,
+}
+
+impl BehaviorState for BehaviorSnapshot {
+    fn load(&self, subject: &str) -> Option<Behavior> {
+        self.subjects.get(subject).cloned()
+    }
+}
+
+impl BehaviorSnapshot {
+    /// Applies a decision's update.
+    pub fn apply(&mut self, u: &BehaviorUpdate) {
+        self.subjects.insert(u.subject.clone(), u.record.clone());
+    }
+}
+
+/// The history to store after a decision (the request observed), for the adapter to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BehaviorUpdate {
+    /// Whose.
+    pub subject: String,
+    /// The request's trusted country, if any (to re-apply the request on a fresher record
+    /// after a conflicting write: [`Behavior::observe`]).
+    pub country: Option<String>,
+    /// When (Unix seconds).
+    pub now: i64,
+    /// The new record.
+    pub record: Behavior,
+}
+
+impl Behavior {
+    /// The record, unless it is older than [`BEHAVIOR_TTL_SECONDS`] at `now`.
+    fn live(prev: Option<&Behavior>, now: i64) -> Option<&Behavior> {
+        prev.filter(|b| now.saturating_sub(b.last_seen) <= BEHAVIOR_TTL_SECONDS)
+    }
+
+    /// (current, previous) counts as of `now`'s window, before this request.
+    fn counts(prev: Option<&Behavior>, now: i64) -> (u32, u32) {
+        let window = now.div_euclid(VELOCITY_WINDOW_SECONDS) * VELOCITY_WINDOW_SECONDS;
+        match prev {
+            Some(b) if b.window == window => (b.current, b.previous),
+            Some(b) if b.window == window - VELOCITY_WINDOW_SECONDS => (0, b.current),
+            _ => (0, 0),
+        }
+    }
+
+    /// The signals for a request of this subject at `now`, from its history `prev`.
+    pub fn signals(prev: Option<&Behavior>, country: Option<&str>, now: i64) -> Signals {
+        let prev = Behavior::live(prev, now);
+        let mut s = Signals::new();
+        s.set("firstSeen", prev.is_none());
+        let (current, previous) = Behavior::counts(prev, now);
+        let elapsed = now.rem_euclid(VELOCITY_WINDOW_SECONDS);
+        let carried =
+            i64::from(previous) * (VELOCITY_WINDOW_SECONDS - elapsed) / VELOCITY_WINDOW_SECONDS;
+        s.set(
+            "requestsLastMinute",
+            i64::from(current).saturating_add(carried).saturating_add(1),
+        );
+        if let Some(c) = country.filter(|c| c.len() <= MAX_COUNTRY) {
+            let known = prev.and_then(|b| b.country.as_deref());
+            s.set("newCountry", known.is_some_and(|k| k != c));
+        }
+        s
+    }
+
+    /// The history after a request of this subject at `now`.
+    pub fn observe(prev: Option<&Behavior>, country: Option<&str>, now: i64) -> Behavior {
+        let prev = Behavior::live(prev, now);
+        let (current, previous) = Behavior::counts(prev, now);
+        let country = country
+            .filter(|c| c.len() <= MAX_COUNTRY && *c != "-" && !c.contains(char::is_whitespace))
+            .map(str::to_string)
+            .or_else(|| prev.and_then(|b| b.country.clone()));
+        Behavior {
+            first_seen: prev.map_or(now, |b| b.first_seen),
+            last_seen: prev.map_or(now, |b| b.last_seen.max(now)),
+            window: now.div_euclid(VELOCITY_WINDOW_SECONDS) * VELOCITY_WINDOW_SECONDS,
+            current: current.saturating_add(1),
+            previous,
+            country,
+        }
+    }
+
+    /// The stored text form.
+    pub fn to_text(&self) -> String {
+        format!(
+            "v1 {} {} {} {} {} {}",
+            self.first_seen,
+            self.last_seen,
+            self.window,
+            self.current,
+            self.previous,
+            self.country.as_deref().unwrap_or("-")
+        )
+    }
+
+    /// Reads the text form; `None` for anything else (a record that does not parse is
+    /// treated as absent).
+    pub fn from_text(text: &str) -> Option<Behavior> {
+        let mut it = text.split(' ');
+        if it.next()? != "v1" {
+            return None;
+        }
+        let mut int = || it.next()?.parse::<i64>().ok();
+        let (first_seen, last_seen, window) = (int()?, int()?, int()?);
+        let current = u32::try_from(int()?).ok()?;
+        let previous = u32::try_from(int()?).ok()?;
+        let country = match it.next()? {
+            "-" => None,
+            c if c.len() <= MAX_COUNTRY => Some(c.to_string()),
+            _ => return None,
+        };
+        if it.next().is_some() {
+            return None;
+        }
+        Some(Behavior {
+            first_seen,
+            last_seen,
+            window,
+            current,
+            previous,
+            country,
+        })
+    }
+}
+
+/// Key-value slots for behaviour histories (`vigil.bhv.<slot>`, in Envoy shared data):
+/// subjects are hashed into this many slots, so a store never holds more than this many keys
+/// (≈ 100 bytes each) whatever the number of subjects. Two subjects in one slot evict each
+/// other; the value carries a tag of its subject, so one never reads the other's history (it
+/// sees none: `firstSeen`).
+pub const BEHAVIOR_SLOTS: u32 = 16_384;
+
+/// The store key of `subject`'s slot and the tag that identifies the subject there (64 bits
+/// of SHA-256: subjects cannot be chosen to read each other's history).
+pub fn behavior_slot(subject: &str) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(subject.as_bytes());
+    let slot = digest
+        .iter()
+        .take(4)
+        .fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+        % BEHAVIOR_SLOTS;
+    let tag: String = digest
+        .iter()
+        .skip(4)
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (format!("vigil.bhv.{slot}"), tag)
+}
+
+impl Behavior {
+    /// A slot's value: `<tag> <text form>`.
+    pub fn to_slot(&self, tag: &str) -> String {
+        format!("{tag} {}", self.to_text())
+    }
+
+    /// Reads a slot's value: the history, if the slot holds `tag`'s.
+    pub fn from_slot(bytes: &[u8], tag: &str) -> Option<Behavior> {
+        let text = core::str::from_utf8(bytes).ok()?;
+        let (t, record) = text.split_once(' ')?;
+        if t != tag {
+            return None;
+        }
+        Behavior::from_text(record)
+    }
+}
+
+#[cfg(test)]
+#[path = "state_test.rs"]
+mod tests;

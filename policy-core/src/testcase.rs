@@ -94,6 +94,7 @@ impl CaseState {
             keys: None,
             revocation: self.revocation.as_ref(),
             signals: self.signals.as_ref(),
+            behavior: None,
             rate: self
                 .rate
                 .as_ref()

@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
-"""A first Envoy benchmark (issue 5's performance section; issue 8 grows it into scripts/bench).
+"""Envoy benchmark (issue 5's performance section; scripts/bench calls it with --json).
 
 Envoy (--concurrency 1, pinned to CPU 0) answers with a direct response, so only the filters
-cost anything; wrk (pinned to CPU 1) sends the same RS256 token on every request. Configs,
-interleaved in rounds within one run:
-  none            no auth filter
-  vigil           dist/filter.wasm: jwtRules (inline JWKS) + requestPrincipals ALLOW
-  jwt_authn+rbac  Envoy's native jwt_authn + RBAC on the same policy, without jwt_cache_config
-  jwt_authn+rbac+cache   the same with jwt_cache_config
+cost anything; wrk (pinned to CPU 1, 32 connections) sends RS256 tokens. Configs, interleaved
+in rounds within one run:
+  none                  no auth filter
+  vigil                 dist/filter.wasm: jwtRules (inline JWKS) + requestPrincipals ALLOW; the
+                        same token on every request (the verified-token cache hits)
+  vigil+sampled-log     the same with "decisionLog": {"sample": 100} (every denial, 1 in 100
+                        allowed requests logged)
+  vigil-verify          Vigil verifying every request: wrk cycles through more distinct tokens
+                        (a `jti` each) than the filter's cache holds (4,096, oldest evicted), so
+                        every lookup misses; the measured hit ratio is reported (`cache_hits`)
+  jwt_authn+rbac        Envoy's native jwt_authn + RBAC on the same policy, no jwt_cache_config
+                        (verifies every request)
+  jwt_authn+rbac+cache  the same with jwt_cache_config (1,000 tokens), the same token each time
 Reports, per config, the median over rounds of Envoy CPU µs per request (utime+stime from
-/proc/PID/stat), requests/s and p50/p99 latency. Numbers are never asserted.
+/proc/PID/stat), requests/s, p50/p99 latency (wrk) and Envoy's resident memory after the run
+(VmRSS). Numbers are never asserted.
 
-Usage: bench_envoy.py [--rounds N] [--seconds S]   (needs wrk: apt-get install wrk)
+Usage: bench_envoy.py [--rounds N] [--seconds S] [--quick] [--json] [--baseline-wasm PATH]
+  --quick          1 round of 3 s per config (under 90 s in all)
+  --json           print one JSON document on stdout (the table goes to stderr)
+  --baseline-wasm  also run `vigil` and `vigil-verify` with another build of the filter
+                   (before/after comparisons in one interleaved run)
+Needs wrk (scripts/setup installs it) and the fixtures binary (target/debug/vigil-fixtures).
 """
 
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,7 +57,7 @@ def direct_listener(name, port, filters):
     return lst
 
 
-def configs(jwks):
+def configs(jwks, baseline=None):
     vigil_policy = {
         "jwtRules": [{"issuer": ISSUER, "audiences": ["api"], "jwks": jwks, "algorithms": ["RS256"]}],
         "authorizationPolicies": [{"name": "api-users", "rules": [{
@@ -70,19 +84,46 @@ def configs(jwks):
                                                  "value": {"string_match": {"exact": ISSUER}}}}]}}}}},
         ]
 
-    return {
-        "none": [],
-        "vigil": [harness.wasm_filter(json.dumps(vigil_policy), WASM)],
-        "jwt_authn+rbac": native(False),
-        "jwt_authn+rbac+cache": native(True),
+    sampled = dict(vigil_policy, decisionLog={"sample": 100})
+    # name: (filters, tokens: "same" or "unique")
+    extra = {}
+    if baseline:
+        # Another build of the filter (e.g. main's), for before/after in one interleaved run.
+        extra = {"vigil@baseline": ([harness.wasm_filter(json.dumps(vigil_policy), baseline)], "same"),
+                 "vigil-verify@baseline": ([harness.wasm_filter(json.dumps(vigil_policy), baseline)], "unique")}
+    return extra | {
+        "none": ([], "same"),
+        "vigil": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "same"),
+        "vigil+sampled-log": ([harness.wasm_filter(json.dumps(sampled), WASM)], "same"),
+        "vigil-verify": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "unique"),
+        "jwt_authn+rbac": (native(False), "same"),
+        "jwt_authn+rbac+cache": (native(True), "same"),
     }
 
 
-def run_wrk(port, tok, seconds):
+def wrk_script(tokens):
+    """A wrk Lua script sending `tokens` in turn (one token: a fixed header)."""
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(f'wrk.headers["Authorization"] = "Bearer {tok}"\n')
+    if len(tokens) == 1:
+        script.write(f'wrk.headers["Authorization"] = "Bearer {tokens[0]}"\n')
+    else:
+        listing = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+        listing.write("\n".join(tokens) + "\n")
+        listing.close()
+        script.write(f"""
+local tokens, i = {{}}, 0
+for line in io.lines("{listing.name}") do tokens[#tokens + 1] = line end
+request = function()
+  i = i % #tokens + 1
+  return wrk.format("GET", nil, {{["Authorization"] = "Bearer " .. tokens[i]}})
+end
+""")
     script.close()
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", script.name,
+    return script.name
+
+
+def run_wrk(port, script, seconds):
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", script,
                           f"http://127.0.0.1:{port}/api/orders"], capture_output=True, text=True, timeout=seconds + 60).stdout
     reqs = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -90,39 +131,85 @@ def run_wrk(port, tok, seconds):
     return reqs, int(non2xx.group(1)) if non2xx else 0, lat
 
 
+def to_ms(text):
+    """wrk latency text (`812.00us`, `1.20ms`, `2.00s`) in milliseconds."""
+    if not text:
+        return None
+    m = re.match(r"([\d.]+)(us|ms|s)$", text)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
 def main():
-    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
-    seconds = int(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 5
+    quick = "--quick" in sys.argv
+    as_json = "--json" in sys.argv
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else (1 if quick else 3)
+    seconds = int(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else (3 if quick else 5)
+    table = sys.stderr if as_json else sys.stdout
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (scripts/setup installs it: apt-get install wrk)")
+    baseline = sys.argv[sys.argv.index("--baseline-wasm") + 1] if "--baseline-wasm" in sys.argv else None
     jwks = jwks_with({"rsa-1"})
-    tok = token("bench", exp_in=3600)
+    same = wrk_script([token("bench", exp_in=3600)])
+    # More distinct tokens than the filter's verified-token cache holds (4,096).
+    unique = wrk_script(fixture("token", "--issuer", ISSUER, "--aud", "api", "--sub", "bench",
+                                "--exp-in", "3600", "--count", "5000").split())
+    scripts = {"same": same, "unique": unique}
     work = tempfile.mkdtemp(prefix="vigil-bench-")
-    results = {name: [] for name in configs(jwks)}
+    results = {name: [] for name in configs(jwks, baseline)}
     for r in range(rounds):
-        for i, (name, filters) in enumerate(configs(jwks).items()):
+        for i, (name, (filters, tokens)) in enumerate(configs(jwks, baseline).items()):
             port = harness.free_port()
             cfg = {"static_resources": {"listeners": [direct_listener(name, port, filters)], "clusters": []}}
             env = harness.Envoy(cfg, work, base_id=300 + i)
             env.start(concurrency=1)
             try:
                 subprocess.run(["taskset", "-pc", "0", str(env.pid)], capture_output=True)
-                run_wrk(port, tok, 1)  # warm-up (VM start, caches)
+                run_wrk(port, scripts[tokens], 1)  # warm-up (VM start, caches)
+                stats0 = env.stats() if name.startswith("vigil") else {}
                 c0 = cpu_seconds(env.pid)
-                reqs, bad, lat = run_wrk(port, tok, seconds)
+                reqs, bad, lat = run_wrk(port, scripts[tokens], seconds)
                 cpu = cpu_seconds(env.pid) - c0
-                results[name].append({"us_per_req": cpu * 1e6 / max(reqs, 1), "rps": reqs / seconds,
-                                      "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": bad})
+                row = {"us_per_req": cpu * 1e6 / max(reqs, 1), "rps": reqs / seconds,
+                       "p50_ms": to_ms(lat.get("50")), "p99_ms": to_ms(lat.get("99")), "non2xx": bad,
+                       "rss_kb": rss_kb(env.pid)}
+                if name.startswith("vigil"):
+                    stats = env.stats()
+                    d = {k: stats.get(k, 0) - stats0.get(k, 0) for k in
+                         ("wasmcustom.vigil_token_cache_hit", "wasmcustom.vigil_token_cache_miss")}
+                    hits, misses = d["wasmcustom.vigil_token_cache_hit"], d["wasmcustom.vigil_token_cache_miss"]
+                    row["cache_hits"] = round(hits / max(hits + misses, 1), 3)
+                results[name].append(row)
             finally:
                 env.stop()
         print(f"round {r + 1}/{rounds} done", file=sys.stderr)
-    print(f"{'config':<22} {'CPU µs/req (median)':>20} {'req/s (median)':>15} {'p50':>9} {'p99':>9}  non-2xx")
+    summary = {}
     for name, rs in results.items():
-        us = statistics.median(x["us_per_req"] for x in rs)
-        rps = statistics.median(x["rps"] for x in rs)
-        print(f"{name:<22} {us:>20.1f} {rps:>15.0f} {rs[-1]['p50']:>9} {rs[-1]['p99']:>9}  {sum(x['non2xx'] for x in rs)}")
-    base = statistics.median(x["us_per_req"] for x in results["jwt_authn+rbac+cache"])
-    vig = statistics.median(x["us_per_req"] for x in results["vigil"])
-    print(f"vigil / jwt_authn+rbac+cache CPU ratio: {vig / base:.2f}")
-    print(json.dumps(results))
+        med = lambda k: statistics.median(x[k] for x in rs if x.get(k) is not None) if any(x.get(k) is not None for x in rs) else None  # noqa: E731
+        summary[name] = {"us_per_req": med("us_per_req"), "rps": med("rps"), "p50_ms": med("p50_ms"),
+                         "p99_ms": med("p99_ms"), "rss_kb": med("rss_kb"),
+                         "non2xx": sum(x["non2xx"] for x in rs), "cache_hits": med("cache_hits")}
+    print(f"{'config':<22} {'CPU µs/req':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'cache hits':>10}  non-2xx",
+          file=table)
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    for name, m in summary.items():
+        print(f"{name:<22} {fmt(m['us_per_req'], '11.1f')} {fmt(m['rps'], '8.0f')} {fmt(m['p50_ms'], '8.2f')} "
+              f"{fmt(m['p99_ms'], '8.2f')} {fmt(m['rss_kb'] and m['rss_kb'] / 1024, '8.1f')} "
+              f"{fmt(m['cache_hits'], '10.3f')}  {m['non2xx']}", file=table)
+    ratio = summary["vigil"]["us_per_req"] / summary["jwt_authn+rbac+cache"]["us_per_req"]
+    print(f"vigil / jwt_authn+rbac+cache CPU ratio: {ratio:.2f} (target ≤ 1.00)", file=table)
+    doc = {"bench": "envoy", "rounds": rounds, "seconds": seconds, "concurrency": 1, "connections": 32,
+           "wasm_bytes": os.path.getsize(WASM), "summary": summary, "ratio_vigil_to_native_cached": ratio,
+           "runs": results}
+    print(json.dumps(doc) if as_json else json.dumps(results))
 
 
 if __name__ == "__main__":

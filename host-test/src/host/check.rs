@@ -393,17 +393,18 @@ pub fn diff_decisions(native: &Value, wasm: &Value) -> Vec<String> {
 
 /// Places a test case's adapter state where filter.wasm reads it — shared data, as Envoy would
 /// hold it: the revocation snapshot (`vigil.revocation` + `vigil.revocation.v`, a version that
-/// grows with `serial`) and rate-limit buckets (`vigil.rate.<limit>.<key>`), replacing what
-/// earlier cases left. Behaviour signals have no shared-data form in the filter yet (it does
-/// not compute them): a case that needs them is refused with the reason.
+/// grows with `serial`), rate-limit buckets (`vigil.rate.<limit>.<key>`) and the caller's
+/// behaviour history (`vigil.bhv.<slot>`, see [`place_behavior`]), replacing what earlier cases
+/// left.
 pub fn apply_state(
     host: &super::Host,
-    state: &policy_core::testcase::CaseState,
+    engine: &policy_core::Engine,
+    case: &policy_core::testcase::Case,
+    now: i64,
     serial: u64,
-) -> Result<(), &'static str> {
-    if state.signals.is_some() {
-        return Err("behaviour signals cannot be given to filter.wasm yet (the filter does not compute them)");
-    }
+) -> Result<(), String> {
+    let state = &case.state;
+    place_behavior(host, engine, case, now)?;
     host.clear_shared_prefix("vigil.rate.");
     let mut doc = policy_core::json::Map::new();
     let strings = |set: &std::collections::BTreeSet<String>| {
@@ -433,13 +434,91 @@ pub fn apply_state(
     if let Some(rate) = &state.rate {
         for (k, b) in rate.iter() {
             if k.key.len() > 64 || k.key.contains('\n') {
-                return Err("a rate key longer than 64 bytes is stored hashed by the filter; not placed here");
+                return Err("a rate key longer than 64 bytes is stored hashed by the filter; not placed here".into());
             }
             host.set_shared_data(
                 &format!("vigil.rate.{}.{}", k.limit, k.key),
                 format!("{} {}", b.milli, b.updated).as_bytes(),
             );
         }
+    }
+    Ok(())
+}
+
+/// The caller's behaviour history that makes the filter compute a case's `state.behavior`
+/// signals for its request: the caller (and its trusted country) are found by deciding the
+/// request natively with an empty history; then
+///
+/// * no `behavior` (or nothing unusual): a known subject, quiet, in the same country —
+///   `firstSeen` false, `requestsLastMinute` 1, `newCountry` false;
+/// * `firstSeen: true`: no history;
+/// * `requestsLastMinute: N`: N − 1 earlier requests in the current minute;
+/// * `newCountry: true`: the last country differs from the request's (which must have a
+///   trusted `network.country`).
+///
+/// A request without a caller (no verified token, no mTLS peer) gets no signals in the filter;
+/// any other signal name is refused (the filter does not compute it).
+pub fn place_behavior(
+    host: &super::Host,
+    engine: &policy_core::Engine,
+    case: &policy_core::testcase::Case,
+    now: i64,
+) -> Result<(), String> {
+    use policy_core::state::{behavior_slot, Behavior, BehaviorSnapshot, VELOCITY_WINDOW_SECONDS};
+    host.clear_shared_prefix("vigil.bhv.");
+    if !engine.plan().uses_behavior {
+        return Ok(());
+    }
+    let empty = BehaviorSnapshot::default();
+    let mut env = case.state.env(now);
+    env.signals = None;
+    env.behavior = Some(&empty);
+    let Some(probe) = engine.decide(&case.request, &env).behavior else {
+        return Ok(());
+    };
+    let country = probe.country.clone();
+    let mut record = Some(Behavior {
+        first_seen: now - 3600,
+        last_seen: now - 1,
+        window: now.div_euclid(VELOCITY_WINDOW_SECONDS) * VELOCITY_WINDOW_SECONDS,
+        current: 0,
+        previous: 0,
+        country: country.clone(),
+    });
+    for (name, value) in case.state.signals.iter().flat_map(|s| s.iter()) {
+        match (name, value) {
+            ("firstSeen", "true") => record = None,
+            ("firstSeen", "false") | ("newCountry", "false") => {}
+            ("requestsLastMinute", n) => {
+                let n: u32 = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or("`requestsLastMinute` must be a whole number from 1 (this request counts)")?;
+                match record.as_mut() {
+                    Some(r) => r.current = n - 1,
+                    None if n == 1 => {}
+                    None => return Err("`firstSeen: true` and `requestsLastMinute` above 1 contradict each other".into()),
+                }
+            }
+            ("newCountry", "true") => {
+                let c = country.as_deref().ok_or(
+                    "`newCountry` needs a trusted country for the request (`network.countryHeader` from a `countryPrincipals` peer); the filter has none for this case",
+                )?;
+                if let Some(r) = record.as_mut() {
+                    r.country = Some(if c == "ZZ" { "XX" } else { "ZZ" }.to_string());
+                }
+            }
+            (other, v) => {
+                return Err(format!(
+                    "the filter does not compute `behavior.{other}` = `{v}` (it computes firstSeen, requestsLastMinute, newCountry)"
+                ))
+            }
+        }
+    }
+    if let Some(r) = record {
+        let (key, tag) = behavior_slot(&probe.subject);
+        host.set_shared_data(&key, r.to_slot(&tag).as_bytes());
     }
     Ok(())
 }

@@ -78,6 +78,100 @@ pub struct Plan {
     pub revocation_feed: Option<RevocationFeed>,
     /// `rateLimits`.
     pub rate_limits: Vec<RateLimit>,
+    /// True when a condition reads `behavior.*`: only then does the core ask the adapter's
+    /// [`crate::state::BehaviorState`] for the subject's history.
+    pub uses_behavior: bool,
+    /// `decisionLog`: which decisions an adapter logs.
+    pub decision_log: DecisionLog,
+}
+
+/// `decisionLog`: which decisions an adapter writes a record for, like Envoy's access-log
+/// sampling but deterministic (a counter, no randomness): `{"sample": N | "all" | "none",
+/// "denied": "all" | "sample" | "none"}`. Default: every decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionLog {
+    /// Log one decision in this many (1: all, 0: none); applies to allowed requests, and to
+    /// refused ones when `denied` is `sample`.
+    pub sample: u32,
+    /// How refused requests (anything not allowed) are logged.
+    pub denied: DeniedLog,
+}
+
+/// `decisionLog.denied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeniedLog {
+    /// Every refused request (the default).
+    All,
+    /// Like allowed ones: `sample`.
+    Sample,
+    /// None.
+    None,
+}
+
+impl Default for DecisionLog {
+    fn default() -> Self {
+        DecisionLog {
+            sample: 1,
+            denied: DeniedLog::All,
+        }
+    }
+}
+
+impl DecisionLog {
+    /// Whether the `n`th decision (counting from 0, per adapter instance) is logged.
+    pub fn logs(&self, n: u64, allowed: bool) -> bool {
+        let sampled = self.sample != 0 && n % u64::from(self.sample) == 0;
+        match (allowed, self.denied) {
+            (false, DeniedLog::All) => true,
+            (false, DeniedLog::None) => false,
+            _ => sampled,
+        }
+    }
+
+    fn parse(o: Option<Obj<'_>>) -> Result<DecisionLog, PolicyError> {
+        let Some(o) = o else {
+            return Ok(DecisionLog::default());
+        };
+        o.deny_unknown(&["description", "sample", "denied"])?;
+        let sample = match o.raw("sample") {
+            None => 1,
+            Some(Value::String(s)) if s == "all" => 1,
+            Some(Value::String(s)) if s == "none" => 0,
+            Some(Value::Number(_)) => match o.uint("sample", u64::from(u32::MAX))? {
+                Some(n) if n >= 1 => n as u32,
+                _ => {
+                    return Err(PolicyError::new(
+                        ErrorCode::Invalid,
+                        o.at("sample"),
+                        "expected a whole number from 1, `all` or `none`",
+                    ))
+                }
+            },
+            Some(other) => {
+                return Err(read::type_error(
+                    &o.at("sample"),
+                    "a whole number from 1, `all` or `none`",
+                    other,
+                ))
+            }
+        };
+        let denied = match o.str("denied")? {
+            None | Some("all") => DeniedLog::All,
+            Some("sample") => DeniedLog::Sample,
+            Some("none") => DeniedLog::None,
+            Some(other) => {
+                return Err(PolicyError::new(
+                    ErrorCode::Invalid,
+                    o.at("denied"),
+                    format!(
+                        "expected `all`, `sample` or `none`, found {}",
+                        quote_str(other)
+                    ),
+                ))
+            }
+        };
+        Ok(DecisionLog { sample, denied })
+    }
 }
 
 const TOP_FIELDS: &[&str] = &[
@@ -99,6 +193,7 @@ const TOP_FIELDS: &[&str] = &[
     "utcOffsetMinutes",
     "revocation",
     "rateLimits",
+    "decisionLog",
 ];
 
 impl Plan {
@@ -203,6 +298,7 @@ impl Plan {
         };
         let names: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
         let rate_limits = limits::parse_rate_limits(&o.array("rateLimits")?, &names)?;
+        let decision_log = DecisionLog::parse(o.obj("decisionLog")?)?;
         let mut plan = Plan {
             mode,
             default_action,
@@ -223,6 +319,8 @@ impl Plan {
             revocation,
             revocation_feed,
             rate_limits,
+            uses_behavior: false,
+            decision_log,
         };
         check_references(&plan, &policies)?;
         for p in policies {
@@ -232,7 +330,120 @@ impl Plan {
                 Action::Audit => plan.audit.push(p),
             }
         }
+        let uses_behavior = plan
+            .condition_keys()
+            .any(|k| matches!(k, authz::Key::Behavior(_)));
+        plan.uses_behavior = uses_behavior;
         Ok(plan)
+    }
+
+    /// Every rule of the plan: authorization policies' (DENY, ALLOW, AUDIT) and trust risks'.
+    pub fn rules(&self) -> impl Iterator<Item = &authz::Rule> {
+        self.deny
+            .iter()
+            .chain(&self.allow)
+            .chain(&self.audit)
+            .flat_map(|p| p.rules.iter())
+            .chain(
+                self.trust
+                    .iter()
+                    .flat_map(|t| t.risks.iter().map(|r| &r.rule)),
+            )
+    }
+
+    /// The request headers a decision under this plan can read (besides pseudo-headers), so
+    /// an adapter copies only those: token headers (and `cookie` for `fromCookies`), `host`,
+    /// `x-forwarded-for` (with trusted proxies), `x-request-id` (records), headers named in
+    /// conditions and rate-limit keys, the country header, and every header starting with the
+    /// posture prefix (posture headers are read from agents and stripped from anyone else).
+    pub fn header_needs(&self) -> HeaderNeeds {
+        use crate::authenticate::rule::TokenLocation;
+        let mut names: Vec<String> = alloc::vec!["host".into(), "x-request-id".into()];
+        if self.num_trusted_proxies > 0 {
+            names.push("x-forwarded-for".into());
+        }
+        for l in self
+            .auth
+            .locations()
+            .iter()
+            .chain(self.auth.device_locations())
+        {
+            match l {
+                TokenLocation::Header { name, .. } => names.push(name.clone()),
+                TokenLocation::Cookie(_) => names.push("cookie".into()),
+                _ => {}
+            }
+        }
+        for k in self.condition_keys() {
+            if let authz::Key::Header(h) = k {
+                names.push(h.clone());
+            }
+        }
+        for l in &self.rate_limits {
+            if let limits::RateKeyKind::Header(h) = &l.key {
+                names.push(h.clone());
+            }
+        }
+        names.extend(self.network.country_header.iter().cloned());
+        names.sort();
+        names.dedup();
+        HeaderNeeds {
+            names,
+            prefix: self.device_posture.header_prefix.clone(),
+        }
+    }
+
+    /// The connection properties a decision under this plan can read, so an adapter asks its
+    /// host only for those (each is a host call in proxy-wasm).
+    pub fn property_needs(&self) -> PropertyNeeds {
+        use authz::Key;
+        let sources = || self.rules().flat_map(|r| r.from.iter());
+        let operations = || self.rules().flat_map(|r| r.to.iter());
+        let keys = || self.condition_keys();
+        let peer = sources().any(|s| {
+            !(s.principals.is_empty()
+                && s.not_principals.is_empty()
+                && s.namespaces.is_empty()
+                && s.not_namespaces.is_empty()
+                && s.service_accounts.is_empty()
+                && s.not_service_accounts.is_empty())
+        }) || keys().any(|k| {
+            matches!(
+                k,
+                Key::SourcePrincipal | Key::SourceNamespace | Key::SourceServiceAccount
+            )
+        }) || !self.network.country_principals.is_empty()
+            || !self.device_posture.agents.is_empty()
+            || self
+                .rate_limits
+                .iter()
+                .any(|l| l.key == limits::RateKeyKind::SourcePrincipal)
+            || self.uses_behavior;
+        let source = sources().any(|s| {
+            !(s.ip_blocks.is_empty()
+                && s.not_ip_blocks.is_empty()
+                && s.remote_ip_blocks.is_empty()
+                && s.not_remote_ip_blocks.is_empty())
+        }) || keys().any(|k| matches!(k, Key::SourceIp | Key::RemoteIp))
+            || !self.network.lists.is_empty()
+            || self
+                .rate_limits
+                .iter()
+                .any(|l| l.key == limits::RateKeyKind::Ip);
+        let destination = operations().any(|o| !(o.ports.is_empty() && o.not_ports.is_empty()))
+            || keys().any(|k| matches!(k, Key::DestinationIp | Key::DestinationPort));
+        let sni = keys().any(|k| matches!(k, Key::Sni));
+        PropertyNeeds {
+            source,
+            peer,
+            destination,
+            sni,
+        }
+    }
+
+    /// Every attribute a `when` condition of the plan reads.
+    pub fn condition_keys(&self) -> impl Iterator<Item = &authz::Key> {
+        self.rules().flat_map(|r| r.when.iter().map(|c| &c.key))
     }
 
     /// The first resource the canonical request is (first match wins).
@@ -334,3 +545,37 @@ fn parse_feed(f: &Obj<'_>) -> Result<RevocationFeed, PolicyError> {
 #[cfg(test)]
 #[path = "tests_policy_test.rs"]
 mod tests;
+
+/// Which request headers a plan can read ([`Plan::header_needs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderNeeds {
+    /// Lower-case names, sorted.
+    pub names: Vec<String>,
+    /// Every header starting with this (lower-case) prefix is needed too.
+    pub prefix: String,
+}
+
+impl HeaderNeeds {
+    /// Whether a header (lower-case name) is needed.
+    pub fn wants(&self, name: &str) -> bool {
+        name.starts_with(self.prefix.as_str())
+            || self
+                .names
+                .binary_search_by(|n| n.as_str().cmp(name))
+                .is_ok()
+    }
+}
+
+/// Which connection properties a plan can read ([`Plan::property_needs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropertyNeeds {
+    /// The peer address (`source.ip`, `remote.ip`, `ipBlocks`, network lists, rate limits by
+    /// address).
+    pub source: bool,
+    /// The mTLS peer principal.
+    pub peer: bool,
+    /// The local address and port.
+    pub destination: bool,
+    /// The TLS SNI.
+    pub sni: bool,
+}

@@ -28,3 +28,73 @@ fn top_level_errors() {
     let e = Plan::from_json("[]").unwrap_err();
     assert_eq!(e.to_string(), "$: expected an object, found array `[]`");
 }
+
+#[test]
+fn decision_log_sampling() {
+    let plan = |j: &str| Plan::from_json(j);
+    let d = plan("{}").unwrap().decision_log;
+    assert!((0..5).all(|n| d.logs(n, true) && d.logs(n, false)));
+    let d = plan(r#"{"decisionLog": {"sample": 3}}"#)
+        .unwrap()
+        .decision_log;
+    let allowed: Vec<bool> = (0..6).map(|n| d.logs(n, true)).collect();
+    assert_eq!(allowed, [true, false, false, true, false, false]);
+    assert!(
+        (0..6).all(|n| d.logs(n, false)),
+        "denials are all logged by default"
+    );
+    let d = plan(r#"{"decisionLog": {"sample": "none", "denied": "sample"}}"#)
+        .unwrap()
+        .decision_log;
+    assert!((0..6).all(|n| !d.logs(n, true) && !d.logs(n, false)));
+    let d = plan(r#"{"decisionLog": {"sample": "all", "denied": "none"}}"#)
+        .unwrap()
+        .decision_log;
+    assert!(d.logs(1, true) && !d.logs(1, false));
+    for (bad, at) in [
+        (r#"{"decisionLog": {"sample": 0}}"#, "decisionLog.sample"),
+        (
+            r#"{"decisionLog": {"sample": "most"}}"#,
+            "decisionLog.sample",
+        ),
+        (
+            r#"{"decisionLog": {"denied": "some"}}"#,
+            "decisionLog.denied",
+        ),
+        (r#"{"decisionLog": {"rate": 1}}"#, "decisionLog.rate"),
+    ] {
+        let e = plan(bad).unwrap_err();
+        assert!(e.to_string().contains(at), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn header_needs_follow_the_plan() {
+    let p = Plan::from_json(
+        r#"{"numTrustedProxies": 1,
+        "jwtRules": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/jwks", "algorithms": ["RS256"], "fromHeaders": [{"name": "x-token"}], "fromCookies": ["s"]}],
+        "network": {"countryHeader": "x-country", "countryPrincipals": ["cluster.local/ns/edge/sa/gw"]},
+        "rateLimits": [{"name": "k", "key": "header:x-api-key", "requestsPerUnit": 1, "unit": "second"}],
+        "authorizationPolicies": [{"name": "a", "rules": [{"when": [{"key": "request.headers[X-Tenant]", "values": ["t"]}]}]}]}"#,
+    )
+    .unwrap();
+    let n = p.header_needs();
+    for h in [
+        "host",
+        "x-request-id",
+        "x-forwarded-for",
+        "x-token",
+        "cookie",
+        "x-country",
+        "x-api-key",
+        "x-tenant",
+        "x-device-anything",
+    ] {
+        assert!(n.wants(h), "{h}");
+    }
+    for h in ["authorization", "user-agent", "accept", "x-user"] {
+        assert!(!n.wants(h), "{h}");
+    }
+    let n = Plan::from_json("{}").unwrap().header_needs();
+    assert!(!n.wants("x-forwarded-for") && !n.wants("authorization") && n.wants("host"));
+}
