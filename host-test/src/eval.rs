@@ -109,7 +109,7 @@ pub fn explain(rest: &[String], io: &mut Io<'_>) -> CmdResult {
         m.insert("decision", decision.to_value());
         m.insert(
             "trace",
-            Value::Array(steps.iter().map(step_value).collect()),
+            Value::Array(steps.iter().map(Step::to_value).collect()),
         );
         writeln!(
             io.out,
@@ -122,25 +122,6 @@ pub fn explain(rest: &[String], io: &mut Io<'_>) -> CmdResult {
         )?;
     }
     Ok(EXIT_OK)
-}
-
-/// One trace step as JSON.
-pub fn step_value(s: &Step) -> Value {
-    let mut m = Map::new();
-    m.insert("stage", Value::from(s.stage));
-    m.insert(
-        "policy",
-        s.policy.as_deref().map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "rule",
-        s.rule
-            .and_then(|r| i64::try_from(r).ok())
-            .map_or(Value::Null, Value::from),
-    );
-    m.insert("matched", Value::Bool(s.matched));
-    m.insert("detail", Value::from(s.detail.as_str()));
-    Value::Object(m)
 }
 
 fn width(s: &str) -> usize {

@@ -41,6 +41,7 @@ pub use state::{
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use authenticate::jwt::{NativeSignatures, SignatureCheck};
 use authenticate::{AuthOutcome, Identity, KeyStore, TokenCache, TokenError, TokenErrorKind};
 use extract::token::TokenSource;
 
@@ -113,7 +114,7 @@ impl Engine {
 
     /// Decides one request.
     pub fn decide(&self, req: &CheckRequest, env: &Env<'_>) -> Decision {
-        self.run(req, env, None, None)
+        self.run(req, env, None, None, &mut NativeSignatures)
     }
 
     /// Decides one request, taking verified tokens from (and adding them to) `cache`.
@@ -123,13 +124,25 @@ impl Engine {
         env: &Env<'_>,
         cache: &mut TokenCache,
     ) -> Decision {
-        self.run(req, env, Some(cache), None)
+        self.run(req, env, Some(cache), None, &mut NativeSignatures)
+    }
+
+    /// [`Engine::decide_cached`], with `signatures` checking token signatures (an adapter
+    /// verifying with its runtime's crypto, e.g. WebCrypto); every other rule is the core's.
+    pub fn decide_cached_using(
+        &self,
+        req: &CheckRequest,
+        env: &Env<'_>,
+        cache: &mut TokenCache,
+        signatures: &mut dyn SignatureCheck,
+    ) -> Decision {
+        self.run(req, env, Some(cache), None, signatures)
     }
 
     /// Decides one request and explains every step.
     pub fn explain(&self, req: &CheckRequest, env: &Env<'_>) -> (Decision, Vec<Step>) {
         let mut steps = Vec::new();
-        let d = self.run(req, env, None, Some(&mut steps));
+        let d = self.run(req, env, None, Some(&mut steps), &mut NativeSignatures);
         (d, steps)
     }
 
@@ -159,6 +172,7 @@ impl Engine {
         env: &Env<'_>,
         cache: Option<&mut TokenCache>,
         mut trace: Option<&mut Vec<Step>>,
+        signatures: &mut dyn SignatureCheck,
     ) -> Decision {
         let plan = &self.plan;
         let dry_run = plan.mode == policy::Mode::DryRun;
@@ -188,9 +202,9 @@ impl Engine {
         // authorization policies say (Istio's RequestAuthentication rule).
         let keys = env.keys.unwrap_or(&self.inline_keys);
         let mut cache = cache;
-        let outcome = plan
-            .auth
-            .authenticate(req, env.now, keys, cache.as_deref_mut());
+        let outcome =
+            plan.auth
+                .authenticate_using(req, env.now, keys, cache.as_deref_mut(), signatures);
         let identity = match outcome {
             AuthOutcome::NoToken => {
                 if plan.auth.has_user_rules() {
@@ -224,7 +238,10 @@ impl Engine {
         };
         // Contextualise: device posture, signals, time, acr.
         let device = if plan.auth.has_device_rules() {
-            match plan.auth.authenticate_device(req, env.now, keys, cache) {
+            match plan
+                .auth
+                .authenticate_device_using(req, env.now, keys, cache, signatures)
+            {
                 AuthOutcome::Verified(d) => {
                     step(
                         &mut trace,

@@ -363,8 +363,9 @@ def run_file(f, doc, policy, up, work, base_id, res, verbose):
 
 
 class Results:
-    def __init__(self, verbose):
+    def __init__(self, verbose, proxy="Envoy"):
         self.verbose = verbose
+        self.proxy = proxy  # who may refuse a request before Vigil sees it
         self.passed = self.failed = 0
         self.codec_rejected = []
         self.skipped = []
@@ -393,8 +394,8 @@ class Results:
                 print(f"skip {f} :: {c}: {why}" + (f" ({note})" if note else ""))
             for f, c, r, exp, status in self.codec_rejected:
                 note = "" if exp.get("status") != 200 else "  (the engine would allow it)"
-                print(f"envoy-{status} {f} :: {c}: {r.get('method', 'GET')!r} {r.get('path', '/')!r} "
-                      f"host={r.get('host', '')!r}: refused by Envoy before the filter "
+                print(f"{self.proxy.lower()}-{status} {f} :: {c}: {r.get('method', 'GET')!r} {r.get('path', '/')!r} "
+                      f"host={r.get('host', '')!r}: refused by {self.proxy} before Vigil "
                       f"(expected {exp.get('status')} {exp.get('decision')}){note}")
         by = {}
         for _, _, why, _ in self.skipped:
@@ -405,7 +406,7 @@ class Results:
         for *_, status in self.codec_rejected:
             st[status] = st.get(status, 0) + 1
         if self.codec_rejected:
-            print(f"of the passed, {len(self.codec_rejected)} were refused by Envoy before the filter "
+            print(f"of the passed, {len(self.codec_rejected)} were refused by {self.proxy} before Vigil "
                   f"({', '.join(f'{n}x {k}' for k, n in sorted(st.items()))}; "
                   f"{allow} of them the engine would allow)")
         if summary:

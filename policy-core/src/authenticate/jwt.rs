@@ -253,6 +253,51 @@ fn less_than(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a < b
 }
 
+/// Who checks a signature once every other check before it has passed: policy-core's own
+/// crypto ([`NativeSignatures`]), or an adapter that verifies with its runtime (the JS module
+/// can use WebCrypto). The key and the algorithm are the ones the policy decided (the key
+/// decides the algorithm); the signature is already decoded and well-formed for it
+/// ([`signature_well_formed`]). Everything else — grammar, header, key choice, claims — stays
+/// here whoever checks the signature.
+pub trait SignatureCheck {
+    /// True when `signature` over `message` verifies with `key` under `alg`.
+    fn check(&mut self, alg: Alg, key: &Jwk, message: &[u8], signature: &[u8]) -> bool;
+}
+
+/// policy-core's own verification ([`verify_signature`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NativeSignatures;
+
+impl SignatureCheck for NativeSignatures {
+    fn check(&mut self, alg: Alg, key: &Jwk, message: &[u8], signature: &[u8]) -> bool {
+        verify_signature(alg, &key.key, message, signature)
+    }
+}
+
+/// The shape checks [`verify_signature`] makes before any arithmetic: an RSA signature is as
+/// long as the modulus; ES256 is raw `R‖S` of 64 bytes with `r`, `s` in `[1, n−1]`; Ed25519 is
+/// 64 bytes; the key fits the algorithm.
+pub fn signature_well_formed(alg: Alg, key: &PublicKey, signature: &[u8]) -> bool {
+    match (alg, key) {
+        (a, PublicKey::Rsa(k)) if a.is_rsa() => {
+            use rsa::traits::PublicKeyParts;
+            signature.len() == k.size()
+        }
+        (Alg::Es256, PublicKey::P256(_)) => {
+            let (Some(r), Some(s)) = (signature.get(..32), signature.get(32..)) else {
+                return false;
+            };
+            let (Ok(r), Ok(s)) = (<[u8; 32]>::try_from(r), <[u8; 32]>::try_from(s)) else {
+                return false;
+            };
+            let zero = [0u8; 32];
+            r != zero && s != zero && less_than(&r, &P256_N) && less_than(&s, &P256_N)
+        }
+        (Alg::EdDsa, PublicKey::Ed25519(_)) => signature.len() == 64,
+        _ => false,
+    }
+}
+
 /// Verifies `signature` over `message` with `key` under `alg` (which the caller has already
 /// checked the key decides). Returns false for any malformed signature.
 pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
@@ -436,6 +481,27 @@ pub fn verify(
     now: i64,
     keys: &KeyStore,
 ) -> Result<Identity, TokenError> {
+    verify_using(
+        rules,
+        max_bytes,
+        token,
+        source,
+        now,
+        keys,
+        &mut NativeSignatures,
+    )
+}
+
+/// [`verify`], with `signatures` checking the signature.
+pub fn verify_using(
+    rules: &[JwtRule],
+    max_bytes: usize,
+    token: &str,
+    source: TokenSource,
+    now: i64,
+    keys: &KeyStore,
+    signatures: &mut dyn SignatureCheck,
+) -> Result<Identity, TokenError> {
     let d = decode(token, max_bytes)?;
     let iss = match d.claims.get("iss") {
         None => return Err(e(TokenErrorKind::MissingClaim("iss".into()))),
@@ -447,7 +513,7 @@ pub fn verify(
         .enumerate()
         .find(|(_, r)| r.issuer == iss)
         .ok_or_else(|| e(TokenErrorKind::UnknownIssuer))?;
-    verify_with_rule(rule, index, d, token, source, now, keys)
+    verify_with_rule_using(rule, index, d, token, source, now, keys, signatures)
 }
 
 /// Verification once the rule is known (the token's `iss` must equal the rule's issuer).
@@ -459,6 +525,30 @@ pub fn verify_with_rule(
     source: TokenSource,
     now: i64,
     keys: &KeyStore,
+) -> Result<Identity, TokenError> {
+    verify_with_rule_using(
+        rule,
+        index,
+        d,
+        token,
+        source,
+        now,
+        keys,
+        &mut NativeSignatures,
+    )
+}
+
+/// [`verify_with_rule`], with `signatures` checking the signature.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_with_rule_using(
+    rule: &JwtRule,
+    index: usize,
+    d: Decoded<'_>,
+    token: &str,
+    source: TokenSource,
+    now: i64,
+    keys: &KeyStore,
+    signatures: &mut dyn SignatureCheck,
 ) -> Result<Identity, TokenError> {
     if d.claims.get("iss").and_then(Value::as_str) != Some(rule.issuer.as_str()) {
         return Err(e(TokenErrorKind::IssuerMismatch));
@@ -489,7 +579,9 @@ pub fn verify_with_rule(
     }
     let sig = b64url_decode(d.signature_b64.as_bytes())
         .ok_or_else(|| e(TokenErrorKind::BadBase64(Part::Signature)))?;
-    if !verify_signature(key_alg, &key.key, d.signing_input.as_bytes(), &sig) {
+    if !signature_well_formed(key_alg, &key.key, &sig)
+        || !signatures.check(key_alg, key, d.signing_input.as_bytes(), &sig)
+    {
         return Err(e(TokenErrorKind::BadSignature));
     }
     check_claims(rule, index, d, source, now)

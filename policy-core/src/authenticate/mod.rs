@@ -475,6 +475,18 @@ impl Authenticator {
         keys: &KeyStore,
         cache: Option<&mut TokenCache>,
     ) -> AuthOutcome {
+        self.authenticate_device_using(req, now, keys, cache, &mut jwt::NativeSignatures)
+    }
+
+    /// [`Authenticator::authenticate_device`], with `signatures` checking the signature.
+    pub fn authenticate_device_using(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        keys: &KeyStore,
+        cache: Option<&mut TokenCache>,
+        signatures: &mut dyn jwt::SignatureCheck,
+    ) -> AuthOutcome {
         if self.device_locations.is_empty() {
             return AuthOutcome::NoToken;
         }
@@ -506,7 +518,16 @@ impl Authenticator {
                 .enumerate()
                 .find(|(_, r)| r.device && r.issuer == iss)
                 .ok_or_else(|| TokenError::new(TokenErrorKind::UnknownIssuer))?;
-            jwt::verify_with_rule(rule, i, d, &found.token, found.source.clone(), now, keys)
+            jwt::verify_with_rule_using(
+                rule,
+                i,
+                d,
+                &found.token,
+                found.source.clone(),
+                now,
+                keys,
+                signatures,
+            )
         });
         match verified {
             Ok(id) => {
@@ -555,6 +576,18 @@ impl Authenticator {
         keys: &KeyStore,
         cache: Option<&mut TokenCache>,
     ) -> AuthOutcome {
+        self.authenticate_using(req, now, keys, cache, &mut jwt::NativeSignatures)
+    }
+
+    /// [`Authenticator::authenticate`], with `signatures` checking the signature.
+    pub fn authenticate_using(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        keys: &KeyStore,
+        cache: Option<&mut TokenCache>,
+        signatures: &mut dyn jwt::SignatureCheck,
+    ) -> AuthOutcome {
         let found = match self.find_token(req) {
             Ok(Some(f)) => f,
             Ok(None) => return AuthOutcome::NoToken,
@@ -572,7 +605,15 @@ impl Authenticator {
                         return AuthOutcome::Verified(id);
                     }
                 }
-                match self.verify(&found.token, found.source, now, keys) {
+                match jwt::verify_using(
+                    &self.rules,
+                    self.max_token_bytes,
+                    &found.token,
+                    found.source,
+                    now,
+                    keys,
+                    signatures,
+                ) {
                     Ok(id) => {
                         let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
                         cache.insert(&found.token, id.clone(), skew);
@@ -581,7 +622,15 @@ impl Authenticator {
                     Err(e) => AuthOutcome::Failed(e),
                 }
             }
-            None => match self.verify(&found.token, found.source, now, keys) {
+            None => match jwt::verify_using(
+                &self.rules,
+                self.max_token_bytes,
+                &found.token,
+                found.source,
+                now,
+                keys,
+                signatures,
+            ) {
                 Ok(id) => AuthOutcome::Verified(id),
                 Err(e) => AuthOutcome::Failed(e),
             },

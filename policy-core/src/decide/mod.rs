@@ -256,6 +256,28 @@ pub struct Step {
     pub detail: String,
 }
 
+impl Step {
+    /// The JSON form: `{"stage", "policy", "rule", "matched", "detail"}` (what `vigil explain
+    /// --json` and the JS module's `explain` print).
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("stage", Value::from(self.stage));
+        m.insert(
+            "policy",
+            self.policy.as_deref().map_or(Value::Null, Value::from),
+        );
+        m.insert(
+            "rule",
+            self.rule
+                .and_then(|r| i64::try_from(r).ok())
+                .map_or(Value::Null, Value::from),
+        );
+        m.insert("matched", Value::Bool(self.matched));
+        m.insert("detail", Value::from(self.detail.as_str()));
+        Value::Object(m)
+    }
+}
+
 /// Which part of a rule failed to match, for explanations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Miss {

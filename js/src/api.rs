@@ -1,0 +1,163 @@
+//! The module's logic in plain Rust, JSON text in and policy-core values out, so that it is
+//! tested natively (`cargo test -p vigil-js`); `lib.rs` only moves values between JavaScript
+//! and these functions.
+
+use policy_core::enforce::Outcome;
+use policy_core::error::{ErrorCode, PolicyError};
+use policy_core::json::{self, Limits, Map, Value};
+use policy_core::lint::{Level, Lint};
+use policy_core::policy::read::Obj;
+use policy_core::testcase::CaseState;
+use policy_core::{CheckRequest, Decision, Engine, RateUpdate, Step};
+
+/// `{code, path, message}`: every error the module returns, as data.
+pub fn error_value(e: &PolicyError) -> Value {
+    let mut m = Map::new();
+    m.insert("code", Value::from(e.code()));
+    m.insert("path", Value::from(e.path.as_str()));
+    m.insert("message", Value::from(e.message.as_str()));
+    Value::Object(m)
+}
+
+fn parse(text: &str, limits: Limits) -> Result<Value, PolicyError> {
+    json::parse(text, limits).map_err(|e| PolicyError::new(ErrorCode::Syntax, "$", e.to_string()))
+}
+
+/// Compiles a policy document (JSON text).
+pub fn compile(text: &str) -> Result<Engine, PolicyError> {
+    Engine::from_value(&parse(text, Limits::POLICY)?)
+}
+
+/// Reads a check request (design §3).
+pub fn request(text: &str) -> Result<CheckRequest, PolicyError> {
+    CheckRequest::from_value(&parse(text, Limits::REQUEST)?)
+}
+
+/// What `decide` and `explain` take besides the request.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Unix seconds to decide at (else the request's `time`, else the clock).
+    pub now: Option<i64>,
+    /// Adapter state, in the shape of a test case's `state`.
+    pub state: CaseState,
+}
+
+/// Reads `{"now": 1700000000, "state": {"behavior", "revocation", "rate"}}`; errors name
+/// `options.…`.
+pub fn options(text: &str) -> Result<Options, PolicyError> {
+    let v = parse(text, Limits::POLICY)?;
+    if v == Value::Null {
+        return Ok(Options::default());
+    }
+    let o = Obj::new(&v, "options")?;
+    o.deny_unknown(&["now", "state"])?;
+    let now = match o.raw("now") {
+        None | Some(Value::Null) => None,
+        Some(n) => match n.as_number().map(|n| n.as_f64()) {
+            // Seconds, not milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
+            Some(s) if (0.0..1e11).contains(&s) => Some(s as i64),
+            _ => {
+                return Err(PolicyError::new(
+                    ErrorCode::Invalid,
+                    o.at("now"),
+                    format!(
+                        "expected unix seconds (not milliseconds), found {}",
+                        policy_core::policy::read::quote(n)
+                    ),
+                ))
+            }
+        },
+    };
+    let state = match o.raw("state") {
+        None | Some(Value::Null) => CaseState::default(),
+        Some(s) => CaseState::from_value(s, &o.at("state"))?,
+    };
+    Ok(Options { now, state })
+}
+
+/// The time to decide at: `options.now`, else the request's `time`, else `clock` (seconds).
+pub fn decision_time(opts: &Options, req: &CheckRequest, clock: i64) -> i64 {
+    opts.now.or(req.time).unwrap_or(clock)
+}
+
+/// The decision object: the JSON of `vigil eval` (design §3) plus `rateUpdates`, the counter
+/// levels to store (the same shape as `state.rate`).
+pub fn decision_value(d: &Decision) -> Value {
+    let mut v = d.to_value();
+    if let Value::Object(m) = &mut v {
+        m.insert("rateUpdates", rate_updates(&d.rate_updates));
+    }
+    v
+}
+
+fn rate_updates(updates: &[RateUpdate]) -> Value {
+    Value::Array(
+        updates
+            .iter()
+            .map(|u| {
+                let mut m = Map::new();
+                m.insert("limit", Value::from(u.key.limit.as_str()));
+                m.insert("key", Value::from(u.key.key.as_str()));
+                let tokens = u.bucket.milli as f64 / 1000.0;
+                m.insert(
+                    "tokens",
+                    json::Number::from_f64(tokens).map_or(Value::Null, Value::Number),
+                );
+                m.insert("updated", Value::from(u.bucket.updated));
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+/// A request or options the module cannot read: a denial (fail closed) that also carries the
+/// `error`. `status` is 400 for a request, 500 for the caller's options.
+pub fn input_rejected(status: u16, code: &str, what: &str, e: &PolicyError) -> Value {
+    let d = Decision::new(
+        Outcome::Deny,
+        status,
+        code,
+        format!("the {what} is not acceptable: {e}"),
+    );
+    let mut v = decision_value(&d);
+    if let Value::Object(m) = &mut v {
+        m.insert("error", error_value(e));
+    }
+    v
+}
+
+/// `{decision, trace}`.
+pub fn explain_value(d: &Decision, steps: &[Step]) -> Value {
+    let mut m = Map::new();
+    m.insert("decision", decision_value(d));
+    m.insert(
+        "trace",
+        Value::Array(steps.iter().map(Step::to_value).collect()),
+    );
+    Value::Object(m)
+}
+
+/// `[{level, code, path, message}]`, as `vigil check --json` reports them.
+pub fn lints_value(lints: &[Lint]) -> Value {
+    Value::Array(
+        lints
+            .iter()
+            .map(|l| {
+                let mut m = Map::new();
+                let level = match l.level {
+                    Level::Info => "info",
+                    Level::Warning => "warning",
+                };
+                m.insert("level", Value::from(level));
+                m.insert("code", Value::from(l.code));
+                m.insert("path", Value::from(l.path.as_str()));
+                m.insert("message", Value::from(l.message.as_str()));
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+#[path = "api_test.rs"]
+mod tests;

@@ -1,0 +1,58 @@
+// Type-checked (never run) by `tsc -p js/test` in scripts/test: the hand-written types in
+// js/src/types.d.ts, as emitted into dist/js/*/vigil.d.ts, describe what the API takes and
+// returns. The @ts-expect-error lines prove the types are not `any`: if a wrong use stopped
+// being an error, tsc would fail on the unused directive.
+import * as web from "../../dist/js/web/vigil.js";
+import type { CheckRequest, Decision, DecideOptions, Explanation, Lint, VigilError } from "../../dist/js/web/vigil.js";
+import * as node from "../../dist/js/nodejs/vigil.js";
+
+async function usage(wasm: WebAssembly.Module): Promise<void> {
+  web.initSync({ module: wasm });
+  const r = web.compile({ authorizationPolicies: [] }, { tokenCacheSize: 16, verify: "webcrypto" });
+  if (!r.ok) {
+    const e: VigilError = r.error;
+    console.log(e.code, e.path, e.message);
+    // @ts-expect-error no engine on a failed compile
+    r.engine.decide({});
+    return;
+  }
+  const req: CheckRequest = {
+    method: "GET",
+    path: "/a?b=1",
+    host: "shop",
+    headers: { authorization: "Bearer x", "x-multi": ["a", "b"] },
+    source: { address: "10.0.0.1", port: 443, principal: "spiffe://x" },
+  };
+  const opts: DecideOptions = {
+    now: 1700000000,
+    state: { behavior: { newCountry: true }, revocation: { jtis: ["j"] }, rate: [{ limit: "l", key: "k", tokens: 1, updated: 1 }] },
+  };
+  const d: Decision = r.engine.decide(req, opts);
+  const status: number = d.status;
+  const outcome: "allow" | "deny" | "unauthenticated" | "step_up" | "rate_limited" = d.decision;
+  const www: string | undefined = d.responseHeaders["www-authenticate"];
+  const score: number | undefined = d.trust?.score;
+  console.log(status, outcome, www, score, d.rateUpdates[0]?.tokens, d.error?.path);
+  const later: Decision = await r.engine.decideAsync(req);
+  const ex: Explanation = r.engine.explain(req, { now: 1 });
+  const lints: Lint[] = r.engine.check();
+  const set = r.engine.setJwks("https://idp", { keys: [] });
+  if (!set.ok) console.log(set.error.message);
+  const refreshed = await r.engine.refreshKeys();
+  console.log(later.reason, ex.trace[0]?.stage, lints[0]?.level, refreshed[0]?.ok, r.engine.stats().tokenCache.hits);
+  // @ts-expect-error now is seconds, a number
+  r.engine.decide(req, { now: "soon" });
+  // @ts-expect-error unknown option
+  r.engine.decide(req, { clock: 1 });
+  // @ts-expect-error headers are strings
+  r.engine.decide({ headers: { a: 1 } });
+  // @ts-expect-error decision is one of five outcomes
+  const wrong: "permit" = d.decision;
+  console.log(wrong);
+  // The nodejs build has the same API without init.
+  const n = node.compile("{}");
+  if (n.ok) console.log(n.engine.decide({ path: "/" }).dryRun);
+  // @ts-expect-error verify is "wasm" or "webcrypto"
+  node.compile("{}", { verify: "native" });
+}
+export { usage };
