@@ -3,8 +3,9 @@
 worker vs the hand-written jose worker (bench/edge/jose-worker.mjs), same token, same policy.
 
 workerd (npm `workerd`, the Cloudflare Workers runtime) is pinned to CPU 0, wrk to CPU 1;
-the workers answer directly (no upstream), so only the worker's cost is measured; configs are
-interleaved in rounds. CPU per request = workerd's utime+stime (/proc/PID/stat) over the run /
+allowed requests go to an origin worker in the same workerd (a service binding that answers
+"ok"), the same for both, so the difference is the workers' own cost; configs are interleaved
+in rounds. CPU per request = workerd's utime+stime (/proc/PID/stat) over the run /
 requests. Numbers are printed, never asserted; the last line is JSON.
 
 Usage: bench_edge.py FIXTURES_DIR [--quick]   (FIXTURES_DIR from vigil-bench-peers
@@ -51,12 +52,17 @@ def capnp_text(s):
     return json.dumps(s)
 
 
+ORIGIN = '(name = "origin", worker = (modules = [(name = "origin.mjs", esModule = embed "origin.mjs")], compatibilityDate = "2024-09-23"))'
+ORIGIN_JS = 'export default { fetch() { return new Response("ok\\n"); } };\n'
+
+
 def jose_config(work, port, fx):
     """workerd config for the jose worker: every jose module embedded under its own path."""
     d = os.path.join(work, "jose")
     shutil.copytree(JOSE, os.path.join(d, "node_modules", "jose"), dirs_exist_ok=True)
     shutil.copy(os.path.join(ROOT, "bench", "edge", "jose-worker.mjs"), os.path.join(d, "worker.mjs"))
     open(os.path.join(d, "jose-shim.mjs"), "w").write('export * from "node_modules/jose/index.js";\n')
+    open(os.path.join(d, "origin.mjs"), "w").write(ORIGIN_JS)
     mods = ['(name = "worker.mjs", esModule = embed "worker.mjs")',
             '(name = "jose", esModule = embed "jose-shim.mjs")']
     base = os.path.join(d, "node_modules", "jose")
@@ -67,7 +73,7 @@ def jose_config(work, port, fx):
                 mods.append(f'(name = {capnp_text(rel)}, esModule = embed {capnp_text(rel)})')
     cfg = f"""using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .w) ],
+  services = [ (name = "main", worker = .w), {ORIGIN} ],
   sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
 );
 const w :Workerd.Worker = (
@@ -75,7 +81,8 @@ const w :Workerd.Worker = (
   compatibilityDate = "2024-09-23",
   bindings = [ (name = "JWKS", text = {capnp_text(json.dumps(fx["jwks"]))}),
                (name = "ISSUER", text = {capnp_text(fx["issuer"])}),
-               (name = "AUDIENCE", text = {capnp_text(fx["audience"])}) ],
+               (name = "AUDIENCE", text = {capnp_text(fx["audience"])}),
+               (name = "ORIGIN", service = "origin") ],
 );
 """
     path = os.path.join(d, "config.capnp")
@@ -84,10 +91,12 @@ const w :Workerd.Worker = (
 
 
 def vigil_config(work, port, fx):
-    """workerd config for Vigil's edge worker (examples/edge-worker), given the benchmark's
-    policy; None when this checkout has no edge worker."""
-    make = os.path.join(ROOT, "examples", "edge-worker", "bench_config.py")
-    if not os.path.exists(make):
+    """workerd config for Vigil's edge worker (examples/edge-worker/worker.mjs with the
+    wasm-bindgen module from dist/js/web), given the benchmark's policy; None when this
+    checkout has no edge worker or no built module."""
+    worker = os.path.join(ROOT, "examples", "edge-worker", "worker.mjs")
+    web = os.path.join(ROOT, "dist", "js", "web")
+    if not os.path.exists(worker) or not os.path.exists(os.path.join(web, "vigil_bg.wasm")):
         return None
     policy = {"jwtRules": [{"issuer": fx["issuer"], "audiences": [fx["audience"]], "jwks": fx["jwks"],
                             "algorithms": ["RS256"], "outputClaimToHeaders": [{"header": "x-user", "claim": "sub"}]}],
@@ -96,12 +105,27 @@ def vigil_config(work, port, fx):
                   "to": [{"operation": {"paths": ["/api/*"]}}]}]}]}
     d = os.path.join(work, "vigil")
     os.makedirs(d, exist_ok=True)
-    open(os.path.join(d, "policy.json"), "w").write(json.dumps(policy))
-    out = subprocess.run([sys.executable, make, d, str(port), os.path.join(d, "policy.json")],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"edge worker config: {out.stderr}")
-    return out.stdout.strip()
+    shutil.copy(worker, os.path.join(d, "worker.mjs"))
+    shutil.copy(os.path.join(web, "vigil.js"), os.path.join(d, "vigil.js"))
+    shutil.copy(os.path.join(web, "vigil_bg.wasm"), os.path.join(d, "vigil_bg.wasm"))
+    open(os.path.join(d, "origin.mjs"), "w").write(ORIGIN_JS)
+    cfg = f"""using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .w), {ORIGIN} ],
+  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = "worker.mjs", esModule = embed "worker.mjs"),
+              (name = "vigil.js", esModule = embed "vigil.js"),
+              (name = "vigil_bg.wasm", wasm = embed "vigil_bg.wasm") ],
+  compatibilityDate = "2026-11-01",
+  bindings = [ (name = "POLICY", text = {capnp_text(json.dumps(policy))}),
+               (name = "ORIGIN", service = "origin") ],
+);
+"""
+    path = os.path.join(d, "config.capnp")
+    open(path, "w").write(cfg)
+    return path
 
 
 def wait_port(port, proc, timeout=30):
@@ -148,7 +172,7 @@ def main():
             port = free_port()
             cfg = make(work, port, fx)
             if cfg is None:
-                skipped[name] = "examples/edge-worker/bench_config.py is not in this checkout"
+                skipped[name] = "no examples/edge-worker/worker.mjs or dist/js/web (scripts/build)"
                 continue
             log = open(os.path.join(work, f"{name.replace(' ', '-')}.log"), "w")
             p = subprocess.Popen(["taskset", "-c", "0", WORKERD, "serve", cfg], stdout=log, stderr=log,

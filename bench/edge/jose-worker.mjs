@@ -2,8 +2,9 @@
 // `jose` (WebCrypto) instead of Vigil, doing the same checks as the benchmark's Vigil policy —
 // a bearer token from `Authorization`, RS256 only, the key chosen by `kid` from an inline JWKS
 // (imported once per isolate), `iss`, `aud`, `exp`/`nbf` with 60 s of skew; then the policy:
-// only `/api/*` paths, any principal of the issuer. 401 with a Bearer challenge, 403, or 200
-// with `x-user` set from `sub` (a direct response: only the worker's cost is measured).
+// only `/api/*` paths, any principal of the issuer. 401 with a Bearer challenge, 403, or the
+// request forwarded to the ORIGIN service with the token removed and `x-user` set from `sub`
+// (as Vigil's edge worker does).
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
 let keys;
@@ -33,6 +34,10 @@ export default {
     }
     const path = new URL(request.url).pathname;
     if (!path.startsWith('/api/')) return deny(403);
-    return new Response('ok\n', { headers: { 'x-user': String(payload.sub ?? '') } });
+    const headers = new Headers(request.headers);
+    headers.delete('authorization');
+    headers.delete('x-user');
+    headers.set('x-user', String(payload.sub ?? ''));
+    return env.ORIGIN.fetch(new Request(request.url, { method: request.method, headers, body: request.body, redirect: 'manual' }));
   },
 };

@@ -151,7 +151,11 @@ pub fn bench(args: &[String], io: &mut Io<'_>) -> CmdResult {
         .collect();
     report.insert(
         "native",
-        section(&[("configure", configure), ("first", first), ("cached", cached)]),
+        section(&[
+            ("configure", configure),
+            ("first", first),
+            ("cached", cached),
+        ]),
     );
 
     if let Some(path) = parsed.option("wasm") {
@@ -173,10 +177,7 @@ pub fn bench(args: &[String], io: &mut Io<'_>) -> CmdResult {
                 )));
             }
         }
-        let proxied: Vec<_> = requests
-            .iter()
-            .map(crate::host::check::to_proxy)
-            .collect();
+        let proxied: Vec<_> = requests.iter().map(crate::host::check::to_proxy).collect();
         let mut vm = wf.vm(&policy_json).map_err(named)?;
         vm.set_time(now);
         let send = |vm: &mut crate::host::Vm, k: usize| -> Result<(), Failure> {
@@ -276,11 +277,20 @@ fn write_text(io: &mut Io<'_>, report: &Value, n: usize) -> CmdResult {
         };
         writeln!(io.out, "{title}:")?;
         if let Some(c) = sec.get("compile_ns").and_then(Value::as_number) {
-            writeln!(io.out, "  {:<40} {}", "compile the module", human(c.as_f64()))?;
+            writeln!(
+                io.out,
+                "  {:<40} {}",
+                "compile the module",
+                human(c.as_f64())
+            )?;
         }
         for (key, label) in labels {
             let Some(s) = sec.get(key) else { continue };
-            let g = |f: &str| s.get(f).and_then(Value::as_number).map_or(f64::NAN, |x| x.as_f64());
+            let g = |f: &str| {
+                s.get(f)
+                    .and_then(Value::as_number)
+                    .map_or(f64::NAN, |x| x.as_f64())
+            };
             writeln!(
                 io.out,
                 "  {label:<40} {} ({}–{})",

@@ -181,19 +181,24 @@ def verify_rows(results):
         wcached = w["cached"]["median_ns"] if w else None
         west = (wfirst - wcached) if w else None
         jose = next((x["stat"]["median_ns"] for x in node.get("verify", []) if x["alg"] == alg), None)
-        jm = next((x["stat"]["median_ns"] for x in jsm.get("verify", []) if x.get("alg") == alg), None)
+        jmx = next((x for x in jsm.get("verify", []) if x.get("alg") == alg), {})
+        jm = (jmx.get("decide_uncached") or {}).get("median_ns")
+        jwc = (jmx.get("decide_webcrypto") or {}).get("median_ns")
         data[alg] = {"vigil": vig["median_ns"], "jsonwebtoken": jwt["median_ns"], "wasm_first": wfirst,
-                     "wasm_cached": wcached, "wasm_verify": west, "jose": jose, "js_module": jm}
+                     "wasm_cached": wcached, "wasm_verify": west, "jose": jose, "js_module": jm,
+                     "js_module_webcrypto": jwc}
         rows.append([alg, human(vig["median_ns"]), human(jwt["median_ns"]),
                      human(wfirst), human(west), human(jm) if jm else "not measured",
-                     human(jose) if jose else "not measured"])
+                     human(jwc) if jwc else "not measured", human(jose) if jose else "not measured"])
     return rows, data
 
 
 def envoy_rows(env):
-    data = env.get("data") or {}
-    if "configs" in data and isinstance(data["configs"], dict):
-        data = data["configs"]
+    data = env.get("data") or env
+    for key in ("summary", "configs"):
+        if isinstance(data.get(key), dict):
+            data = data[key]
+            break
     rows, summary = [], {}
     for name, v in data.items():
         if isinstance(v, list) and v and isinstance(v[0], dict):
@@ -203,9 +208,11 @@ def envoy_rows(env):
             s = {"us_per_req": med("us_per_req"), "rps": med("rps"), "p50": v[-1].get("p50"),
                  "p99": v[-1].get("p99"), "rss_mib": med("rss_mib"), "rounds": len(v)}
         elif isinstance(v, dict):
-            s = {"us_per_req": v.get("us_per_req") or v.get("cpu_us_per_req"), "rps": v.get("rps"),
-                 "p50": v.get("p50"), "p99": v.get("p99"), "rss_mib": v.get("rss_mib"),
-                 "rounds": v.get("rounds")}
+            ms = lambda k: f"{v[k]:.2f}ms" if isinstance(v.get(k), (int, float)) else None  # noqa: E731
+            s = {"us_per_req": v.get("us_per_req"), "rps": v.get("rps"),
+                 "p50": v.get("p50") or ms("p50_ms"), "p99": v.get("p99") or ms("p99_ms"),
+                 "rss_mib": v.get("rss_mib") or (v["rss_kb"] / 1024 if v.get("rss_kb") else None),
+                 "cache_hits": v.get("cache_hits")}
         else:
             continue
         summary[name] = s
@@ -282,12 +289,15 @@ def write(results, out):
               "(`vigil bench --wasm`), each request carrying a token the filter has never seen, so each "
               "verifies — the whole request path (hostcalls, canonicalisation, policy, decision record) is "
               "included. **filter.wasm, verify** = that minus the same filter's cached-token decision: "
-              "the verification cost inside Wasm. **JS module** (wasm-bindgen, Node) and **jose** "
-              "(WebCrypto, Node, key imported once; async).\n")
+              "the verification cost inside Wasm. **JS module** (wasm-bindgen, Node): a whole `decide` with "
+              "the token cache off, so it verifies every time — signatures in wasm, or by Node's WebCrypto "
+              "(`verify: \"webcrypto\"`, `decideAsync`); **jose** (WebCrypto, Node, key imported once; "
+              "async): the verify alone.\n")
     rows, vdata = verify_rows(results)
     if rows:
         md.append(table(["alg", "Vigil native", "jsonwebtoken (ring)", "filter.wasm: first decision",
-                         "filter.wasm: verify", "JS module (Node)", "jose / WebCrypto (Node)"], rows) + "\n")
+                         "filter.wasm: verify", "JS module, decide, cache off (Node)",
+                         "JS module, decide, cache off, WebCrypto (Node)", "jose / WebCrypto (Node)"], rows) + "\n")
         for alg, d in vdata.items():
             if d["wasm_verify"]:
                 r = d["wasm_verify"] / d["jsonwebtoken"]
@@ -317,6 +327,9 @@ def write(results, out):
                   "response (only the filters cost), wrk pinned to CPU 1, configurations interleaved in "
                   "rounds; Envoy CPU µs per request from /proc/PID/stat (the steadiest figure here).\n")
         md.append(table(["config", "Envoy CPU µs / request", "req/s", "p50", "p99", "RSS MiB"], erows) + "\n")
+        md.append("`vigil`: the same token on every request (cache hits); `vigil-verify`: a distinct "
+                  "token per request from a set larger than the filter's cache (every request verifies); "
+                  "`vigil+sampled-log`: decision records sampled (see docs/filter.md).\n")
         vig = next((es[k]["us_per_req"] for k in es if k in ("vigil", "vigil cached", "vigil_cached")), None)
         nat = es.get("jwt_authn+rbac+cache", {}).get("us_per_req")
         if vig and nat:
@@ -329,7 +342,13 @@ def write(results, out):
     md.append("## 4. At the edge (workerd)\n")
     edge = results.get("edge")
     if edge:
-        md.append("```\n" + json.dumps(edge, indent=1) + "\n```\n")
+        erows, es = envoy_rows(edge)
+        md.append("`bench/edge/bench_edge.py`: workerd pinned to CPU 0, wrk (16 connections) to CPU 1, the "
+                  "same RS256 token on every request (so Vigil's token cache hits; jose verifies every "
+                  "time — it has no cache, as a hand-written worker usually has none); allowed requests go "
+                  "to an origin worker in the same workerd for both. CPU µs per request: workerd's "
+                  "utime+stime over the run.\n")
+        md.append(table(["worker", "workerd CPU µs / request", "req/s", "p50", "p99", "RSS MiB"], erows) + "\n")
     else:
         md.append(f"Not measured: {results['not_measured'].get('edge', 'unknown')}.\n")
 
@@ -397,8 +416,9 @@ def write(results, out):
     pb = results.get("peers_build") or {}
     md.append(f"Native harness: per contender, calibrated batches of ~{b.get('sample_ms')} ms, "
               f"{b.get('samples')} samples taken round-robin across contenders after a warm-up; "
-              f"bench/peers built with `opt-level = 3`, no LTO, 16 codegen units "
-              f"({pb.get('seconds')} s, {'cold' if pb.get('cold') else 'incremental/warm'} this run). "
+              f"bench/peers built with profile `{pb.get('profile')}` "
+              f"({'opt-level 1, 256 codegen units' if pb.get('profile') == 'quick' else 'opt-level 3, no LTO, 16 codegen units'}; "
+              f"{pb.get('seconds')} s, {'cold' if pb.get('cold') else 'incremental/warm'} this run). "
               f"The wasm rows run in `{(results.get('wasm') or {}).get('host', 'vigil')}` (dev profile: "
               f"wasmtime and Cranelift built at opt-level 2, the host's own glue at 0 — it adds to both "
               f"wasm columns alike and cancels in the *verify* column).\n")

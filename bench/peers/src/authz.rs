@@ -46,8 +46,8 @@ pub fn app_authz_inputs(root: &str) -> Res<(Engine, Vec<Input>)> {
     let tf = std::fs::read_to_string(format!("{root}/examples/policies/app-authz.test.json"))
         .map_err(e("test file"))?;
     let engine = Engine::from_json(&pol).map_err(e("vigil policy"))?;
-    let v = policy_core::json::parse(&tf, policy_core::json::Limits::POLICY)
-        .map_err(e("test json"))?;
+    let v =
+        policy_core::json::parse(&tf, policy_core::json::Limits::POLICY).map_err(e("test json"))?;
     let tf = TestFile::from_value(&v).map_err(e("test file"))?;
     let mut out = Vec::new();
     for case in tf.cases {
@@ -242,7 +242,9 @@ fn floor_app_authz(t: &Typed) -> bool {
     if u.blocked || (write && !mfa) || (confidential && (!mfa || !t.device_compliant)) {
         return false;
     }
-    (read && !confidential) || (write && !confidential && has(&["editor", "admin"])) || (confidential && has(&["analyst", "admin"]))
+    (read && !confidential)
+        || (write && !confidential && has(&["editor", "admin"]))
+        || (confidential && has(&["analyst", "admin"]))
 }
 
 /// Everything one policy needs in every engine.
@@ -316,7 +318,12 @@ pub fn large_suite(n: usize) -> Res<Suite> {
     let cases: Vec<(&str, String, String, bool)> = vec![
         ("GET", format!("u{last}"), format!("/svc/{last}/a"), true),
         ("GET", "u0".to_string(), "/svc/0/a".to_string(), true),
-        ("GET", format!("u{mid}"), format!("/svc/{}/a", mid + 1), false),
+        (
+            "GET",
+            format!("u{mid}"),
+            format!("/svc/{}/a", mid + 1),
+            false,
+        ),
         ("POST", format!("u{mid}"), format!("/svc/{mid}/a"), false),
         ("GET", "stranger".to_string(), "/svc/1/a".to_string(), false),
     ];
@@ -445,7 +452,10 @@ pub fn bench(s: &Suite, budget: Budget) -> Res<Json> {
         let m = cache.misses();
         s.vigil.decide_cached(&i.req, &envs[k], &mut cache);
         if cache.misses() != m {
-            eprintln!("  note: `{}` misses the token cache on every decision", i.name);
+            eprintln!(
+                "  note: `{}` misses the token cache on every decision",
+                i.name
+            );
         }
     }
     let n = s.inputs.len();
@@ -491,7 +501,9 @@ pub fn bench(s: &Suite, budget: Budget) -> Res<Json> {
                     )
                     .ok()?;
                     Some(
-                        authorizer.is_authorized(&req, &policies, &entities).decision()
+                        authorizer
+                            .is_authorized(&req, &policies, &entities)
+                            .decision()
                             == CedarDecision::Allow,
                     )
                 })();
@@ -525,12 +537,20 @@ pub fn bench(s: &Suite, budget: Budget) -> Res<Json> {
         .collect();
     let per_input = harness::run(
         &mut per_input,
-        Budget { samples: budget.samples.min(11), sample_time: budget.sample_time / 4 },
+        Budget {
+            samples: budget.samples.min(11),
+            sample_time: budget.sample_time / 4,
+        },
     );
     let vigil = stats[0].median;
     let ratios: serde_json::Map<String, Json> = stats
         .iter()
-        .map(|st| (st.name.clone(), json!(((st.median / vigil) * 100.0).round() / 100.0)))
+        .map(|st| {
+            (
+                st.name.clone(),
+                json!(((st.median / vigil) * 100.0).round() / 100.0),
+            )
+        })
         .collect();
     Ok(json!({
         "suite": s.name,

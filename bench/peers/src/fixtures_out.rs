@@ -21,10 +21,15 @@ pub fn write(dir: &str, root: &str, fresh: usize) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let jwks: Json = serde_json::from_str(&keys().jwks()).map_err(|e| e.to_string())?;
     let toks = crate::verify::tokens(now);
-    let tokens: serde_json::Map<String, Json> =
-        toks.iter().map(|(a, t)| (a.to_string(), json!(t))).collect();
-    w("tokens.json", &json!({"now": now, "issuer": ISSUER, "audience": AUDIENCE,
-                              "jwks": jwks, "tokens": tokens}))?;
+    let tokens: serde_json::Map<String, Json> = toks
+        .iter()
+        .map(|(a, t)| (a.to_string(), json!(t)))
+        .collect();
+    w(
+        "tokens.json",
+        &json!({"now": now, "issuer": ISSUER, "audience": AUDIENCE,
+                              "jwks": jwks, "tokens": tokens}),
+    )?;
     // A policy accepting all three algorithms; requests with a fresh token each (every
     // decision verifies) and the same token repeated (every decision after the first hits
     // the cache).

@@ -38,7 +38,9 @@ fn run() -> Result<(), String> {
             "--quick" => quick = true,
             "--only" => only = Some(it.next().ok_or("--only needs a value")?.clone()),
             "--out" => out = Some(it.next().ok_or("--out needs a value")?.clone()),
-            "--write-fixtures" => write = Some(it.next().ok_or("--write-fixtures needs a value")?.clone()),
+            "--write-fixtures" => {
+                write = Some(it.next().ok_or("--write-fixtures needs a value")?.clone())
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -47,9 +49,15 @@ fn run() -> Result<(), String> {
     }
     let want = |s: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == s));
     let budget = if quick {
-        Budget { samples: 11, sample_time: Duration::from_millis(4) }
+        Budget {
+            samples: 11,
+            sample_time: Duration::from_millis(4),
+        }
     } else {
-        Budget { samples: 41, sample_time: Duration::from_millis(20) }
+        Budget {
+            samples: 41,
+            sample_time: Duration::from_millis(20),
+        }
     };
     let started = Instant::now();
     let mut doc = json!({"quick": quick,
@@ -68,8 +76,15 @@ fn run() -> Result<(), String> {
     }
     if want("scale") {
         eprintln!("scale");
-        let sizes: &[usize] = if quick { &[10, 100, 1000] } else { &[10, 100, 1000, 10_000, 100_000] };
-        let sb = Budget { samples: if quick { 5 } else { 15 }, sample_time: budget.sample_time };
+        let sizes: &[usize] = if quick {
+            &[10, 100, 1000]
+        } else {
+            &[10, 100, 1000, 10_000, 100_000]
+        };
+        let sb = Budget {
+            samples: if quick { 5 } else { 15 },
+            sample_time: budget.sample_time,
+        };
         doc["scale"] = scale::bench(sizes, sb)?;
     }
     doc["seconds"] = json!(started.elapsed().as_secs_f64());

@@ -11,7 +11,12 @@ use vigil_fixtures::NOW;
 
 type Res<T> = Result<T, String>;
 
-fn req_with(method: &str, path: &str, token: Option<&str>, addr: Option<&str>) -> Res<CheckRequest> {
+fn req_with(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    addr: Option<&str>,
+) -> Res<CheckRequest> {
     let mut v = json!({"method": method, "path": path, "host": "app.vigil.test", "headers": {}});
     if let Some(t) = token {
         v["headers"]["authorization"] = json!(format!("Bearer {t}"));
@@ -27,23 +32,78 @@ fn requests(dim: &str, n: usize) -> Res<Vec<(CheckRequest, bool)>> {
     let last = n - 1;
     Ok(match dim {
         "rules" => vec![
-            (req_with("GET", &format!("/svc/{last}/a"), Some(&gen::user_token(&format!("u{last}"), NOW, "")), None)?, true),
-            (req_with("GET", "/svc/0/a", Some(&gen::user_token("stranger", NOW, "")), None)?, false),
+            (
+                req_with(
+                    "GET",
+                    &format!("/svc/{last}/a"),
+                    Some(&gen::user_token(&format!("u{last}"), NOW, "")),
+                    None,
+                )?,
+                true,
+            ),
+            (
+                req_with(
+                    "GET",
+                    "/svc/0/a",
+                    Some(&gen::user_token("stranger", NOW, "")),
+                    None,
+                )?,
+                false,
+            ),
         ],
         "principals" => vec![
-            (req_with("GET", "/a", Some(&gen::user_token(&format!("u{last}"), NOW, "")), None)?, true),
-            (req_with("GET", "/a", Some(&gen::user_token("stranger", NOW, "")), None)?, false),
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token(&format!("u{last}"), NOW, "")),
+                    None,
+                )?,
+                true,
+            ),
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token("stranger", NOW, "")),
+                    None,
+                )?,
+                false,
+            ),
         ],
         "cidrs" => {
             let (a, b, c) = gen::net(last);
             vec![
-                (req_with("GET", "/a", None, Some(&format!("{a}.{b}.{c}.9")))?, true),
+                (
+                    req_with("GET", "/a", None, Some(&format!("{a}.{b}.{c}.9")))?,
+                    true,
+                ),
                 (req_with("GET", "/a", None, Some("192.0.2.1"))?, false),
             ]
         }
         _ => vec![
-            (req_with("GET", "/a", Some(&gen::user_token("alice", NOW, r#""jti":"fresh""#)), None)?, true),
-            (req_with("GET", "/a", Some(&gen::user_token("bob", NOW, &format!(r#""jti":"jti-{last}""#))), None)?, false),
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token("alice", NOW, r#""jti":"fresh""#)),
+                    None,
+                )?,
+                true,
+            ),
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token(
+                        "bob",
+                        NOW,
+                        &format!(r#""jti":"jti-{last}""#),
+                    )),
+                    None,
+                )?,
+                false,
+            ),
         ],
     })
 }
@@ -85,7 +145,11 @@ pub fn bench(sizes: &[usize], budget: Budget) -> Res<Json> {
             for (r, allow) in &reqs {
                 let d = engine.decide_cached(r, &env, &mut cache);
                 if (d.outcome == Outcome::Allow) != *allow {
-                    return Err(format!("{dim} {n}: unexpected {} ({})", d.outcome.as_str(), d.reason));
+                    return Err(format!(
+                        "{dim} {n}: unexpected {} ({})",
+                        d.outcome.as_str(),
+                        d.reason
+                    ));
                 }
             }
             let k = reqs.len();
@@ -99,7 +163,11 @@ pub fn bench(sizes: &[usize], budget: Budget) -> Res<Json> {
                                "configure_ns": configure.median.round(),
                                "decide_ns": st[0].median.round(),
                                "decide_p10_ns": st[0].p10.round(), "decide_p90_ns": st[0].p90.round()}));
-            eprintln!("  scale {dim} {n}: configure {:.0} µs, decide {:.0} ns", configure.median / 1e3, st[0].median);
+            eprintln!(
+                "  scale {dim} {n}: configure {:.0} µs, decide {:.0} ns",
+                configure.median / 1e3,
+                st[0].median
+            );
         }
         out.push(json!({"dimension": dim, "points": points, "skipped": skipped}));
     }

@@ -25,7 +25,14 @@ pub fn tokens(now: i64) -> Vec<(&'static str, String)> {
                     kind,
                     alg,
                     &header(alg, kind.kid()),
-                    &claims(ISSUER, "alice", AUDIENCE, now, 3600, r#""roles":["viewer"]"#),
+                    &claims(
+                        ISSUER,
+                        "alice",
+                        AUDIENCE,
+                        now,
+                        3600,
+                        r#""roles":["viewer"]"#,
+                    ),
                 ),
             ))
         })
