@@ -235,6 +235,10 @@ def write(results, out):
               f"measured, never asserted; the machine is shared, so compare ratios, not absolutes."
               + (" **Quick mode: few samples — a smoke run, not a result.**" if quick else "") + "\n")
 
+    for later in results.get("added_later", []):
+        md.append(f"Sections added by a later `scripts/bench --add {','.join(later['sections'])}` on "
+                  f"{later['generated']} (their ratios are within that invocation; comparisons with "
+                  f"other sections cross invocations).\n")
     # -- targets (filled below, printed first)
     target_idx = len(md)
     md.append("")
