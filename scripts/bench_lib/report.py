@@ -237,8 +237,9 @@ def write(results, out):
 
     for later in results.get("added_later", []):
         md.append(f"Sections added by a later `scripts/bench --add {','.join(later['sections'])}` on "
-                  f"{later['generated']} (their ratios are within that invocation; comparisons with "
-                  f"other sections cross invocations).\n")
+                  f"{later['generated']}, load average {' / '.join(later.get('loadavg') or ['?'])} "
+                  f"(their ratios are within that invocation; comparisons with other sections cross "
+                  f"invocations).\n")
     # -- targets (filled below, printed first)
     target_idx = len(md)
     md.append("")
@@ -275,7 +276,7 @@ def write(results, out):
         md.append("**Where Vigil's decision time goes** (`perf record` over the two policy benchmarks with "
                   "only Vigil's contender running; set-up, the harness loop and the kernel filtered out; "
                   "self time, share of what remains):\n")
-        md.append(table(["symbol", "share"], [[f"`{p['symbol'][:90]}`", f"{p['share']:.1f} %"]
+        md.append(table(["symbol", "share"], [[f"`{' '.join(p['symbol'].split())[:90]}`", f"{p['share']:.1f} %"]
                                               for p in prof[:15]]) + "\n")
     for sname, s in [(x["suite"], x) for x in suites]:
         pi = s.get("vigil_per_input")
@@ -411,6 +412,7 @@ def write(results, out):
     md.append(table(["", ""], [
         ["CPU", f"{m.get('cpu')} ({m.get('cores')} cores{', SHA-NI' if m.get('sha_ni') else ''})"],
         ["memory / kernel", f"{m.get('memory')} / Linux {m.get('kernel')}"],
+        ["load average (1/5/15 min) at start", " / ".join(m.get("loadavg_at_start") or ["not recorded"])],
         ["rustc", m.get("rustc")], ["node", m.get("node")], ["Envoy", m.get("envoy") or "—"],
         ["workerd", m.get("workerd") or "—"], ["wasmtime (host)", m.get("wasmtime") or "—"],
         ["crates (bench/peers/Cargo.lock)", ", ".join(f"{k} {v}" for k, v in sorted((m.get("crates") or {}).items()))],
