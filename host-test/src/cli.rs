@@ -90,6 +90,7 @@ Commands:
   explain   decide one request and show every step that led to the decision
   check     validate and lint policy documents
   test      run policy test files (cases with a request and the expected decision)
+  bench     time your policy: configure, first decision, cached decision (native, --wasm)
   help      show help for a command (`vigil help eval`)
 
 Options:
@@ -193,12 +194,42 @@ Exit codes: 0 every case passed; 1 a case failed; 2 a file could not be read or 
 other files still run).
 ";
 
+pub(crate) const BENCH_HELP: &str = "\
+vigil bench — time your own policy on your own requests
+
+Usage: vigil bench --policy POLICY --request REQUESTS [--time UNIX] [--seconds S]
+                   [--wasm FILE] [--json] [--pretty]
+
+Measures, natively and (with --wasm) through a compiled filter.wasm in the wasmtime
+proxy-wasm host:
+  configure        parse + compile the policy (with --wasm: instantiate + configure a VM)
+  first decision   each request decided once on a fresh token cache: a token seen for the
+                   first time is verified (give each request its own token to time that)
+  cached decision  the requests decided again and again, tokens taken from the cache (the
+                   common case in a proxy)
+Prints medians with the 10th–90th percentiles. Through --wasm the filter must decide every
+request as the native engine does, or the command stops (exit 2).
+
+Options:
+  --policy FILE       the policy document (JSON or YAML; `-` for standard input)
+  --request REQUESTS  one check request or a JSON array of them: a file, `-`, or inline JSON
+  --time UNIX         decide at this time; default: the first request's `time`, else now
+  --seconds S         time spent on the cached rounds, per mode (default 1)
+  --wasm FILE         also measure through this filter.wasm
+  --json              print the measurements as JSON (nanoseconds)
+  --pretty            with --json, indent the JSON
+  -h, --help          show this help
+
+Exit codes: 0 measured; 2 bad usage, unreadable input, or a filter that decides otherwise.
+";
+
 fn help_for(command: &str) -> Option<&'static str> {
     Some(match command {
         "eval" => EVAL_HELP,
         "explain" => EXPLAIN_HELP,
         "check" => CHECK_HELP,
         "test" => TEST_HELP,
+        "bench" => BENCH_HELP,
         _ => return None,
     })
 }
@@ -274,6 +305,7 @@ fn dispatch(args: &[String], io: &mut Io<'_>) -> CmdResult {
                 "eval" => crate::eval::eval(rest, io),
                 "explain" => crate::eval::explain(rest, io),
                 "check" => crate::check::check(rest, io),
+                "bench" => crate::bench_cmd::bench(rest, io),
                 _ => crate::test_cmd::test(rest, io),
             }
         }

@@ -15,6 +15,7 @@
 //! not hold (a failing test case, a denied warning), 2 input that could not be read or used.
 
 pub mod args;
+pub mod bench_cmd;
 pub mod check;
 pub mod cli;
 pub mod eval;

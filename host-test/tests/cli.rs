@@ -417,3 +417,62 @@ fn help_for_every_command() {
     assert_eq!(code(&vigil(&["frobnicate"])), 2);
     assert_eq!(code(&vigil(&["eval", "--frob"])), 2);
 }
+
+#[test]
+fn bench_measures_a_policy_and_refuses_bad_input() {
+    let d = scratch("bench");
+    let policy = write(&d, "p.json", POLICY);
+    let requests = format!(r#"[{FRONTEND}, {{"method":"GET","path":"/admin/x","host":"shop"}}]"#);
+    let o = vigil(&[
+        "bench",
+        "--policy",
+        &policy,
+        "--request",
+        &requests,
+        "--seconds",
+        "0.05",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = policy_core::json::parse(&stdout(&o), policy_core::json::Limits::POLICY).unwrap();
+    let num =
+        |v: &policy_core::json::Value, k: &str| v.get(k).unwrap().as_number().unwrap().as_f64();
+    assert_eq!(num(&v, "requests"), 2.0);
+    for k in ["configure", "first", "cached"] {
+        let s = v.get("native").unwrap().get(k).unwrap();
+        assert!(num(s, "median_ns") > 0.0, "{k}");
+        assert!(num(s, "p10_ns") <= num(s, "p90_ns"), "{k}");
+    }
+    assert!(v.get("wasm").is_none());
+    // Text output names each measurement.
+    let o = vigil(&[
+        "bench",
+        "--policy",
+        &policy,
+        "--request",
+        FRONTEND,
+        "--seconds",
+        "0.05",
+    ]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains("decision, tokens cached"),
+        "{}",
+        stdout(&o)
+    );
+    // Bad input: exit 2 with a precise message.
+    let o = vigil(&["bench", "--policy", &policy, "--request", "[]"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no request"), "{}", stderr(&o));
+    let o = vigil(&[
+        "bench",
+        "--policy",
+        &policy,
+        "--request",
+        FRONTEND,
+        "--seconds",
+        "x",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--seconds"), "{}", stderr(&o));
+}

@@ -1,0 +1,175 @@
+//! Scale: Vigil's configure time and decision time as rules, principals, CIDRs and revoked
+//! tokens grow.
+
+use crate::gen;
+use crate::harness::{self, Budget, Contender};
+use policy_core::authenticate::TokenCache;
+use policy_core::{CheckRequest, Engine, Env, Outcome};
+use serde_json::{json, Value as Json};
+use std::hint::black_box;
+use vigil_fixtures::NOW;
+
+type Res<T> = Result<T, String>;
+
+fn req_with(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    addr: Option<&str>,
+) -> Res<CheckRequest> {
+    let mut v = json!({"method": method, "path": path, "host": "app.vigil.test", "headers": {}});
+    if let Some(t) = token {
+        v["headers"]["authorization"] = json!(format!("Bearer {t}"));
+    }
+    if let Some(a) = addr {
+        v["source"] = json!({"address": a});
+    }
+    CheckRequest::from_json(&v.to_string()).map_err(|e| format!("request: {e}"))
+}
+
+/// The requests for one dimension at size n, with the expected allow/deny.
+fn requests(dim: &str, n: usize) -> Res<Vec<(CheckRequest, bool)>> {
+    let last = n - 1;
+    Ok(match dim {
+        "rules" => vec![
+            (
+                req_with(
+                    "GET",
+                    &format!("/svc/{last}/a"),
+                    Some(&gen::user_token(&format!("u{last}"), NOW, "")),
+                    None,
+                )?,
+                true,
+            ),
+            (
+                req_with(
+                    "GET",
+                    "/svc/0/a",
+                    Some(&gen::user_token("stranger", NOW, "")),
+                    None,
+                )?,
+                false,
+            ),
+        ],
+        "principals" => vec![
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token(&format!("u{last}"), NOW, "")),
+                    None,
+                )?,
+                true,
+            ),
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token("stranger", NOW, "")),
+                    None,
+                )?,
+                false,
+            ),
+        ],
+        "cidrs" => {
+            let (a, b, c) = gen::net(last);
+            vec![
+                (
+                    req_with("GET", "/a", None, Some(&format!("{a}.{b}.{c}.9")))?,
+                    true,
+                ),
+                (req_with("GET", "/a", None, Some("192.0.2.1"))?, false),
+            ]
+        }
+        _ => vec![
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token("alice", NOW, r#""jti":"fresh""#)),
+                    None,
+                )?,
+                true,
+            ),
+            (
+                req_with(
+                    "GET",
+                    "/a",
+                    Some(&gen::user_token(
+                        "bob",
+                        NOW,
+                        &format!(r#""jti":"jti-{last}""#),
+                    )),
+                    None,
+                )?,
+                false,
+            ),
+        ],
+    })
+}
+
+fn policy(dim: &str, n: usize) -> String {
+    match dim {
+        "rules" => gen::rules_policy(n),
+        "principals" => gen::principals_policy(n),
+        "cidrs" => gen::cidrs_policy(n),
+        _ => gen::revoked_policy(n),
+    }
+}
+
+pub fn bench(sizes: &[usize], budget: Budget) -> Res<Json> {
+    let mut out = Vec::new();
+    for dim in ["rules", "principals", "cidrs", "revoked"] {
+        let mut points = Vec::new();
+        let mut skipped = Vec::new();
+        let mut last: Option<(usize, f64)> = None;
+        for &n in sizes {
+            // Stop before a size whose configure time, extrapolated quadratically from the last
+            // one, would exceed 30 s (it is reported as skipped, with the estimate).
+            if let Some((ln, lt)) = last {
+                let est = lt * (n as f64 / ln as f64).powi(2);
+                if est > 30e9 {
+                    skipped.push(json!({"n": n, "estimated_configure_ns": est.round(),
+                                        "why": "configure time extrapolated (quadratically) beyond 30 s"}));
+                    continue;
+                }
+            }
+            let text = policy(dim, n);
+            let reps = if n >= 10_000 { 3 } else { 7 };
+            let configure = harness::time_reps(reps, || Engine::from_json(&text));
+            last = Some((n, configure.median));
+            let engine = Engine::from_json(&text).map_err(|e| format!("{dim} {n}: {e}"))?;
+            let reqs = requests(dim, n)?;
+            let env = Env::at(NOW);
+            let mut cache = TokenCache::new(64);
+            for (r, allow) in &reqs {
+                let d = engine.decide_cached(r, &env, &mut cache);
+                if (d.outcome == Outcome::Allow) != *allow {
+                    return Err(format!(
+                        "{dim} {n}: unexpected {} ({})",
+                        d.outcome.as_str(),
+                        d.reason
+                    ));
+                }
+            }
+            let k = reqs.len();
+            let mut cs = vec![Contender::new("decide", k, || {
+                for (r, _) in &reqs {
+                    black_box(engine.decide_cached(r, &env, &mut cache));
+                }
+            })];
+            let st = harness::run(&mut cs, budget);
+            points.push(json!({"n": n, "policy_bytes": text.len(),
+                               "configure_ns": configure.median.round(),
+                               "decide_ns": st[0].median.round(),
+                               "decide_p10_ns": st[0].p10.round(), "decide_p90_ns": st[0].p90.round()}));
+            eprintln!(
+                "  scale {dim} {n}: configure {:.0} µs, decide {:.0} ns",
+                configure.median / 1e3,
+                st[0].median
+            );
+        }
+        out.push(json!({"dimension": dim, "points": points, "skipped": skipped}));
+    }
+    Ok(Json::Array(out))
+}

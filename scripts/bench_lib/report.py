@@ -1,0 +1,443 @@
+"""Writes scripts/bench's report: results.json (everything measured), results.md (the tables,
+the targets, the machine and the commands) and hand-written SVG charts (no dependencies)."""
+
+import json
+import math
+import os
+import statistics
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+# ---------------------------------------------------------------------------- formatting
+
+def human(ns):
+    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
+        return "—"
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.2f} µs"
+    return f"{ns:.0f} ns" if ns >= 10 else f"{ns:.1f} ns"
+
+
+def kb(n):
+    return f"{n / 1024:.0f} KiB" if n < 1048576 else f"{n / 1048576:.2f} MiB"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def stat_of(stats, name):
+    for s in stats:
+        if s["name"] == name:
+            return s
+    return None
+
+
+def spread(s):
+    return f"{human(s['p10_ns'])} – {human(s['p90_ns'])}"
+
+
+# ---------------------------------------------------------------------------- svg
+
+def line_chart(path, title, series, ylabel):
+    """series: [(name, [(x, y), ...])]; log x and log y axes."""
+    w, h, ml, mr, mt, mb = 720, 420, 80, 170, 40, 50
+    pts = [p for _, s in series for p in s if p[1] and p[1] > 0]
+    if not pts:
+        return False
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    x0, x1 = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
+    y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+    x1 = max(x1, x0 + 1)
+    y1 = max(y1, y0 + 1)
+
+    def px(x):
+        return ml + (math.log10(x) - x0) / (x1 - x0) * (w - ml - mr)
+
+    def py(y):
+        return h - mb - (math.log10(y) - y0) / (y1 - y0) * (h - mt - mb)
+
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+         f'font-family="sans-serif" font-size="12">',
+         f'<rect width="{w}" height="{h}" fill="white"/>',
+         f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>']
+    for e in range(x0, x1 + 1):
+        x = px(10 ** e)
+        o.append(f'<line x1="{x:.1f}" y1="{mt}" x2="{x:.1f}" y2="{h - mb}" stroke="#ddd"/>')
+        o.append(f'<text x="{x:.1f}" y="{h - mb + 16}" text-anchor="middle">{10 ** e:,}</text>')
+    for e in range(y0, y1 + 1):
+        y = py(10 ** e)
+        o.append(f'<line x1="{ml}" y1="{y:.1f}" x2="{w - mr}" y2="{y:.1f}" stroke="#ddd"/>')
+        o.append(f'<text x="{ml - 6}" y="{y + 4:.1f}" text-anchor="end">{human(10 ** e)}</text>')
+    o.append(f'<text x="{(ml + w - mr) / 2}" y="{h - 12}" text-anchor="middle">size (log scale)</text>')
+    o.append(f'<text x="16" y="{(mt + h - mb) / 2}" text-anchor="middle" '
+             f'transform="rotate(-90 16 {(mt + h - mb) / 2})">{ylabel} (log scale)</text>')
+    for i, (name, s) in enumerate(series):
+        c = COLORS[i % len(COLORS)]
+        s = [p for p in s if p[1] and p[1] > 0]
+        if not s:
+            continue
+        d = " ".join(f"{'M' if k == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for k, (x, y) in enumerate(s))
+        o.append(f'<path d="{d}" fill="none" stroke="{c}" stroke-width="2"/>')
+        for x, y in s:
+            o.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{c}"><title>{name} {x:,}: '
+                     f'{human(y)}</title></circle>')
+        ly = mt + 10 + i * 20
+        o.append(f'<line x1="{w - mr + 12}" y1="{ly}" x2="{w - mr + 32}" y2="{ly}" stroke="{c}" stroke-width="2"/>')
+        o.append(f'<text x="{w - mr + 38}" y="{ly + 4}">{name}</text>')
+    o.append("</svg>")
+    open(path, "w").write("\n".join(o) + "\n")
+    return True
+
+
+def bar_chart(path, title, bars):
+    """bars: [(label, ns)]; log x axis."""
+    bars = [(l, v) for l, v in bars if v and v > 0]
+    if not bars:
+        return False
+    w, bh, ml, mr, mt = 720, 26, 230, 90, 40
+    h = mt + bh * len(bars) + 40
+    lo = math.floor(math.log10(min(v for _, v in bars)))
+    hi = math.ceil(math.log10(max(v for _, v in bars)))
+    hi = max(hi, lo + 1)
+
+    def px(v):
+        return ml + (math.log10(v) - lo) / (hi - lo) * (w - ml - mr)
+
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+         f'font-family="sans-serif" font-size="12">', f'<rect width="{w}" height="{h}" fill="white"/>',
+         f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>']
+    for e in range(lo, hi + 1):
+        x = px(10 ** e)
+        o.append(f'<line x1="{x:.1f}" y1="{mt}" x2="{x:.1f}" y2="{h - 30}" stroke="#ddd"/>')
+        o.append(f'<text x="{x:.1f}" y="{h - 14}" text-anchor="middle">{human(10 ** e)}</text>')
+    for i, (label, v) in enumerate(bars):
+        y = mt + i * bh
+        c = COLORS[0] if label.startswith("Vigil") else "#999"
+        o.append(f'<text x="{ml - 8}" y="{y + bh / 2 + 4}" text-anchor="end">{label}</text>')
+        o.append(f'<rect x="{ml}" y="{y + 4}" width="{max(px(v) - ml, 1):.1f}" height="{bh - 8}" fill="{c}"/>')
+        o.append(f'<text x="{px(v) + 6:.1f}" y="{y + bh / 2 + 4}">{human(v)}</text>')
+    o.append("</svg>")
+    open(path, "w").write("\n".join(o) + "\n")
+    return True
+
+
+# ---------------------------------------------------------------------------- sections
+
+ENGINE_LABELS = {
+    "vigil": "Vigil `decide_cached` (canonicalisation, cached-token lookup, policy, decision)",
+    "floor": "hand-written Rust on a typed struct (the floor)",
+    "regorus_rvm": "regorus, compiled RVM (prebuilt input)",
+    "regorus": "regorus, interpreter (prebuilt input)",
+    "cedar": "Cedar `is_authorized` (prebuilt request + entities)",
+    "cedar_from_json": "Cedar, request + entities built from JSON per decision",
+    "regorus_rvm_from_json": "regorus RVM, input parsed from JSON per decision",
+}
+
+
+def policy_section(native, md, out, charts):
+    suites = native.get("policy") or []
+    for k, s in enumerate(suites):
+        md.append(f"### {s['suite']}\n")
+        md.append(f"{len(s['inputs'])} inputs, "
+                  f"{sum(1 for i in s['inputs'] if i['allow'])} allow / "
+                  f"{sum(1 for i in s['inputs'] if not i['allow'])} deny; agreement checked: "
+                  f"{s['agreement']}.\n")
+        rows = []
+        vigil = stat_of(s["stats"], "vigil")["median_ns"]
+        for st in s["stats"]:
+            ratio = st["median_ns"] / vigil
+            rows.append([ENGINE_LABELS.get(st["name"], st["name"]), human(st["median_ns"]), spread(st),
+                         f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"])
+        md.append(table(["engine", "median / decision", "p10 – p90", "÷ Vigil"], rows) + "\n")
+        name = f"policy-eval-{k}.svg"
+        if bar_chart(os.path.join(out, name), f"ns per decision — {s['suite']}",
+                     [(("Vigil" if st["name"] == "vigil" else st["name"]), st["median_ns"])
+                      for st in s["stats"]]):
+            charts.append(name)
+            md.append(f"![{s['suite']}]({name})\n")
+
+
+def verify_rows(results):
+    nat = (results.get("native") or {}).get("verify") or {}
+    node = results.get("node") or {}
+    jsm = results.get("js_module") or {}
+    wasm = (results.get("wasm") or {}).get("verify") or {}
+    rows, data = [], {}
+    for v in nat.get("verify", []):
+        alg = v["alg"]
+        vig = stat_of(v["stats"], f"vigil {alg}")
+        jwt = stat_of(v["stats"], f"jsonwebtoken {alg}")
+        w = wasm.get(alg, {}).get("wasm")
+        wfirst = w["first"]["median_ns"] if w else None
+        wcached = w["cached"]["median_ns"] if w else None
+        west = (wfirst - wcached) if w else None
+        jose = next((x["stat"]["median_ns"] for x in node.get("verify", []) if x["alg"] == alg), None)
+        jmx = next((x for x in jsm.get("verify", []) if x.get("alg") == alg), {})
+        jm = (jmx.get("decide_uncached") or {}).get("median_ns")
+        jwc = (jmx.get("decide_webcrypto") or {}).get("median_ns")
+        data[alg] = {"vigil": vig["median_ns"], "jsonwebtoken": jwt["median_ns"], "wasm_first": wfirst,
+                     "wasm_cached": wcached, "wasm_verify": west, "jose": jose, "js_module": jm,
+                     "js_module_webcrypto": jwc}
+        rows.append([alg, human(vig["median_ns"]), human(jwt["median_ns"]),
+                     human(wfirst), human(west), human(jm) if jm else "not measured",
+                     human(jwc) if jwc else "not measured", human(jose) if jose else "not measured"])
+    return rows, data
+
+
+def envoy_rows(env):
+    data = env.get("data") or env
+    for key in ("summary", "configs"):
+        if isinstance(data.get(key), dict):
+            data = data[key]
+            break
+    rows, summary = [], {}
+    for name, v in data.items():
+        if isinstance(v, list) and v and isinstance(v[0], dict):
+            def med(key):
+                xs = [x[key] for x in v if isinstance(x.get(key), (int, float))]
+                return statistics.median(xs) if xs else None
+            s = {"us_per_req": med("us_per_req"), "rps": med("rps"), "p50": v[-1].get("p50"),
+                 "p99": v[-1].get("p99"), "rss_mib": med("rss_mib"), "rounds": len(v)}
+        elif isinstance(v, dict):
+            ms = lambda k: f"{v[k]:.2f}ms" if isinstance(v.get(k), (int, float)) else None  # noqa: E731
+            s = {"us_per_req": v.get("us_per_req"), "rps": v.get("rps"),
+                 "p50": v.get("p50") or ms("p50_ms"), "p99": v.get("p99") or ms("p99_ms"),
+                 "rss_mib": v.get("rss_mib") or (v["rss_kb"] / 1024 if v.get("rss_kb") else None),
+                 "cache_hits": v.get("cache_hits")}
+        else:
+            continue
+        summary[name] = s
+        rows.append([name, f"{s['us_per_req']:.1f}" if s["us_per_req"] else "—",
+                     f"{s['rps']:.0f}" if s["rps"] else "—", s["p50"] or "—", s["p99"] or "—",
+                     f"{s['rss_mib']:.1f}" if s.get("rss_mib") else "—"])
+    return rows, summary
+
+
+def write(results, out):
+    os.makedirs(out, exist_ok=True)
+    native = results.get("native") or {}
+    m = results.get("machine") or {}
+    md, charts, targets = [], [], []
+    quick = results.get("quick")
+    md.append("# Vigil benchmarks\n")
+    md.append(f"Generated by `scripts/bench{' --quick' if quick else ''}` on {results.get('generated')} "
+              f"in {results.get('seconds', 0):.0f} s. Every ratio below comes from runs interleaved in "
+              f"that one invocation (round-robin samples); every figure is a median. Numbers are "
+              f"measured, never asserted; the machine is shared, so compare ratios, not absolutes."
+              + (" **Quick mode: few samples — a smoke run, not a result.**" if quick else "") + "\n")
+
+    for later in results.get("added_later", []):
+        md.append(f"Sections added by a later `scripts/bench --add {','.join(later['sections'])}` on "
+                  f"{later['generated']}, load average {' / '.join(later.get('loadavg') or ['?'])} "
+                  f"(their ratios are within that invocation; comparisons with other sections cross "
+                  f"invocations).\n")
+    # -- targets (filled below, printed first)
+    target_idx = len(md)
+    md.append("")
+
+    # -- policy evaluation
+    md.append("## 1. Policy evaluation (native, token already verified)\n")
+    md.append("Each engine decides the same inputs: the seeds' app.authz test cases whose outcome is an "
+              "authorization decision (`examples/policies/app-authz.test.json`, less the one refused at "
+              "authentication), written as [Vigil JSON](../examples/policies/app-authz.policy.json), "
+              "[Rego](policies/app-authz.rego) and [Cedar](policies/app-authz.cedar); and a generated "
+              "policy of 1,000 rules (user *uK* may GET `/svc/K/*`). Before timing, every engine must "
+              "give the test file's allow/deny on every input, or nothing is reported.\n")
+    md.append("What each row includes. **Vigil**: `Engine::decide_cached` on the raw `CheckRequest` — "
+              "method/host/path canonicalisation, finding the bearer and device tokens, SHA-256 of each "
+              "and the verified-token cache lookup (signatures verified once, before timing), resource "
+              "classification, DENY/ALLOW policies, and the full decision (reason, upstream and removed "
+              "headers). **Cedar**: `is_authorized` on a prebuilt `Request` and `Entities` (the "
+              "classification and claims already turned into entities, outside the timing); the "
+              "*from JSON* row builds them per decision. **regorus**: `set_input` of a prebuilt `Value` "
+              "and evaluation of `data.app.authz.allow` (interpreter) or the compiled program (RVM). "
+              "**Floor**: plain Rust on a typed struct, prebuilt.\n")
+    policy_section(native, md, out, charts)
+    suites = native.get("policy") or []
+    if suites:
+        s0 = suites[0]["stats"]
+        v = stat_of(s0, "vigil")["median_ns"]
+        for peer, label in [("cedar", "Cedar (prebuilt request + entities)"), ("regorus_rvm", "regorus RVM")]:
+            p = stat_of(s0, peer)["median_ns"]
+            targets.append([f"app.authz: Vigil ≥ 10× faster than {label}", f"{p / v:.1f}× ({human(v)} vs {human(p)})",
+                            "met" if p / v >= 10 else "**not met**"])
+
+    prof = results.get("profile")
+    if prof:
+        md.append("**Where Vigil's decision time goes** (`perf record` over the two policy benchmarks with "
+                  "only Vigil's contender running; set-up, the harness loop and the kernel filtered out; "
+                  "self time, share of what remains):\n")
+        md.append(table(["symbol", "share"], [[f"`{' '.join(p['symbol'].split())[:90]}`", f"{p['share']:.1f} %"]
+                                              for p in prof[:15]]) + "\n")
+    for sname, s in [(x["suite"], x) for x in suites]:
+        pi = s.get("vigil_per_input")
+        if pi:
+            md.append(f"Vigil per input ({sname}): " + "; ".join(
+                f"{p['name']} {human(p['median_ns'])}" for p in pi) + ".\n")
+
+    # -- verification
+    md.append("## 2. Token verification (per verify)\n")
+    md.append("The same RS256 (RSA-2048), ES256 (P-256) and EdDSA (Ed25519) tokens from the fixture keys "
+              "(`vigil-fixtures`). **Vigil native**: `Authenticator::verify` — strict JWS grammar, header "
+              "checks, claims (iss, aud, exp, nbf, iat), signature (RustCrypto via jwt-compact), release "
+              "build at opt-level 3. **jsonwebtoken**: `decode` with the same checks (ring). **filter.wasm, "
+              "first decision**: one request through the proxy-wasm filter in the wasmtime host "
+              "(`vigil bench --wasm`), each request carrying a token the filter has never seen, so each "
+              "verifies — the whole request path (hostcalls, canonicalisation, policy, decision record) is "
+              "included. **filter.wasm, verify** = that minus the same filter's cached-token decision: "
+              "the verification cost inside Wasm. **JS module** (wasm-bindgen, Node): a whole `decide` with "
+              "the token cache off, so it verifies every time — signatures in wasm, or by Node's WebCrypto "
+              "(`verify: \"webcrypto\"`, `decideAsync`); **jose** (WebCrypto, Node, key imported once; "
+              "async): the verify alone.\n")
+    rows, vdata = verify_rows(results)
+    if rows:
+        md.append(table(["alg", "Vigil native", "jsonwebtoken (ring)", "filter.wasm: first decision",
+                         "filter.wasm: verify", "JS module, decide, cache off (Node)",
+                         "JS module, decide, cache off, WebCrypto (Node)", "jose / WebCrypto (Node)"], rows) + "\n")
+        for alg, d in vdata.items():
+            if d["wasm_verify"]:
+                r = d["wasm_verify"] / d["jsonwebtoken"]
+                targets.append([f"{alg} verify in Wasm within 3× of native crypto (jsonwebtoken)",
+                                f"{r:.1f}× ({human(d['wasm_verify'])} vs {human(d['jsonwebtoken'])})",
+                                "met" if r <= 3 else "**not met**"])
+    nv = native.get("verify") or {}
+    if nv.get("cache_hit"):
+        ch = nv["cache_hit"]
+        md.append(f"Verified-token cache hit (SHA-256 of a {nv['token_bytes'][0]['bytes']}-byte RS256 token, "
+                  f"lookup, exp/nbf re-check, identity copy), natively: **{human(ch['median_ns'])}** "
+                  f"(p10–p90 {spread(ch)}).\n")
+        targets.append(["verified-token cache hit < 1 µs natively", human(ch["median_ns"]),
+                        "met" if ch["median_ns"] < 1000 else "**not met**"])
+    wa = (results.get("wasm") or {}).get("app_authz")
+    if wa:
+        md.append(f"app.authz through filter.wasm in the wasmtime host ({wa['requests']} requests, tokens "
+                  f"cached): **{human(wa['wasm']['cached']['median_ns'])}** per request (natively in the "
+                  f"same debug-profile CLI: {human(wa['native']['cached']['median_ns'])}).\n")
+
+    # -- envoy
+    md.append("## 3. In Envoy\n")
+    env = results.get("envoy")
+    if env:
+        erows, es = envoy_rows(env)
+        md.append("`scripts/e2e/bench_envoy.py`: Envoy `--concurrency 1` pinned to CPU 0 with a direct "
+                  "response (only the filters cost), wrk pinned to CPU 1, configurations interleaved in "
+                  "rounds; Envoy CPU µs per request from /proc/PID/stat (the steadiest figure here).\n")
+        md.append(table(["config", "Envoy CPU µs / request", "req/s", "p50", "p99", "RSS MiB"], erows) + "\n")
+        md.append("`vigil`: the same token on every request (cache hits); `vigil-verify`: a distinct "
+                  "token per request from a set larger than the filter's cache (every request verifies); "
+                  "`vigil+sampled-log`: decision records sampled (see docs/filter.md).\n")
+        vig = next((es[k]["us_per_req"] for k in es if k in ("vigil", "vigil cached", "vigil_cached")), None)
+        nat = es.get("jwt_authn+rbac+cache", {}).get("us_per_req")
+        if vig and nat:
+            targets.append(["Envoy: Vigil (cached tokens) ≤ jwt_authn+RBAC with jwt_cache_config, CPU/request",
+                            f"{vig:.1f} vs {nat:.1f} µs ({vig / nat:.2f}×)", "met" if vig <= nat else "**not met**"])
+    else:
+        md.append(f"Not measured: {results['not_measured'].get('envoy', 'unknown')}.\n")
+
+    # -- edge
+    md.append("## 4. At the edge (workerd)\n")
+    edge = results.get("edge")
+    if edge:
+        erows, es = envoy_rows(edge)
+        md.append("`bench/edge/bench_edge.py`: workerd pinned to CPU 0, wrk (16 connections) to CPU 1, the "
+                  "same RS256 token on every request (so Vigil's token cache hits; jose verifies every "
+                  "time — it has no cache, as a hand-written worker usually has none); allowed requests go "
+                  "to an origin worker in the same workerd for both. CPU µs per request: workerd's "
+                  "utime+stime over the run.\n")
+        md.append(table(["worker", "workerd CPU µs / request", "req/s", "p50", "p99", "RSS MiB"], erows) + "\n")
+    else:
+        md.append(f"Not measured: {results['not_measured'].get('edge', 'unknown')}.\n")
+
+    # -- sizes and start-up
+    md.append("## 5. Size and start-up\n")
+    srows = [[k, kb(v["raw"]), kb(v["gzip"])] for k, v in (results.get("sizes") or {}).items()]
+    if srows:
+        md.append(table(["artifact", "raw", "gzip -9"], srows) + "\n")
+    if wa:
+        md.append(f"filter.wasm in the wasmtime host: compile the module {human(wa['wasm']['compile_ns'])} "
+                  f"(Cranelift, once per process), instantiate + configure app.authz "
+                  f"{human(wa['wasm']['instantiate_configure']['median_ns'])}; natively, configure "
+                  f"{human(wa['native']['configure']['median_ns'])} (debug-profile CLI).\n")
+    for sec in ["js module", "edge"]:
+        if sec in results["not_measured"]:
+            md.append(f"- {sec}: not measured: {results['not_measured'][sec]}\n")
+
+    # -- scale
+    md.append("## 6. Scale\n")
+    scale = native.get("scale") or []
+    if scale:
+        md.append("Generated policies, Vigil only (release build): **rules** — one ALLOW policy per user "
+                  "(*uK* may GET `/svc/K/*`), the request matching the last; **principals** — one policy "
+                  "listing N `requestPrincipals`; **CIDRs** — one policy with N `ipBlocks` (/24s), the "
+                  "client in the last; **revoked** — N revoked `jti`s. Decision time is the median of an "
+                  "allowed and a denied request (tokens cached); configure is parse + compile.\n")
+        sizes = sorted({p["n"] for d in scale for p in d["points"] + d.get("skipped", [])})
+        rows = []
+        for d in scale:
+            by = {p["n"]: p for p in d["points"]}
+            sk = {p["n"]: p for p in d.get("skipped", [])}
+
+            def cell(n, key):
+                if n in by:
+                    return human(by[n][key])
+                if n in sk:
+                    return f"skipped (est. {human(sk[n]['estimated_configure_ns'])})" if key == "configure_ns" else "skipped"
+                return "—"
+            rows.append([f"{d['dimension']}: decide"] + [cell(n, "decide_ns") for n in sizes])
+            rows.append([f"{d['dimension']}: configure"] + [cell(n, "configure_ns") for n in sizes])
+        md.append(table(["N"] + [f"{n:,}" for n in sizes], rows) + "\n")
+        if any(d.get("skipped") for d in scale):
+            md.append("A size is skipped when its configure time, extrapolated quadratically from the "
+                      "previous size, would exceed 30 s — configure cost that grows faster than linearly "
+                      "is itself a finding (see the chart).\n")
+        for kind, key, label in [("decide", "decide_ns", "decision time"),
+                                 ("configure", "configure_ns", "configure time")]:
+            name = f"scale-{kind}.svg"
+            if line_chart(os.path.join(out, name), f"Vigil {label} as the policy grows",
+                          [(d["dimension"], [(p["n"], p[key]) for p in d["points"]]) for d in scale], label):
+                charts.append(name)
+                md.append(f"![{label}]({name})\n")
+
+    # -- machine, versions, commands
+    md.append("## Machine, versions, commands\n")
+    md.append(table(["", ""], [
+        ["CPU", f"{m.get('cpu')} ({m.get('cores')} cores{', SHA-NI' if m.get('sha_ni') else ''})"],
+        ["memory / kernel", f"{m.get('memory')} / Linux {m.get('kernel')}"],
+        ["load average (1/5/15 min) at start", " / ".join(m.get("loadavg_at_start") or ["not recorded"])],
+        ["rustc", m.get("rustc")], ["node", m.get("node")], ["Envoy", m.get("envoy") or "—"],
+        ["workerd", m.get("workerd") or "—"], ["wasmtime (host)", m.get("wasmtime") or "—"],
+        ["crates (bench/peers/Cargo.lock)", ", ".join(f"{k} {v}" for k, v in sorted((m.get("crates") or {}).items()))],
+        ["npm", ", ".join(f"{k} {v}" for k, v in sorted((m.get("npm") or {}).items()) if v)],
+    ]) + "\n")
+    b = native.get("budget") or {}
+    pb = results.get("peers_build") or {}
+    md.append(f"Native harness: per contender, calibrated batches of ~{b.get('sample_ms')} ms, "
+              f"{b.get('samples')} samples taken round-robin across contenders after a warm-up; "
+              f"bench/peers built with profile `{pb.get('profile')}` "
+              f"({'opt-level 1, 256 codegen units' if pb.get('profile') == 'quick' else 'opt-level 3, no LTO, 16 codegen units'}; "
+              f"{pb.get('seconds')} s, {'cold' if pb.get('cold') else 'incremental/warm'} this run). "
+              f"The wasm rows run in `{(results.get('wasm') or {}).get('host', 'vigil')}` (dev profile: "
+              f"wasmtime and Cranelift built at opt-level 2, the host's own glue at 0 — it adds to both "
+              f"wasm columns alike and cancels in the *verify* column).\n")
+    md.append("Commands run:\n\n```\n" + "\n".join(results.get("commands", [])) + "\n```\n")
+    if results.get("not_measured"):
+        md.append("Not measured in this run:\n")
+        for k, v in results["not_measured"].items():
+            md.append(f"- {k}: {v}")
+        md.append("")
+
+    md[target_idx] = "## Targets\n\n" + (table(["target", "measured", ""], targets) if targets else
+                                          "No target could be evaluated.") + "\n"
+    results["targets"] = [{"target": t, "measured": v, "status": s.strip("*")} for t, v, s in targets]
+    results["charts"] = charts
+    open(os.path.join(out, "results.md"), "w").write("\n".join(md) + "\n")
+    open(os.path.join(out, "results.json"), "w").write(json.dumps(results, indent=1) + "\n")
