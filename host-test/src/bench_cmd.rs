@@ -10,7 +10,6 @@ use policy_core::authenticate::TokenCache;
 use policy_core::json::{Limits, Map, Value};
 use policy_core::{CheckRequest, Engine, Env};
 use std::hint::black_box;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 const BENCH: Spec = Spec {
@@ -126,8 +125,8 @@ pub fn bench(args: &[String], io: &mut Io<'_>) -> CmdResult {
     let n = requests.len();
 
     let mut report = Map::new();
-    report.insert("requests", Value::from_i64(n as i64));
-    report.insert("time", Value::from_i64(now));
+    report.insert("requests", Value::from(n as i64));
+    report.insert("time", Value::from(now));
     let configure = reps(9, || Engine::from_value(&policy_value));
     let mut cache = TokenCache::new(4096);
     let first = stat(
@@ -237,7 +236,7 @@ pub fn bench(args: &[String], io: &mut Io<'_>) -> CmdResult {
 }
 
 fn num(x: f64) -> Value {
-    Value::from_i64(x.round() as i64)
+    Value::from(x.round() as i64)
 }
 
 fn section(items: &[(&str, Stat)]) -> Value {
@@ -247,7 +246,7 @@ fn section(items: &[(&str, Stat)]) -> Value {
         o.insert("median_ns", num(s.median));
         o.insert("p10_ns", num(s.p10));
         o.insert("p90_ns", num(s.p90));
-        o.insert("samples", Value::from_i64(s.n as i64));
+        o.insert("samples", Value::from(s.n as i64));
         m.insert(*name, Value::Object(o));
     }
     Value::Object(m)

@@ -468,7 +468,7 @@ fn decision_logs_are_sampled_as_configured() {
             json::parse(r#"{"sample": 4}"#, Limits::POLICY).unwrap(),
         );
     }
-    vm.configure(&policy.to_json()).unwrap();
+    vm.configure(policy.to_json()).unwrap();
     let mut logged = 0;
     for i in 0..8 {
         let out = vm
