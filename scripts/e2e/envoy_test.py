@@ -112,15 +112,7 @@ def token_phase(res, case, base_config, work, up, keys, base_id, demo):
         alice = token("alice", claims={"groups": ["staff"]})
         root = token("root", claims={"groups": ["staff", "admin"]})
 
-        def upstream_saw(want):
-            def check(st, h, b):
-                got = json.loads(b)["headers"]
-                for k, v in want.items():
-                    if (got.get(k) or [None])[0] != v:
-                        return f"upstream saw {k}={got.get(k)}"
-                return None
-            return check
-
+        upstream_saw = harness.upstream_saw
         bearer = lambda t: [("authorization", f"Bearer {t}")]  # noqa: E731
         case("token: allowed, claims forwarded, token stripped", "GET", "/api/orders", 200, headers=bearer(alice),
              check=upstream_saw({"x-user": "alice", "x-groups": "staff", "authorization": None}), p=port)

@@ -239,3 +239,15 @@ def request(port, method, path, headers=None, host="app.example.com", tls_contex
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body
     finally:
         conn.close()
+
+
+def upstream_saw(want):
+    """A response check: the echo upstream saw each header of `want` with that first value
+    (None: the header did not reach it). Returns None when it did, else what it saw."""
+    def check(st, h, b):
+        got = json.loads(b)["headers"]
+        for k, v in want.items():
+            if (got.get(k) or [None])[0] != v:
+                return f"upstream saw {k}={got.get(k)}"
+        return None
+    return check

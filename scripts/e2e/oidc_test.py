@@ -113,15 +113,7 @@ def main():
         ok = st == want and detail is None
         res.check(name, f"{method} {path}", st, ok, detail or ("" if ok else f"want {want}: {body_reason(b)}"))
 
-    def saw(want):
-        def check(st, h, b):
-            got = json.loads(b)["headers"]
-            for k, v in want.items():
-                if (got.get(k) or [None])[0] != v:
-                    return f"upstream saw {k}={got.get(k)}"
-            return None
-        return check
-
+    saw = harness.upstream_saw
     bearer = lambda t: [("authorization", f"Bearer {t}")]  # noqa: E731
     try:
         env.start()
@@ -150,16 +142,28 @@ def main():
              headers=bearer(new), check=saw({"x-client-id": "vigil-e2e"}))
         case("rotation: token signed with the old kid still accepted", "GET", "/api/orders", 200, headers=bearer(old))
         # Step 2: the IdP withdraws k1. After the cache TTL (2 s) the new set replaces the old one.
+        # A scheduled refresh can land while the IdP restarts and fail (then it is retried after
+        # a back-off), so wait for the refresh with a deadline instead of one fixed delay.
         idp.restart("k4:RS256")
-        time.sleep(3.5)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            st, _, _ = request(port, "GET", "/api/orders", headers=bearer(old))
+            if st == 401:
+                break
+            time.sleep(0.5)
         case("rotation: withdrawn kid refused once the set is refreshed", "GET", "/api/orders", 401, headers=bearer(old))
         case("rotation: current kid accepted", "GET", "/api/orders", 200, headers=bearer(new))
         # Outage: the last good key set keeps working past its TTL.
         idp.stop()
         time.sleep(3)
         case("IdP down: cached keys keep working past the TTL", "GET", "/api/orders", 200, headers=bearer(new))
-        time.sleep(0.5)
+        # The failed refresh is counted when the next scheduled fetch (TTL 2 s, 500 ms ticks)
+        # gets its connection refused: poll for it rather than guess a delay.
+        deadline = time.time() + 8
         s = env.stats()
+        while s.get("wasmcustom.vigil_jwks_fetch_failed", 0) < 1 and time.time() < deadline:
+            time.sleep(0.25)
+            s = env.stats()
         res.check("discovery + JWKS fetch counters", "GET /stats", 200,
                   s.get("wasmcustom.vigil_jwks_fetch_ok", 0) >= 3 and s.get("wasmcustom.vigil_jwks_fetch_failed", 0) >= 1,
                   json.dumps({k: v for k, v in s.items() if "jwks" in k}))
