@@ -43,6 +43,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use authenticate::jwt::{NativeSignatures, SignatureCheck};
 use authenticate::{AuthOutcome, Identity, KeyStore, TokenCache, TokenError, TokenErrorKind};
+use decide::zt::step;
 use extract::token::TokenSource;
 
 /// What the caller supplies besides the request: the clock, the key sets and the state it
@@ -114,7 +115,37 @@ impl Engine {
 
     /// Decides one request.
     pub fn decide(&self, req: &CheckRequest, env: &Env<'_>) -> Decision {
-        self.run(req, env, None, None, &mut NativeSignatures)
+        self.run(req, env, Auth::Verify(None, &mut NativeSignatures), None)
+    }
+
+    /// Authenticates a request's caller (its token and device token, taken from or added to
+    /// `cache`), for [`Engine::decide_caller`]: an adapter that asks several questions about
+    /// one request (or a benchmark of policy evaluation alone) verifies once. The result can
+    /// only come from here: a host cannot hand the engine an identity it did not verify.
+    pub fn authenticate(
+        &self,
+        req: &CheckRequest,
+        env: &Env<'_>,
+        cache: Option<&mut TokenCache>,
+    ) -> Caller {
+        let keys = env.keys.unwrap_or(&self.inline_keys);
+        let auth = &self.plan.auth;
+        let mut cache = cache;
+        let user = auth.authenticate(req, env.now, keys, cache.as_deref_mut());
+        let device = if auth.has_device_rules() {
+            auth.authenticate_device(req, env.now, keys, cache)
+        } else {
+            AuthOutcome::NoToken
+        };
+        Caller { user, device }
+    }
+
+    /// Decides one request for a caller from [`Engine::authenticate`] on the same request:
+    /// the same decision as [`Engine::decide`], without finding or verifying tokens again.
+    /// `exp`/`nbf` are checked when the caller is authenticated, so authenticate again when
+    /// `env.now` moves on.
+    pub fn decide_caller(&self, req: &CheckRequest, env: &Env<'_>, caller: &Caller) -> Decision {
+        self.run(req, env, Auth::Given(caller), None)
     }
 
     /// Decides one request, taking verified tokens from (and adding them to) `cache`.
@@ -124,7 +155,12 @@ impl Engine {
         env: &Env<'_>,
         cache: &mut TokenCache,
     ) -> Decision {
-        self.run(req, env, Some(cache), None, &mut NativeSignatures)
+        self.run(
+            req,
+            env,
+            Auth::Verify(Some(cache), &mut NativeSignatures),
+            None,
+        )
     }
 
     /// [`Engine::decide_cached`], with `signatures` checking token signatures (an adapter
@@ -136,13 +172,18 @@ impl Engine {
         cache: &mut TokenCache,
         signatures: &mut dyn SignatureCheck,
     ) -> Decision {
-        self.run(req, env, Some(cache), None, signatures)
+        self.run(req, env, Auth::Verify(Some(cache), signatures), None)
     }
 
     /// Decides one request and explains every step.
     pub fn explain(&self, req: &CheckRequest, env: &Env<'_>) -> (Decision, Vec<Step>) {
         let mut steps = Vec::new();
-        let d = self.run(req, env, None, Some(&mut steps), &mut NativeSignatures);
+        let d = self.run(
+            req,
+            env,
+            Auth::Verify(None, &mut NativeSignatures),
+            Some(&mut steps),
+        );
         (d, steps)
     }
 
@@ -170,9 +211,8 @@ impl Engine {
         &self,
         req: &CheckRequest,
         env: &Env<'_>,
-        cache: Option<&mut TokenCache>,
+        auth: Auth<'_, '_>,
         mut trace: Option<&mut Vec<Step>>,
-        signatures: &mut dyn SignatureCheck,
     ) -> Decision {
         let plan = &self.plan;
         let dry_run = plan.mode == policy::Mode::DryRun;
@@ -182,7 +222,7 @@ impl Engine {
             Err(rejection) => {
                 let mut d = rejection.decision();
                 d.dry_run = dry_run;
-                step(&mut trace, "request", false, d.reason.clone());
+                step(&mut trace, "request", false, || d.reason.clone());
                 return d;
             }
         };
@@ -196,72 +236,73 @@ impl Engine {
                 ctx.peer.map_or("(none)".into(), |p| format!("`{p}`")),
                 ctx.remote_ip.map_or("(none)".into(), |p| format!("`{p}`")),
             );
-            step(&mut trace, "request", true, detail);
+            step(&mut trace, "request", true, || detail);
         }
         // Authenticate: a token that is present but not valid is refused whatever the
         // authorization policies say (Istio's RequestAuthentication rule).
         let keys = env.keys.unwrap_or(&self.inline_keys);
-        let mut cache = cache;
-        let outcome =
-            plan.auth
-                .authenticate_using(req, env.now, keys, cache.as_deref_mut(), signatures);
+        // The device token is verified only once the user's token passed (or was absent).
+        let (outcome, auth) = match auth {
+            Auth::Given(c) => (c.user.clone(), Auth::Given(c)),
+            Auth::Verify(mut cache, signatures) => {
+                let user = plan.auth.authenticate_using(
+                    req,
+                    env.now,
+                    keys,
+                    cache.as_deref_mut(),
+                    signatures,
+                );
+                (user, Auth::Verify(cache, signatures))
+            }
+        };
         let identity = match outcome {
             AuthOutcome::NoToken => {
                 if plan.auth.has_user_rules() {
-                    step(
-                        &mut trace,
-                        "authenticate",
-                        false,
-                        "no token in the request".into(),
-                    );
+                    step(&mut trace, "authenticate", false, || {
+                        "no token in the request".into()
+                    });
                 }
                 None
             }
             AuthOutcome::Failed(e) => {
                 let mut d = token_failure(plan, &e);
                 d.dry_run = dry_run;
-                step(&mut trace, "authenticate", false, d.reason.clone());
+                step(&mut trace, "authenticate", false, || d.reason.clone());
                 if dry_run {
                     self.forwarding_headers(&mut d, None, req);
                 }
                 return d;
             }
             AuthOutcome::Verified(id) => {
-                step(
-                    &mut trace,
-                    "authenticate",
-                    true,
-                    format!("verified token of `{}`", id.principal),
-                );
+                step(&mut trace, "authenticate", true, || {
+                    format!("verified token of `{}`", id.principal)
+                });
                 Some(id)
             }
         };
         // Contextualise: device posture, signals, time, acr.
         let device = if plan.auth.has_device_rules() {
-            match plan
-                .auth
-                .authenticate_device_using(req, env.now, keys, cache, signatures)
-            {
+            let outcome = match auth {
+                Auth::Given(c) => c.device.clone(),
+                Auth::Verify(cache, signatures) => plan
+                    .auth
+                    .authenticate_device_using(req, env.now, keys, cache, signatures),
+            };
+            match outcome {
                 AuthOutcome::Verified(d) => {
-                    step(
-                        &mut trace,
-                        "device",
-                        true,
-                        format!("verified device token of `{}`", d.principal),
-                    );
+                    step(&mut trace, "device", true, || {
+                        format!("verified device token of `{}`", d.principal)
+                    });
                     Some(d)
                 }
                 AuthOutcome::Failed(e) => {
-                    step(
-                        &mut trace,
-                        "device",
-                        false,
+                    step(&mut trace, "device", false, || {
                         format!(
                             "device token ignored: {} (`{}`); device.* is absent",
                             e.description(),
                             e.code()
-                        ),
-                    );
+                        )
+                    });
                     None
                 }
                 AuthOutcome::NoToken => None,
@@ -324,10 +365,10 @@ impl Engine {
                 parts.push(format!("country `{c}`"));
             }
             if !parts.is_empty() {
-                step(&mut trace, "context", true, parts.join("; "));
+                step(&mut trace, "context", true, || parts.join("; "));
             }
         }
-        let mut d = self.decide_stages(&ctx, env, identity.as_ref(), &mut trace);
+        let mut d = self.decide_stages(&ctx, env, identity.as_deref(), &mut trace);
         d.behavior = behavior;
         decide::finish(plan, &ctx, &mut d, &mut trace);
         d.resource = ctx.resource.map(|r| ResourceRef {
@@ -335,8 +376,8 @@ impl Engine {
             classification: r.classification.clone(),
         });
         if d.forwards() {
-            self.forwarding_headers(&mut d, identity.as_ref(), req);
-            self.strip_context_headers(&mut d, &ctx, device.as_ref());
+            self.forwarding_headers(&mut d, identity.as_deref(), req);
+            self.strip_context_headers(&mut d, &ctx, device.as_deref());
         }
         d
     }
@@ -427,15 +468,50 @@ impl Engine {
                     d.remove_headers.push(h);
                 }
             }
-            let token = auth
-                .find_token(req)
-                .ok()
-                .flatten()
-                .map(|f| f.token)
-                .unwrap_or_default();
+            // Only `outputPayloadToHeader` needs the token text again.
+            let payload = auth
+                .rules()
+                .get(id.rule)
+                .is_some_and(|r| r.output_payload_to_header.is_some());
+            let token = if payload {
+                auth.find_token(req)
+                    .ok()
+                    .flatten()
+                    .map(|f| f.token)
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
             d.upstream_headers = auth.upstream_headers(id, &token);
         }
     }
+}
+
+/// A request's caller, authenticated by [`Engine::authenticate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    user: AuthOutcome,
+    device: AuthOutcome,
+}
+
+impl Caller {
+    /// The user token's outcome.
+    pub fn user(&self) -> &AuthOutcome {
+        &self.user
+    }
+
+    /// The device token's outcome (`NoToken` when the policy has no device rules).
+    pub fn device(&self) -> &AuthOutcome {
+        &self.device
+    }
+}
+
+/// Where [`Engine::run`] gets the caller from.
+enum Auth<'c, 's> {
+    /// Find and verify the tokens (with a cache, and a signature checker).
+    Verify(Option<&'c mut TokenCache>, &'s mut dyn SignatureCheck),
+    /// Authenticated already.
+    Given(&'c Caller),
 }
 
 fn auth_view<'a>(plan: &'a Plan, id: &'a Identity) -> decide::AuthView<'a> {
@@ -449,18 +525,6 @@ fn auth_view<'a>(plan: &'a Plan, id: &'a Identity) -> decide::AuthView<'a> {
             .rules()
             .get(id.rule)
             .map_or(&[][..], |r| r.space_delimited_claims.as_slice()),
-    }
-}
-
-fn step(trace: &mut Option<&mut Vec<Step>>, stage: &'static str, matched: bool, detail: String) {
-    if let Some(t) = trace.as_deref_mut() {
-        t.push(Step {
-            stage,
-            policy: None,
-            rule: None,
-            matched,
-            detail,
-        });
     }
 }
 

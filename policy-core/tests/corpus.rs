@@ -7,8 +7,9 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+use policy_core::authenticate::TokenCache;
 use policy_core::json::{self, Limits};
-use policy_core::testcase::{run_case, PolicySource, TestFile};
+use policy_core::testcase::{case_time, run_case, PolicySource, TestFile};
 use policy_core::Engine;
 use std::path::{Path, PathBuf};
 
@@ -53,8 +54,30 @@ fn run_dir(rel: &str) -> (usize, Vec<String>) {
             }
         }
         .unwrap_or_else(|e| panic!("{}: policy: {e}", f.display()));
+        let mut cache = TokenCache::new(64);
         for case in &tf.cases {
             let r = run_case(&engine, case, 1_700_000_000);
+            // The two-phase API (authenticate once, then decide) and the cached path (twice:
+            // a miss, then a hit) make the same decision as `decide`.
+            let env = case.state.env(case_time(case, 1_700_000_000));
+            let caller = engine.authenticate(&case.request, &env, None);
+            let two_phase = engine.decide_caller(&case.request, &env, &caller);
+            let cached = [0, 1].map(|_| engine.decide_cached(&case.request, &env, &mut cache));
+            for (how, d) in [
+                ("decide_caller", &two_phase),
+                ("decide_cached (miss)", &cached[0]),
+                ("decide_cached (hit)", &cached[1]),
+            ] {
+                if d.to_json() != r.decision.to_json() {
+                    failures.push(format!(
+                        "{} :: {}\n    {how} gave {}\n    decide gave {}",
+                        f.display(),
+                        r.name,
+                        d.to_json(),
+                        r.decision.to_json()
+                    ));
+                }
+            }
             if r.passed() {
                 passed += 1;
             } else {

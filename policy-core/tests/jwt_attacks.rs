@@ -42,7 +42,7 @@ fn bearer(token: &str) -> CheckRequest {
 
 fn run_req(a: &Authenticator, req: &CheckRequest) -> Result<Identity, TokenError> {
     match a.authenticate(req, NOW, &a.inline_keys(), None) {
-        AuthOutcome::Verified(id) => Ok(id),
+        AuthOutcome::Verified(id) => Ok(std::sync::Arc::unwrap_or_clone(id)),
         AuthOutcome::Failed(e) => Err(e),
         AuthOutcome::NoToken => Err(TokenError::new(TokenErrorKind::Malformed("no token"))),
     }

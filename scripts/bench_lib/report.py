@@ -134,6 +134,7 @@ def bar_chart(path, title, bars):
 
 ENGINE_LABELS = {
     "vigil": "Vigil `decide_cached` (canonicalisation, cached-token lookup, policy, decision)",
+    "vigil_caller": "Vigil `decide_caller` (token already verified: canonicalisation, policy, decision)",
     "floor": "hand-written Rust on a typed struct (the floor)",
     "regorus_rvm": "regorus, compiled RVM (prebuilt input)",
     "regorus": "regorus, interpreter (prebuilt input)",
@@ -256,7 +257,9 @@ def write(results, out):
               "method/host/path canonicalisation, finding the bearer and device tokens, SHA-256 of each "
               "and the verified-token cache lookup (signatures verified once, before timing), resource "
               "classification, DENY/ALLOW policies, and the full decision (reason, upstream and removed "
-              "headers). **Cedar**: `is_authorized` on a prebuilt `Request` and `Entities` (the "
+              "headers). **Vigil, token already verified** (the issue's definition, and what the peers get): "
+              "`Engine::decide_caller` with the caller from `Engine::authenticate` done once outside the timing — "
+              "everything above but finding, hashing and looking up the tokens. **Cedar**: `is_authorized` on a prebuilt `Request` and `Entities` (the "
               "classification and claims already turned into entities, outside the timing); the "
               "*from JSON* row builds them per decision. **regorus**: `set_input` of a prebuilt `Value` "
               "and evaluation of `data.app.authz.allow` (interpreter) or the compiled program (RVM). "
@@ -265,11 +268,16 @@ def write(results, out):
     suites = native.get("policy") or []
     if suites:
         s0 = suites[0]["stats"]
-        v = stat_of(s0, "vigil")["median_ns"]
-        for peer, label in [("cedar", "Cedar (prebuilt request + entities)"), ("regorus_rvm", "regorus RVM")]:
-            p = stat_of(s0, peer)["median_ns"]
-            targets.append([f"app.authz: Vigil ≥ 10× faster than {label}", f"{p / v:.1f}× ({human(v)} vs {human(p)})",
-                            "met" if p / v >= 10 else "**not met**"])
+        for vname, how in [("vigil_caller", "token already verified"), ("vigil", "whole request path, cached token")]:
+            vs = stat_of(s0, vname)
+            if not vs:
+                continue
+            v = vs["median_ns"]
+            for peer, label in [("cedar", "Cedar (prebuilt request + entities)"), ("regorus_rvm", "regorus RVM")]:
+                p = stat_of(s0, peer)["median_ns"]
+                targets.append([f"app.authz ({how}): Vigil ≥ 10× faster than {label}",
+                                f"{p / v:.1f}× ({human(v)} vs {human(p)})",
+                                "met" if p / v >= 10 else "**not met**"])
 
     prof = results.get("profile")
     if prof:

@@ -458,11 +458,31 @@ pub fn bench(s: &Suite, budget: Budget) -> Res<Json> {
             );
         }
     }
+    // The "token already verified": the caller authenticated once (as the peers get
+    // prebuilt claims), then only canonicalisation, policy and the decision per call.
+    let callers: Vec<policy_core::Caller> = s
+        .inputs
+        .iter()
+        .zip(&envs)
+        .map(|(i, env)| s.vigil.authenticate(&i.req, env, None))
+        .collect();
+    for ((i, env), caller) in s.inputs.iter().zip(&envs).zip(&callers) {
+        let a = s.vigil.decide_caller(&i.req, env, caller);
+        let b = s.vigil.decide(&i.req, env);
+        if a != b {
+            return Err(format!("`{}`: decide_caller and decide disagree", i.name));
+        }
+    }
     let n = s.inputs.len();
     let mut contenders = vec![
         Contender::new("vigil", n, || {
             for (k, i) in s.inputs.iter().enumerate() {
                 black_box(s.vigil.decide_cached(&i.req, &envs[k], &mut cache));
+            }
+        }),
+        Contender::new("vigil_caller", n, || {
+            for (k, i) in s.inputs.iter().enumerate() {
+                black_box(s.vigil.decide_caller(&i.req, &envs[k], &callers[k]));
             }
         }),
         Contender::new("floor", n, || {

@@ -16,13 +16,15 @@
 
 use crate::authenticate::{Identity, KeyStore};
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
 use sha2::{Digest, Sha256};
 
 type Key = [u8; 32];
 
 #[derive(Debug, Clone)]
 struct Entry {
-    id: Identity,
+    // Shared, so a hit costs a reference count, not a copy of every claim.
+    id: Arc<Identity>,
     not_after: f64,
     not_before: Option<f64>,
 }
@@ -54,7 +56,7 @@ impl TokenCache {
     }
 
     /// The identity of a cached, still valid token whose key is still in `keys`.
-    pub fn get(&mut self, token: &str, now: i64, keys: &KeyStore) -> Option<Identity> {
+    pub fn get(&mut self, token: &str, now: i64, keys: &KeyStore) -> Option<Arc<Identity>> {
         let k = hash(token);
         let nowf = now as f64;
         let valid = match self.map.get(&k) {
@@ -72,7 +74,7 @@ impl TokenCache {
         };
         if valid {
             self.hits += 1;
-            self.map.get(&k).map(|e| e.id.clone())
+            self.map.get(&k).map(|e| Arc::clone(&e.id))
         } else {
             self.misses += 1;
             // Expired, not yet valid or its key withdrawn: drop it; a later insert re-adds it
@@ -84,10 +86,11 @@ impl TokenCache {
     }
 
     /// Caches a verified identity; `skew_seconds` is its rule's clock skew.
-    pub fn insert(&mut self, token: &str, id: Identity, skew_seconds: u32) {
+    pub fn insert(&mut self, token: &str, id: impl Into<Arc<Identity>>, skew_seconds: u32) {
         if self.capacity == 0 {
             return;
         }
+        let id = id.into();
         let k = hash(token);
         let skew = f64::from(skew_seconds);
         let entry = Entry {

@@ -361,15 +361,12 @@ impl KeyStore {
 }
 
 /// The result of authenticating one request.
-// Made once per request and moved once: boxing the identity would cost an allocation per
-// request to save copying ~270 bytes.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthOutcome {
     /// No token in any configured location.
     NoToken,
-    /// A token was found and verified.
-    Verified(Identity),
+    /// A token was found and verified (shared with the token cache: a hit copies nothing).
+    Verified(Arc<Identity>),
     /// A token was found (or the locations were ambiguous) and refused.
     Failed(TokenError),
 }
@@ -517,7 +514,9 @@ impl Authenticator {
                         .get(id.rule)
                         .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
                 if allowed {
-                    id.source = found.source;
+                    if id.source != found.source {
+                        Arc::make_mut(&mut id).source = found.source;
+                    }
                     return AuthOutcome::Verified(id);
                 }
             }
@@ -543,9 +542,10 @@ impl Authenticator {
         });
         match verified {
             Ok(id) => {
+                let id = Arc::new(id);
                 if let Some(c) = cache {
                     let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
-                    c.insert(&found.token, id.clone(), skew);
+                    c.insert(&found.token, Arc::clone(&id), skew);
                 }
                 AuthOutcome::Verified(id)
             }
@@ -613,7 +613,9 @@ impl Authenticator {
                     .get(id.rule)
                     .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
                 if allowed {
-                    id.source = found.source;
+                    if id.source != found.source {
+                        Arc::make_mut(&mut id).source = found.source;
+                    }
                     return AuthOutcome::Verified(id);
                 }
             }
@@ -628,9 +630,10 @@ impl Authenticator {
             signatures,
         ) {
             Ok(id) => {
+                let id = Arc::new(id);
                 if let Some(c) = cache {
                     let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
-                    c.insert(&found.token, id.clone(), skew);
+                    c.insert(&found.token, Arc::clone(&id), skew);
                 }
                 AuthOutcome::Verified(id)
             }

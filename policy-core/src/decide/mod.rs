@@ -360,128 +360,143 @@ fn operation_matches(o: &Operation, c: &Ctx<'_>) -> Result<(), &'static str> {
 /// The string values of an attribute (several for multi-valued headers, claim arrays and
 /// audiences). Non-string scalars in claims match by their JSON text (`true`, `42`).
 pub fn attribute_values(key: &Key, c: &Ctx<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    any_value(key, c, &mut |v| {
+        out.push(v.to_owned());
+        false
+    });
+    out
+}
+
+/// True when `f` holds for any string value of the attribute (visited in the order
+/// [`attribute_values`] lists them, stopping at the first that holds). Allocates only to
+/// render a number or an IP address.
+pub fn any_value(key: &Key, c: &Ctx<'_>, f: &mut dyn FnMut(&str) -> bool) -> bool {
     match key {
-        Key::Header(name) => c.req.header_values(name).map(str::to_owned).collect(),
-        Key::SourceIp => c.req.source.address.iter().cloned().collect(),
-        Key::RemoteIp => c.remote_ip.map(|ip| ip.to_string()).into_iter().collect(),
-        Key::DestinationIp => c.req.destination.address.iter().cloned().collect(),
-        Key::DestinationPort => c
-            .destination_port
-            .map(|p| p.to_string())
-            .into_iter()
-            .collect(),
-        Key::SourceNamespace => c.namespace.map(str::to_owned).into_iter().collect(),
-        Key::SourcePrincipal => c.peer.map(str::to_owned).into_iter().collect(),
-        Key::SourceServiceAccount => c.service_account.iter().cloned().collect(),
-        Key::Sni => c.sni.iter().cloned().collect(),
-        Key::AuthPrincipal => c.auth.map(|a| a.principal.to_owned()).into_iter().collect(),
-        Key::AuthAudiences => c.auth.map(|a| a.audiences.to_vec()).unwrap_or_default(),
-        Key::AuthPresenter => c
+        Key::Header(name) => c.req.header_values(name).any(f),
+        Key::SourceIp => c.req.source.address.as_deref().is_some_and(f),
+        Key::RemoteIp => c.remote_ip.is_some_and(|ip| f(&ip.to_string())),
+        Key::DestinationIp => c.req.destination.address.as_deref().is_some_and(f),
+        Key::DestinationPort => c.destination_port.is_some_and(|p| f(&p.to_string())),
+        Key::SourceNamespace => c.namespace.is_some_and(f),
+        Key::SourcePrincipal => c.peer.is_some_and(f),
+        Key::SourceServiceAccount => c.service_account.as_deref().is_some_and(f),
+        Key::Sni => c.sni.as_deref().is_some_and(f),
+        Key::AuthPrincipal => c.auth.is_some_and(|a| f(a.principal)),
+        Key::AuthAudiences => c
             .auth
-            .and_then(|a| a.presenter)
-            .map(str::to_owned)
-            .into_iter()
-            .collect(),
+            .is_some_and(|a| a.audiences.iter().any(|x| f(x.as_str()))),
+        Key::AuthPresenter => c.auth.and_then(|a| a.presenter).is_some_and(f),
         Key::AuthClaim(path) => {
-            let Some(a) = c.auth else { return Vec::new() };
-            let mut v: Option<&Value> = None;
-            for (i, seg) in path.iter().enumerate() {
-                v = if i == 0 {
-                    a.claims.get(seg)
-                } else {
-                    v.and_then(|x| x.get(seg))
-                };
+            let Some(a) = c.auth else { return false };
+            let mut segs = path.iter();
+            let mut v = segs.next().and_then(|first| a.claims.get(first));
+            for seg in segs {
+                v = v.and_then(|x| x.get(seg));
             }
             // Istio (1.21+): `scope` and `permission`, and the rule's `spaceDelimitedClaims`,
             // are space-delimited lists when they are strings: match each item.
-            let name = path.join(".");
-            let split =
-                name == "scope" || name == "permission" || a.space_delimited.contains(&name);
             match v {
-                Some(Value::String(s)) if split => s
-                    .split(' ')
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                _ => claim_texts(v),
+                Some(Value::String(s))
+                    if dotted_is(path, "scope")
+                        || dotted_is(path, "permission")
+                        || a.space_delimited.iter().any(|n| dotted_is(path, n)) =>
+                {
+                    s.split(' ').filter(|x| !x.is_empty()).any(f)
+                }
+                _ => any_claim_text(v, f),
             }
         }
-        Key::ResourceName => c.resource.map(|r| r.name.clone()).into_iter().collect(),
-        Key::ResourceClassification => c
-            .resource
-            .map(|r| r.classification.clone())
-            .into_iter()
-            .collect(),
+        Key::ResourceName => c.resource.is_some_and(|r| f(&r.name)),
+        Key::ResourceClassification => c.resource.is_some_and(|r| f(&r.classification)),
         Key::Device(name) => match c.device_claims {
-            Some(claims) => claim_texts(claims.get(name)),
+            Some(claims) => any_claim_text(claims.get(name), f),
             None => match c.posture_prefix {
                 Some(prefix) => {
                     let header = format!("{prefix}{}", name.to_ascii_lowercase());
-                    c.req.header_values(&header).map(str::to_owned).collect()
+                    let found = c.req.header_values(&header).any(f);
+                    found
                 }
-                None => Vec::new(),
+                None => false,
             },
         },
-        Key::NetworkList(name) => {
-            let inside = c.lists.iter().any(|l| l == name);
-            alloc::vec![String::from(if inside { "true" } else { "false" })]
+        Key::NetworkList(name) => f(if c.lists.iter().any(|l| l == name) {
+            "true"
+        } else {
+            "false"
+        }),
+        Key::NetworkCountry => c.country.is_some_and(f),
+        Key::Behavior(name) => c.signals.and_then(|s| s.get(name)).is_some_and(f),
+        Key::TimeHour => f(HOURS
+            .get(usize::from(c.local_time.0))
+            .copied()
+            .unwrap_or("")),
+        Key::TimeWeekday => f(c.local_time.1),
+    }
+}
+
+const HOURS: [&str; 24] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    "17", "18", "19", "20", "21", "22", "23",
+];
+
+/// True when the claim path joined with `.` is `name` (without building the joined string).
+fn dotted_is(path: &[String], name: &str) -> bool {
+    let mut rest = name;
+    for (i, seg) in path.iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r,
+                None => return false,
+            }
         }
-        Key::NetworkCountry => c.country.map(str::to_owned).into_iter().collect(),
-        Key::Behavior(name) => c
-            .signals
-            .and_then(|s| s.get(name))
-            .map(str::to_owned)
-            .into_iter()
-            .collect(),
-        Key::TimeHour => alloc::vec![c.local_time.0.to_string()],
-        Key::TimeWeekday => alloc::vec![String::from(c.local_time.1)],
+        match rest.strip_prefix(seg.as_str()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
     }
+    rest.is_empty()
 }
 
-fn claim_texts(v: Option<&Value>) -> Vec<String> {
+fn any_claim_text(v: Option<&Value>, f: &mut dyn FnMut(&str) -> bool) -> bool {
     match v {
-        Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
-        Some(other) => scalar_text(other).into_iter().collect(),
-        None => Vec::new(),
+        Some(Value::Array(items)) => items.iter().any(|x| scalar_text(x, f)),
+        Some(other) => scalar_text(other, f),
+        None => false,
     }
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
+fn scalar_text(v: &Value, f: &mut dyn FnMut(&str) -> bool) -> bool {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(_) | Value::Number(_) => Some(v.to_json()),
-        _ => None,
+        Value::String(s) => f(s),
+        Value::Bool(b) => f(if *b { "true" } else { "false" }),
+        Value::Number(_) => f(&v.to_json()),
+        _ => false,
     }
 }
 
-fn values_match(values: &Values, found: &[String]) -> bool {
+fn value_matches(values: &Values, v: &str) -> bool {
     match values {
-        Values::Strings(set) => found.iter().any(|v| set.matches(v)),
-        Values::Ips(set) => found.iter().any(|v| set.contains_str(v)),
-        Values::Ports(set) => found
-            .iter()
-            .any(|v| v.parse::<u16>().is_ok_and(|p| set.contains(p))),
-        Values::Scalars(set, ranges) => found.iter().any(|v| {
+        Values::Strings(set) => set.matches(v),
+        Values::Ips(set) => set.contains_str(v),
+        Values::Ports(set) => v.parse::<u16>().is_ok_and(|p| set.contains(p)),
+        Values::Scalars(set, ranges) => {
             set.matches(v)
                 || v.parse::<i64>()
                     .is_ok_and(|n| ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)))
-        }),
+        }
     }
 }
 
 fn condition_matches(cond: &Condition, c: &Ctx<'_>) -> Result<(), &'static str> {
-    let found = attribute_values(&cond.key, c);
-    let found = if matches!(cond.values, Values::Strings(_)) && cond.key == Key::Sni {
-        found.into_iter().map(|s| s.to_ascii_lowercase()).collect()
-    } else {
-        found
-    };
+    // `connection.sni` is lower-case in the context already, as are `hosts` in a MatchSet.
     check(
-        cond.values.is_empty() || values_match(&cond.values, &found),
+        cond.values.is_empty() || any_value(&cond.key, c, &mut |v| value_matches(&cond.values, v)),
         "values",
     )?;
     check(
-        cond.not_values.is_empty() || !values_match(&cond.not_values, &found),
+        cond.not_values.is_empty()
+            || !any_value(&cond.key, c, &mut |v| value_matches(&cond.not_values, v)),
         "notValues",
     )
 }

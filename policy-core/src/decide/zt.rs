@@ -16,14 +16,20 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-fn step(trace: &mut Option<&mut Vec<Step>>, stage: &'static str, matched: bool, detail: String) {
+/// Adds a step to an explanation; `detail` is only rendered when explaining.
+pub(crate) fn step(
+    trace: &mut Option<&mut Vec<Step>>,
+    stage: &'static str,
+    matched: bool,
+    detail: impl FnOnce() -> String,
+) {
     if let Some(t) = trace.as_deref_mut() {
         t.push(Step {
             stage,
             policy: None,
             rule: None,
             matched,
-            detail,
+            detail: detail(),
         });
     }
 }
@@ -53,7 +59,9 @@ pub fn revocation(
         .or_else(|| feed.and_then(|f| f.check(&id.issuer, sub, jti, sid, id.issued_at)));
     match why {
         None => {
-            step(trace, "revocation", true, "the token is not revoked".into());
+            step(trace, "revocation", true, || {
+                "the token is not revoked".into()
+            });
             None
         }
         Some(w) => {
@@ -67,7 +75,7 @@ pub fn revocation(
                 "www-authenticate".into(),
                 bearer_error(&plan.realm, "invalid_token", w.description()),
             ));
-            step(trace, "revocation", false, d.reason.clone());
+            step(trace, "revocation", false, || d.reason.clone());
             Some(d)
         }
     }
@@ -164,7 +172,7 @@ pub fn rate_limit(
         );
         d.response_headers
             .push(("retry-after".into(), wait.to_string()));
-        step(trace, "rate_limit", false, d.reason.clone());
+        step(trace, "rate_limit", false, || d.reason.clone());
         return (Some(d), updates);
     }
     for u in &mut updates {
@@ -187,7 +195,7 @@ pub fn rate_limit(
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        step(trace, "rate_limit", true, detail);
+        step(trace, "rate_limit", true, || detail);
     }
     (None, updates)
 }
@@ -203,15 +211,12 @@ pub fn requirements(
 ) -> Option<Decision> {
     let r = c.resource?;
     if r.min_acr.is_none() && r.max_auth_age.is_none() && r.max_token_lifetime.is_none() {
-        step(
-            trace,
-            "resource",
-            true,
+        step(trace, "resource", true, || {
             format!(
                 "resource `{}` ({}) has no authentication requirements",
                 r.name, r.classification
-            ),
-        );
+            )
+        });
         return None;
     }
     let Some(id) = id else {
@@ -232,7 +237,7 @@ pub fn requirements(
                 ),
             )
         };
-        step(trace, "resource", false, d.reason.clone());
+        step(trace, "resource", false, || d.reason.clone());
         return Some(d);
     };
     if let Some(max) = r.max_token_lifetime {
@@ -253,7 +258,7 @@ pub fn requirements(
                 "www-authenticate".into(),
                 bearer_error(&plan.realm, "invalid_token", description),
             ));
-            step(trace, "resource", false, d.reason.clone());
+            step(trace, "resource", false, || d.reason.clone());
             return Some(d);
         }
     }
@@ -300,15 +305,12 @@ pub fn requirements(
         }
     }
     if why.is_empty() {
-        step(
-            trace,
-            "resource",
-            true,
+        step(trace, "resource", true, || {
             format!(
                 "resource `{}` ({}): authentication requirements met",
                 r.name, r.classification
-            ),
-        );
+            )
+        });
         return None;
     }
     let description = match (acr_values.is_empty(), max_age.is_none()) {
@@ -330,7 +332,7 @@ pub fn requirements(
         "www-authenticate".into(),
         step_up_challenge(&plan.realm, description, &acr_values, max_age),
     ));
-    step(trace, "resource", false, d.reason.clone());
+    step(trace, "resource", false, || d.reason.clone());
     Some(d)
 }
 
@@ -398,16 +400,13 @@ pub fn trust_gate(
     let (t, step_up, want) = scored?;
     let name = c.resource.map_or("", |r| r.name.as_str());
     let Some(min) = t.minimum else {
-        step(
-            trace,
-            "trust",
-            true,
-            format!("{} (no minimum for this request)", arithmetic(t)),
-        );
+        step(trace, "trust", true, || {
+            format!("{} (no minimum for this request)", arithmetic(t))
+        });
         return None;
     };
     if t.score >= min {
-        step(trace, "trust", true, arithmetic(t));
+        step(trace, "trust", true, || arithmetic(t));
         return None;
     }
     let below = format!(
@@ -457,11 +456,8 @@ pub fn trust_gate(
         }
         _ => Decision::new(Outcome::Deny, 403, "insufficient_trust", below),
     };
-    step(
-        trace,
-        "trust",
-        false,
-        format!("{} → {}", arithmetic(t), d.outcome.as_str()),
-    );
+    step(trace, "trust", false, || {
+        format!("{} → {}", arithmetic(t), d.outcome.as_str())
+    });
     Some(d)
 }

@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, PolicyError};
 use crate::json::Value;
 use crate::policy::matcher::{IpSet, MatchSet, PortSet, ValueKind};
 use crate::policy::read::{join, quote_str, Obj};
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -245,9 +246,11 @@ pub struct Condition {
 /// Reads every item of `authorizationPolicies`.
 pub fn parse_policies(items: &[(String, &Value)]) -> Result<Vec<AuthzPolicy>, PolicyError> {
     let mut out: Vec<AuthzPolicy> = Vec::with_capacity(items.len());
+    // A set, not a scan of `out`: policies with 100,000 items must configure in linear time.
+    let mut names: BTreeSet<String> = BTreeSet::new();
     for (path, v) in items {
         let p = parse_policy(v, path)?;
-        if out.iter().any(|q| q.name == p.name) {
+        if !names.insert(p.name.clone()) {
             return Err(PolicyError::new(
                 ErrorCode::Invalid,
                 join(path, "name"),

@@ -10,6 +10,7 @@ use crate::error::{ErrorCode, PolicyError};
 use crate::extract::request::is_tchar;
 use crate::json::Value;
 use crate::policy::read::{join, quote_str, Obj};
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -67,6 +68,7 @@ pub fn parse_rate_limits(
     resource_names: &[&str],
 ) -> Result<Vec<RateLimit>, PolicyError> {
     let mut out: Vec<RateLimit> = Vec::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
     for (path, v) in items {
         let o = Obj::new(v, path)?;
         o.deny_unknown(&[
@@ -86,7 +88,7 @@ pub fn parse_rate_limits(
                 "limit name must not be empty",
             ));
         }
-        if out.iter().any(|l| l.name == name) {
+        if !names.insert(name.to_string()) {
             return Err(PolicyError::new(
                 ErrorCode::Invalid,
                 join(path, "name"),

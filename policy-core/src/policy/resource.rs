@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, PolicyError};
 use crate::json::Value;
 use crate::policy::matcher::{MatchSet, ValueKind};
 use crate::policy::read::{join, quote_str, Obj};
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -145,6 +146,7 @@ pub fn parse_resources(
     classifications: &[String],
 ) -> Result<Vec<Resource>, PolicyError> {
     let mut out: Vec<Resource> = Vec::with_capacity(items.len());
+    let mut names: BTreeSet<String> = BTreeSet::new();
     for (path, v) in items {
         let o = Obj::new(v, path)?;
         o.deny_unknown(RESOURCE_FIELDS)?;
@@ -156,7 +158,7 @@ pub fn parse_resources(
                 "resource name must not be empty",
             ));
         }
-        if out.iter().any(|r| r.name == name) {
+        if !names.insert(name.to_string()) {
             return Err(PolicyError::new(
                 ErrorCode::Invalid,
                 join(path, "name"),

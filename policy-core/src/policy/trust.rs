@@ -11,6 +11,7 @@ use crate::json::Value;
 use crate::policy::authz::{parse_rule_parts, Rule};
 use crate::policy::read::{join, quote_str, Obj};
 use crate::policy::resource::acr_index;
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -44,17 +45,17 @@ pub struct Trust {
 pub fn parse_trust(o: &Obj<'_>, acr_levels: &[String]) -> Result<Trust, PolicyError> {
     o.deny_unknown(&["description", "risks"])?;
     let mut risks: Vec<Risk> = Vec::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
     for (path, v) in o.array("risks")? {
-        risks.push(parse_risk(v, &path, acr_levels)?);
-        if let Some((last, before)) = risks.split_last() {
-            if before.iter().any(|r| r.name == last.name) {
-                return Err(PolicyError::new(
-                    ErrorCode::Invalid,
-                    join(&path, "name"),
-                    format!("duplicate risk name {}", quote_str(&last.name)),
-                ));
-            }
+        let risk = parse_risk(v, &path, acr_levels)?;
+        if !names.insert(risk.name.clone()) {
+            return Err(PolicyError::new(
+                ErrorCode::Invalid,
+                join(&path, "name"),
+                format!("duplicate risk name {}", quote_str(&risk.name)),
+            ));
         }
+        risks.push(risk);
     }
     Ok(Trust { risks })
 }
