@@ -52,6 +52,7 @@ pub enum Level {
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, data: *const u8, size: usize) -> u32;
+    fn proxy_get_log_level(ret: *mut u32) -> u32;
     fn proxy_get_current_time_nanoseconds(ret: *mut u64) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_get_buffer_bytes(
@@ -147,6 +148,16 @@ unsafe fn adopt(data: *mut u8, size: usize) -> Vec<u8> {
 pub fn log(level: Level, msg: &str) {
     // Nothing sensible to do if logging itself fails.
     let _ = unsafe { proxy_log(level as u32, msg.as_ptr(), msg.len()) };
+}
+
+/// Whether the host would keep a line at `level` (its log level can change at run time, e.g.
+/// through Envoy's `/logging`); when the host cannot say, true.
+pub fn logs_at(level: Level) -> bool {
+    let mut current: u32 = 0;
+    match status(unsafe { proxy_get_log_level(&mut current) }) {
+        Ok(()) => current <= level as u32,
+        Err(_) => true,
+    }
 }
 
 /// The host clock, in Unix seconds.

@@ -396,7 +396,8 @@ impl Http {
         let n = shared.decisions.get();
         shared.decisions.set(n.wrapping_add(1));
         let allowed = decision.outcome == Outcome::Allow;
-        if shared.engine.plan().decision_log.logs(n, allowed) {
+        // The record is only rendered when the host keeps info lines.
+        if shared.engine.plan().decision_log.logs(n, allowed) && abi::logs_at(Level::Info) {
             abi::log(
                 Level::Info,
                 &format!("vigil decision {}", decision.to_json()),

@@ -87,6 +87,9 @@ def configs(jwks, baseline=None):
         ]
 
     sampled = dict(vigil_policy, decisionLog={"sample": 100})
+    # The proxy-wasm floor: the filter with nothing to check (no token, default ALLOW, no
+    # decision log): what any Wasm filter costs in this Envoy before doing anything.
+    floor = {"defaultAction": "ALLOW", "decisionLog": {"sample": "none", "denied": "none"}}
     # name: (filters, tokens: "same" or "unique")
     extra = {}
     if baseline:
@@ -97,6 +100,7 @@ def configs(jwks, baseline=None):
         "none": ([], "same"),
         "vigil": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "same"),
         "vigil+sampled-log": ([harness.wasm_filter(json.dumps(sampled), WASM)], "same"),
+        "vigil-floor": ([harness.wasm_filter(json.dumps(floor), WASM)], "same"),
         "vigil-verify": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "unique"),
         "jwt_authn+rbac": (native(False), "same"),
         "jwt_authn+rbac+cache": (native(True), "same"),
