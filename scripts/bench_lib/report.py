@@ -313,10 +313,13 @@ def write(results, out):
                          "JS module, decide, cache off, WebCrypto (Node)", "jose / WebCrypto (Node)"], rows) + "\n")
         for alg, d in vdata.items():
             if d["wasm_verify"]:
-                r = d["wasm_verify"] / d["jsonwebtoken"]
-                targets.append([f"{alg} verify in Wasm within 3× of native crypto (jsonwebtoken)",
-                                f"{r:.1f}× ({human(d['wasm_verify'])} vs {human(d['jsonwebtoken'])})",
-                                "met" if r <= 3 else "**not met**"])
+                # Against the same crypto built natively (Vigil native), and against ring
+                # (jsonwebtoken), the fastest native verifier here.
+                for ref, label in [("vigil", "Vigil's own crypto, native"), ("jsonwebtoken", "jsonwebtoken/ring")]:
+                    r = d["wasm_verify"] / d[ref]
+                    targets.append([f"{alg} verify in Wasm within 3× of native ({label})",
+                                    f"{r:.1f}× ({human(d['wasm_verify'])} vs {human(d[ref])})",
+                                    "met" if r <= 3 else "**not met**"])
     nv = native.get("verify") or {}
     if nv.get("cache_hit"):
         ch = nv["cache_hit"]
