@@ -401,15 +401,21 @@ def write(results, out):
                 if n in by:
                     return human(by[n][key])
                 if n in sk:
-                    return f"skipped (est. {human(sk[n]['estimated_configure_ns'])})" if key == "configure_ns" else "skipped"
+                    if "estimated_configure_ns" in sk[n]:
+                        return f"skipped (est. {human(sk[n]['estimated_configure_ns'])})" if key == "configure_ns" else "skipped"
+                    return "refused"
                 return "—"
             rows.append([f"{d['dimension']}: decide"] + [cell(n, "decide_ns") for n in sizes])
             rows.append([f"{d['dimension']}: configure"] + [cell(n, "configure_ns") for n in sizes])
         md.append(table(["N"] + [f"{n:,}" for n in sizes], rows) + "\n")
-        if any(d.get("skipped") for d in scale):
+        if any("estimated_configure_ns" in p for d in scale for p in d.get("skipped", [])):
             md.append("A size is skipped when its configure time, extrapolated quadratically from the "
                       "previous size, would exceed 30 s — configure cost that grows faster than linearly "
                       "is itself a finding (see the chart).\n")
+        for d in scale:
+            for p in d.get("skipped", []):
+                if "estimated_configure_ns" not in p:
+                    md.append(f"{d['dimension']} at {p['n']:,} ({p.get('policy_bytes', 0):,} bytes): {p['why']}.\n")
         for kind, key, label in [("decide", "decide_ns", "decision time"),
                                  ("configure", "configure_ns", "configure time")]:
             name = f"scale-{kind}.svg"

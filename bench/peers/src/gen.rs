@@ -20,6 +20,23 @@ pub fn user_token(sub: &str, now: i64, extra: &str) -> String {
     )
 }
 
+/// `n` ALLOW policies: user uK may access /svc/K/* (no method: 100,000 of them fit Vigil's
+/// 16 MiB policy-document limit; with `"methods":["GET"]` they are 17.5 MB). The scale rows.
+pub fn rules_policy_any_method(n: usize) -> String {
+    let pols: Vec<String> = (0..n)
+        .map(|k| {
+            format!(
+                r#"{{"name":"svc-{k}","rules":[{{"from":[{{"source":{{"requestPrincipals":["{ISSUER}/u{k}"]}}}}],"to":[{{"operation":{{"paths":["/svc/{k}/*"]}}}}]}}]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"jwtRules":[{}],"authorizationPolicies":[{}]}}"#,
+        jwt_rule(),
+        pols.join(",")
+    )
+}
+
 /// `n` ALLOW policies: user uK may GET /svc/K/*.
 pub fn rules_policy(n: usize) -> String {
     let pols: Vec<String> = (0..n)

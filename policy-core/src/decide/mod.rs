@@ -17,6 +17,7 @@ use crate::extract::path::{canonicalize_host, canonicalize_method, canonicalize_
 use crate::extract::request::CheckRequest;
 use crate::json::{Map, Value};
 use crate::policy::authz::{Action, AuthzPolicy, Condition, Key, Operation, Rule, Source, Values};
+use crate::policy::index::PolicyIndex;
 use crate::policy::matcher::MatchSet;
 use crate::policy::resource::Resource;
 use crate::policy::{Mode, Plan};
@@ -671,13 +672,26 @@ pub fn authorize(plan: &Plan, c: &Ctx<'_>, mut trace: Option<&mut Vec<Step>>) ->
     d
 }
 
+/// The policies of `list` that can match `c`, in document order (all of them when
+/// explaining). `indexes` is indexed by position in `list`.
+fn considered<'p>(
+    list: &'p [AuthzPolicy],
+    index: &'p PolicyIndex,
+    c: &Ctx<'_>,
+    explaining: bool,
+) -> impl Iterator<Item = &'p AuthzPolicy> + use<'p> {
+    index
+        .candidates(c.auth.map(|a| a.principal), explaining)
+        .filter_map(move |i| list.get(i))
+}
+
 /// The DENY stage: the first DENY policy that matches decides.
 pub fn deny_policies(
     plan: &Plan,
     c: &Ctx<'_>,
     trace: &mut Option<&mut Vec<Step>>,
 ) -> Option<Decision> {
-    for p in &plan.deny {
+    for p in considered(&plan.deny, &plan.indexes[0], c, trace.is_some()) {
         if let Some(i) = policy_match(p, c, trace, "deny") {
             let needs_auth = c.auth.is_none()
                 && plan.auth.has_user_rules()
@@ -705,7 +719,7 @@ pub fn deny_policies(
 
 /// The ALLOW stage and the default action.
 pub fn allow_policies(plan: &Plan, c: &Ctx<'_>, trace: &mut Option<&mut Vec<Step>>) -> Decision {
-    for p in &plan.allow {
+    for p in considered(&plan.allow, &plan.indexes[1], c, trace.is_some()) {
         if let Some(i) = policy_match(p, c, trace, "allow") {
             let mut d = Decision::new(
                 Outcome::Allow,
@@ -750,7 +764,7 @@ pub fn allow_policies(plan: &Plan, c: &Ctx<'_>, trace: &mut Option<&mut Vec<Step
 /// AUDIT marks, the principal and the dry-run flag: what every decision after
 /// authentication carries.
 pub fn finish(plan: &Plan, c: &Ctx<'_>, d: &mut Decision, trace: &mut Option<&mut Vec<Step>>) {
-    for p in &plan.audit {
+    for p in considered(&plan.audit, &plan.indexes[2], c, trace.is_some()) {
         if policy_match(p, c, trace, "audit").is_some() {
             d.audit.push(p.name.clone());
         }

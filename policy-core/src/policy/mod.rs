@@ -6,6 +6,7 @@
 
 pub mod authz;
 pub mod context;
+pub mod index;
 pub mod limits;
 pub mod matcher;
 pub mod read;
@@ -58,6 +59,8 @@ pub struct Plan {
     pub allow: Vec<AuthzPolicy>,
     /// AUDIT policies, in document order.
     pub audit: Vec<AuthzPolicy>,
+    /// Which DENY / ALLOW / AUDIT policies can match a given caller ([`index::PolicyIndex`]).
+    pub indexes: [index::PolicyIndex; 3],
     /// `acrLevels`, weakest first.
     pub acr_levels: Vec<String>,
     /// `classifications`, least sensitive first.
@@ -309,6 +312,7 @@ impl Plan {
             deny: Vec::new(),
             allow: Vec::new(),
             audit: Vec::new(),
+            indexes: Default::default(),
             acr_levels,
             classifications,
             resources,
@@ -330,6 +334,11 @@ impl Plan {
                 Action::Audit => plan.audit.push(p),
             }
         }
+        plan.indexes = [
+            index::PolicyIndex::build(&plan.deny),
+            index::PolicyIndex::build(&plan.allow),
+            index::PolicyIndex::build(&plan.audit),
+        ];
         let uses_behavior = plan
             .condition_keys()
             .any(|k| matches!(k, authz::Key::Behavior(_)));
