@@ -387,7 +387,7 @@ def write(results, out):
     scale = native.get("scale") or []
     if scale:
         md.append("Generated policies, Vigil only (release build): **rules** — one ALLOW policy per user "
-                  "(*uK* may GET `/svc/K/*`), the request matching the last; **principals** — one policy "
+                  "(*uK* may access `/svc/K/*`, any method: 100,000 such policies fit the 16 MiB document limit), the request matching the last; **principals** — one policy "
                   "listing N `requestPrincipals`; **CIDRs** — one policy with N `ipBlocks` (/24s), the "
                   "client in the last; **revoked** — N revoked `jti`s. Decision time is the median of an "
                   "allowed and a denied request (tokens cached); configure is parse + compile.\n")
