@@ -5,7 +5,7 @@
 //! Lists are compiled once into tables — a set of exact values, prefix and suffix lists — so a
 //! request is matched without re-parsing anything.
 
-use crate::decide::cidr::{parse_ip, Cidr};
+use crate::decide::cidr::{parse_ip, Cidr, Ranges};
 use crate::error::{ErrorCode, PolicyError};
 use crate::policy::read::quote_str;
 use alloc::collections::BTreeSet;
@@ -249,7 +249,7 @@ fn template_matches(t: &[Seg], path: &str) -> bool {
 /// A compiled list of CIDR blocks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IpSet {
-    blocks: Vec<Cidr>,
+    ranges: Ranges,
     sources: Vec<String>,
 }
 
@@ -257,6 +257,7 @@ impl IpSet {
     /// Compiles `values` (at JSON path `path`).
     pub fn compile(values: &[String], path: &str) -> Result<IpSet, PolicyError> {
         let mut set = IpSet::default();
+        let mut blocks = Vec::with_capacity(values.len());
         for (i, raw) in values.iter().enumerate() {
             let c = Cidr::parse(raw).map_err(|m| {
                 PolicyError::new(
@@ -265,14 +266,15 @@ impl IpSet {
                     format!("{}: {m}", quote_str(raw)),
                 )
             })?;
-            set.blocks.push(c);
+            blocks.push(c);
             set.sources.push(raw.clone());
         }
+        set.ranges = Ranges::new(&blocks);
         Ok(set)
     }
     /// True when the list was empty.
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.sources.is_empty()
     }
     /// The blocks as written.
     pub fn sources(&self) -> &[String] {
@@ -280,7 +282,7 @@ impl IpSet {
     }
     /// True when `ip` is in any block.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.blocks.iter().any(|b| b.contains(ip))
+        self.ranges.contains(ip)
     }
     /// True when `text` parses as an address inside any block.
     pub fn contains_str(&self, text: &str) -> bool {
