@@ -26,6 +26,8 @@ pub struct PolicyIndex {
     unguarded: Vec<usize>,
     /// Positions of guarded policies by exact request principal, each list ascending.
     by_principal: BTreeMap<String, Vec<usize>>,
+    /// How many policies are filed under a principal.
+    guarded: usize,
 }
 
 /// The exact request principals a policy requires (every rule, every source), or `None`
@@ -48,8 +50,6 @@ fn guard(p: &AuthzPolicy) -> Option<Vec<&str>> {
             values.extend(set.exact_values());
         }
     }
-    values.sort_unstable();
-    values.dedup();
     Some(values)
 }
 
@@ -64,12 +64,13 @@ impl PolicyIndex {
             match guard(p) {
                 None => index.unguarded.push(i),
                 Some(values) => {
+                    index.guarded += usize::from(!values.is_empty());
                     for v in values {
-                        index
-                            .by_principal
-                            .entry(String::from(v))
-                            .or_default()
-                            .push(i);
+                        let list = index.by_principal.entry(String::from(v)).or_default();
+                        // A principal named twice in one policy: filed once.
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
                     }
                 }
             }
@@ -100,10 +101,7 @@ impl PolicyIndex {
 
     /// Number of policies filed under a principal (not scanned for other callers).
     pub fn guarded(&self) -> usize {
-        let mut all: Vec<usize> = self.by_principal.values().flatten().copied().collect();
-        all.sort_unstable();
-        all.dedup();
-        all.len()
+        self.guarded
     }
 }
 
