@@ -9,7 +9,7 @@
 //! checks the signature's shape and every claim — and a verified token goes into the same
 //! token cache, so a repeated token is never verified twice.
 
-use policy_core::authenticate::jwks::{Alg, Jwk, PublicKey};
+use policy_core::authenticate::jwks::{Alg, Curve, Jwk, PublicKey};
 use policy_core::authenticate::jwt::{b64url_encode, SignatureCheck};
 use policy_core::json::{Map, Value};
 
@@ -90,11 +90,10 @@ pub fn webcrypto_params(alg: Alg, key: &PublicKey) -> Option<(Value, Value, Valu
     };
     match (alg, key) {
         (a, PublicKey::Rsa(k)) if a.is_rsa() => {
-            use rsa::traits::PublicKeyParts;
             let jwk = obj(&[
                 ("kty", s("RSA")),
-                ("n", Value::from(b64url_encode(&k.n().to_bytes_be()))),
-                ("e", Value::from(b64url_encode(&k.e().to_bytes_be()))),
+                ("n", Value::from(b64url_encode(k.n_bytes()))),
+                ("e", Value::from(b64url_encode(k.e_bytes()))),
             ]);
             let (h, len) = hash(a);
             let pss = matches!(a, Alg::Ps256 | Alg::Ps384 | Alg::Ps512);
@@ -107,17 +106,19 @@ pub fn webcrypto_params(alg: Alg, key: &PublicKey) -> Option<(Value, Value, Valu
             };
             Some((jwk, import, verify))
         }
-        (Alg::Es256, PublicKey::P256(k)) => {
-            let point = k.to_encoded_point(false);
-            let (x, y) = (point.x()?, point.y()?);
+        (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
+            let (crv, h) = match k.curve() {
+                Curve::P256 => ("P-256", "SHA-256"),
+                Curve::P384 => ("P-384", "SHA-384"),
+            };
             let jwk = obj(&[
                 ("kty", s("EC")),
-                ("crv", s("P-256")),
-                ("x", Value::from(b64url_encode(x))),
-                ("y", Value::from(b64url_encode(y))),
+                ("crv", s(crv)),
+                ("x", Value::from(b64url_encode(k.x()))),
+                ("y", Value::from(b64url_encode(k.y()))),
             ]);
-            let import = obj(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]);
-            let verify = obj(&[("name", s("ECDSA")), ("hash", s("SHA-256"))]);
+            let import = obj(&[("name", s("ECDSA")), ("namedCurve", s(crv))]);
+            let verify = obj(&[("name", s("ECDSA")), ("hash", s(h))]);
             Some((jwk, import, verify))
         }
         (Alg::EdDsa, PublicKey::Ed25519(k)) => {

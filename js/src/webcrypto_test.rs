@@ -23,6 +23,7 @@ fn the_jwk_handed_to_webcrypto_is_the_same_key() {
         let kind = match k.key.key_type() {
             policy_core::authenticate::jwks::KeyType::Rsa => KeyKind::Rsa,
             policy_core::authenticate::jwks::KeyType::P256 => KeyKind::P256,
+            policy_core::authenticate::jwks::KeyType::P384 => KeyKind::P384,
             policy_core::authenticate::jwks::KeyType::Ed25519 => KeyKind::Ed25519,
         };
         let sig = fixture_keys().sign(kind, alg.name(), msg);

@@ -157,6 +157,54 @@ fn valid_es256_eddsa_and_ed25519_name() {
 }
 
 #[test]
+fn valid_es384_and_every_rsa_algorithm() {
+    let k = keys();
+    let jwks = Keys::jwks_of(&[
+        k.jwk(KeyKind::P384, Some("ec-384"), None),
+        k.jwk(KeyKind::Rsa, Some("rs384"), Some("RS384")),
+        k.jwk(KeyKind::Rsa, Some("rs512"), Some("RS512")),
+        k.jwk(KeyKind::Rsa, Some("ps384"), Some("PS384")),
+        k.jwk(KeyKind::Rsa, Some("ps512"), Some("PS512")),
+    ]);
+    let rule = format!(
+        r#"{{"issuer":{},"algorithms":["ES384","RS384","RS512","PS384","PS512"],"jwks":{}}}"#,
+        json_str(ISSUER),
+        json_str(&jwks)
+    );
+    let a = Authenticator::new(vec![parse_jwt_rule_json(&rule).unwrap()]).unwrap();
+    for (alg, kid) in [
+        ("ES384", "ec-384"),
+        ("RS384", "rs384"),
+        ("RS512", "rs512"),
+        ("PS384", "ps384"),
+        ("PS512", "ps512"),
+    ] {
+        let t = signed(alg, kid, &std_claims(""));
+        run(&a, &t).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        // The same token with one inner signature character changed is refused.
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let mid = sig.len() / 2;
+        let c = if &sig[mid..=mid] == "A" { "B" } else { "A" };
+        let forged = format!("{head}.{}{c}{}", &sig[..mid], &sig[mid + 1..]);
+        expect("bad_signature", &a, &forged);
+    }
+    // The P-384 key decides ES384: an ES256 header on it, and a P-256 signature, are refused.
+    let es256 = k.signed(
+        KeyKind::P256,
+        "ES256",
+        &header("ES256", "ec-384"),
+        &std_claims(""),
+    );
+    assert!(run(&a, &es256).is_err());
+    // ES384 with a P-256-sized (64-byte) signature is refused before any arithmetic.
+    let t = signed("ES384", "ec-384", &std_claims(""));
+    let head = t.rsplit_once('.').unwrap().0;
+    expect("bad_signature", &a, &format!("{head}.{}", b64(&[7u8; 64])));
+    // r = 0, s = 0 (the "psychic signature").
+    expect("bad_signature", &a, &format!("{head}.{}", b64(&[0u8; 96])));
+}
+
+#[test]
 fn valid_without_kid_when_one_key_fits() {
     let a = authenticator("");
     let t = keys().signed(

@@ -9,13 +9,13 @@
 //! * `RSA` keys (`n`, `e`) of 2048 to 4096 bits with an odd public exponent from 3 to 2^33−1;
 //!   smaller moduli are **refused** (the whole set is an error: a weak key in a trusted set is a
 //!   configuration fault, not something to route around);
-//! * `EC` keys on `P-256` (`x`, `y` of exactly 32 bytes, on the curve);
+//! * `EC` keys on `P-256` and `P-384` (`x`, `y` of exactly 32 / 48 bytes, on the curve);
 //! * `OKP` keys on `Ed25519` (`x` of exactly 32 bytes, a valid, non-weak point).
 //!
 //! Keys that are well-formed but not for us are **skipped with a reason** (see
 //! [`JwkSet::skipped`]): other key types (`oct`, `EC` on other curves, `OKP` X25519…), `use`
 //! other than `sig`, `key_ops` without `verify`, algorithms Vigil does not verify (e.g.
-//! `RSA-OAEP`, `ES384`). A set in which no key is usable is an error. A set containing private
+//! `RSA-OAEP`, `ES512`). A set in which no key is usable is an error. A set containing private
 //! key members (`d`, `p`, `q`, …) or symmetric keys with `k` is refused: publishing those is a
 //! leak, and a set that does is not trusted. Two keys with the same `kid` are refused (the kid
 //! would not pick one key).
@@ -26,6 +26,10 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
+use vigil_crypto::ec::EcKeyError;
+pub use vigil_crypto::ec::{Curve, EcPublicKey};
+use vigil_crypto::rsa::RsaKeyError;
+pub use vigil_crypto::rsa::RsaPublicKey;
 
 /// Bounds for a JWKS document: 256 KiB, depth 6.
 pub const JWKS_LIMITS: Limits = Limits {
@@ -39,7 +43,8 @@ pub const MAX_KEYS: usize = 64;
 /// Smallest accepted RSA modulus, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
-/// Largest accepted RSA modulus, in bits (the `rsa` crate's own limit).
+/// Largest accepted RSA modulus, in bits (a verify costs ~2.5× a 2048-bit one; no provider
+/// publishes larger keys).
 pub const MAX_RSA_BITS: usize = 4096;
 
 /// A signature algorithm Vigil verifies.
@@ -59,6 +64,8 @@ pub enum Alg {
     Ps512,
     /// ECDSA on P-256 with SHA-256.
     Es256,
+    /// ECDSA on P-384 with SHA-384.
+    Es384,
     /// EdDSA on Ed25519. Named `EdDSA` (RFC 8037) or `Ed25519` (RFC 9864); both names are this
     /// one algorithm.
     EdDsa,
@@ -66,7 +73,7 @@ pub enum Alg {
 
 impl Alg {
     /// Every algorithm, in a stable order.
-    pub const ALL: [Alg; 8] = [
+    pub const ALL: [Alg; 9] = [
         Alg::Rs256,
         Alg::Rs384,
         Alg::Rs512,
@@ -74,6 +81,7 @@ impl Alg {
         Alg::Ps384,
         Alg::Ps512,
         Alg::Es256,
+        Alg::Es384,
         Alg::EdDsa,
     ];
 
@@ -87,6 +95,7 @@ impl Alg {
             "PS384" => Alg::Ps384,
             "PS512" => Alg::Ps512,
             "ES256" => Alg::Es256,
+            "ES384" => Alg::Es384,
             "EdDSA" | "Ed25519" => Alg::EdDsa,
             _ => return None,
         })
@@ -102,6 +111,7 @@ impl Alg {
             Alg::Ps384 => "PS384",
             Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
             Alg::EdDsa => "EdDSA",
         }
     }
@@ -118,6 +128,7 @@ impl Alg {
     pub fn key_type(self) -> KeyType {
         match self {
             Alg::Es256 => KeyType::P256,
+            Alg::Es384 => KeyType::P384,
             Alg::EdDsa => KeyType::Ed25519,
             _ => KeyType::Rsa,
         }
@@ -131,6 +142,8 @@ pub enum KeyType {
     Rsa,
     /// EC on P-256.
     P256,
+    /// EC on P-384.
+    P384,
     /// OKP on Ed25519.
     Ed25519,
 }
@@ -139,9 +152,9 @@ pub enum KeyType {
 #[derive(Debug, Clone)]
 pub enum PublicKey {
     /// RSA public key.
-    Rsa(rsa::RsaPublicKey),
-    /// P-256 ECDSA verifying key.
-    P256(p256::ecdsa::VerifyingKey),
+    Rsa(RsaPublicKey),
+    /// ECDSA verifying key on P-256 or P-384.
+    Ec(EcPublicKey),
     /// Ed25519 verifying key.
     Ed25519(ed25519_dalek::VerifyingKey),
 }
@@ -154,16 +167,17 @@ impl PublicKey {
         let mut h = Sha256::new();
         match self {
             PublicKey::Rsa(k) => {
-                use rsa::traits::PublicKeyParts;
                 h.update(b"RSA");
-                for part in [k.n().to_bytes_be(), k.e().to_bytes_be()] {
+                for part in [k.n_bytes(), k.e_bytes()] {
                     h.update((part.len() as u64).to_be_bytes());
-                    h.update(&part);
+                    h.update(part);
                 }
             }
-            PublicKey::P256(k) => {
-                h.update(b"P-256");
-                h.update(k.to_encoded_point(false).as_bytes());
+            PublicKey::Ec(k) => {
+                h.update(k.curve().name().as_bytes());
+                h.update([4u8]);
+                h.update(k.x());
+                h.update(k.y());
             }
             PublicKey::Ed25519(k) => {
                 h.update(b"Ed25519");
@@ -177,7 +191,10 @@ impl PublicKey {
     pub fn key_type(&self) -> KeyType {
         match self {
             PublicKey::Rsa(_) => KeyType::Rsa,
-            PublicKey::P256(_) => KeyType::P256,
+            PublicKey::Ec(k) => match k.curve() {
+                Curve::P256 => KeyType::P256,
+                Curve::P384 => KeyType::P384,
+            },
             PublicKey::Ed25519(_) => KeyType::Ed25519,
         }
     }
@@ -218,6 +235,7 @@ impl Jwk {
         }
         match self.key.key_type() {
             KeyType::P256 => Some(Alg::Es256),
+            KeyType::P384 => Some(Alg::Es384),
             KeyType::Ed25519 => Some(Alg::EdDsa),
             KeyType::Rsa => {
                 let mut rsa = allowed.iter().filter(|a| a.is_rsa());
@@ -450,27 +468,36 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
         "EC" => {
             let crv = str_member(m, "crv", path)?
                 .ok_or_else(|| JwksError::new(path, "missing required field `crv`"))?;
-            if crv != "P-256" {
-                return Ok(Parsed::Skip(format!(
-                    "curve {} is not supported",
-                    crate::policy::read::quote_str(crv)
-                )));
-            }
+            let curve = match crv {
+                "P-256" => Curve::P256,
+                "P-384" => Curve::P384,
+                _ => {
+                    return Ok(Parsed::Skip(format!(
+                        "curve {} is not supported",
+                        crate::policy::read::quote_str(crv)
+                    )))
+                }
+            };
             let x = b64_member(m, "x", path)?;
             let y = b64_member(m, "y", path)?;
-            if x.len() != 32 || y.len() != 32 {
-                return Err(JwksError::new(
+            let k = EcPublicKey::from_affine(curve, &x, &y).map_err(|err| match err {
+                EcKeyError::WrongLength => JwksError::new(
                     path,
-                    "p-256 coordinates must be exactly 32 bytes each",
-                ));
-            }
-            let mut sec1 = Vec::with_capacity(65);
-            sec1.push(4u8);
-            sec1.extend_from_slice(&x);
-            sec1.extend_from_slice(&y);
-            let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-                .map_err(|_| JwksError::new(path, "the point is not on the p-256 curve"))?;
-            PublicKey::P256(k)
+                    format!(
+                        "{} coordinates must be exactly {} bytes each",
+                        curve.name().to_lowercase(),
+                        curve.field_bytes()
+                    ),
+                ),
+                EcKeyError::CoordinateOutOfRange | EcKeyError::NotOnCurve => JwksError::new(
+                    path,
+                    format!(
+                        "the point is not on the {} curve",
+                        curve.name().to_lowercase()
+                    ),
+                ),
+            })?;
+            PublicKey::Ec(k)
         }
         "OKP" => {
             let crv = str_member(m, "crv", path)?
@@ -516,46 +543,21 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
     Ok(Parsed::Key(alloc::boxed::Box::new(Jwk::new(kid, alg, key))))
 }
 
-fn rsa_key(m: &json::Map, path: &str) -> Result<rsa::RsaPublicKey, JwksError> {
-    use rsa::traits::PublicKeyParts;
+fn rsa_key(m: &json::Map, path: &str) -> Result<RsaPublicKey, JwksError> {
     let n = b64_member(m, "n", path)?;
     let e = b64_member(m, "e", path)?;
-    let n = rsa::BigUint::from_bytes_be(&n);
-    let e_val = rsa::BigUint::from_bytes_be(&e);
-    let e_trimmed: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
-    let e_u64 = if e_trimmed.len() <= 8 {
-        Some(
-            e_trimmed
-                .iter()
-                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
-        )
-    } else {
-        None
-    };
-    let bits = n.bits();
-    if bits < MIN_RSA_BITS {
-        return Err(JwksError::new(
+    RsaPublicKey::new(&n, &e, MIN_RSA_BITS, MAX_RSA_BITS).map_err(|err| match err {
+        RsaKeyError::TooSmall { bits } => JwksError::new(
             format!("{path}.n"),
             format!("rsa key of {bits} bits is too weak (at least {MIN_RSA_BITS} required)"),
-        ));
-    }
-    if bits > MAX_RSA_BITS {
-        return Err(JwksError::new(
+        ),
+        RsaKeyError::TooLarge { bits } => JwksError::new(
             format!("{path}.n"),
             format!("rsa key of {bits} bits is larger than {MAX_RSA_BITS}"),
-        ));
-    }
-    let ok_e = e_u64.is_some_and(|e| (3..=(1u64 << 33) - 1).contains(&e) && e % 2 == 1);
-    if !ok_e {
-        return Err(JwksError::new(
-            format!("{path}.e"),
-            "rsa public exponent must be odd and from 3 to 2^33-1",
-        ));
-    }
-    let key = rsa::RsaPublicKey::new(n, e_val)
-        .map_err(|_| JwksError::new(path, "not a valid rsa public key"))?;
-    debug_assert!(key.size() * 8 >= MIN_RSA_BITS);
-    Ok(key)
+        ),
+        RsaKeyError::BadExponent => JwksError::new(format!("{path}.e"), err.to_string()),
+        RsaKeyError::EvenModulus => JwksError::new(path, "not a valid rsa public key"),
+    })
 }
 
 #[cfg(test)]

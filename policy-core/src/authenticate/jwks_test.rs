@@ -21,8 +21,18 @@ fn rejects_bad_documents() {
     let e = JwkSet::parse(r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#).unwrap_err();
     assert_eq!(e.path, "keys[0].k");
     let e =
-        JwkSet::parse(r#"{"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}]}"#).unwrap_err();
+        JwkSet::parse(r#"{"keys":[{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}]}"#).unwrap_err();
     assert!(e.message.contains("no usable key"), "{e}");
+    // P-384 is verified: a wrong coordinate length or a point off the curve refuses the set.
+    let e =
+        JwkSet::parse(r#"{"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}]}"#).unwrap_err();
+    assert_eq!(e.message, "p-384 coordinates must be exactly 48 bytes each");
+    let one = crate::authenticate::jwt::b64url_encode(&[1u8; 48]);
+    let e = JwkSet::parse(&format!(
+        r#"{{"keys":[{{"kty":"EC","crv":"P-384","x":"{one}","y":"{one}"}}]}}"#
+    ))
+    .unwrap_err();
+    assert_eq!(e.message, "the point is not on the p-384 curve");
     let e = JwkSet::parse(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA="}]}"#).unwrap_err();
     assert_eq!(e.path, "keys[0].x");
     // The identity point is weak.

@@ -15,8 +15,9 @@
 //! 5. key: from the issuer's set by `kid`; without `kid` only if exactly one key of the set can
 //!    verify the header's algorithm. **The key decides the algorithm** ([`Jwk::algorithm`]): the
 //!    header's `alg` must equal it and be in the rule's `algorithms`;
-//! 6. signature (jwt-compact's `Algorithm::verify_signature` over `header.payload`); ES256
-//!    signatures are raw `R‖S` of exactly 64 bytes with `r`, `s` in `[1, n−1]` (DER refused);
+//! 6. signature ([`verify_signature`] over `header.payload`; the arithmetic is in
+//!    [`vigil_crypto`]); ES256 / ES384 signatures are raw `R‖S` of exactly 64 / 96 bytes with
+//!    `r`, `s` in `[1, n−1]` (DER refused);
 //! 7. header `typ` when `requiredType`; then the claims: `exp` required and numeric, `nbf` and
 //!    `iat` numeric when present, all with the rule's clock skew; `iat` in the future refused;
 //!    lifetime; `aud`; `sub`/`azp` strings; `requireClaims`.
@@ -31,7 +32,7 @@ use crate::extract::token::TokenSource;
 use crate::json::{self, JsonErrorKind, Limits, Map, Value};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use jwt_compact::{Algorithm, AlgorithmSignature};
+use vigil_crypto::Hash;
 
 /// Bounds for a token header: 4 KiB, depth 4.
 pub const HEADER_LIMITS: Limits = Limits {
@@ -41,12 +42,6 @@ pub const HEADER_LIMITS: Limits = Limits {
 
 /// Bounds for token claims.
 pub const CLAIMS_LIMITS: Limits = Limits::TOKEN;
-
-/// The P-256 group order `n`, big-endian.
-const P256_N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
 
 fn b64_value(c: u8) -> Option<u32> {
     Some(match c {
@@ -249,10 +244,6 @@ pub fn select_key<'k>(
     }
 }
 
-fn less_than(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a < b
-}
-
 /// Who checks a signature once every other check before it has passed: policy-core's own
 /// crypto ([`NativeSignatures`]), or an adapter that verifies with its runtime (the JS module
 /// can use WebCrypto). The key and the algorithm are the ones the policy decided (the key
@@ -275,23 +266,13 @@ impl SignatureCheck for NativeSignatures {
 }
 
 /// The shape checks [`verify_signature`] makes before any arithmetic: an RSA signature is as
-/// long as the modulus; ES256 is raw `R‖S` of 64 bytes with `r`, `s` in `[1, n−1]`; Ed25519 is
-/// 64 bytes; the key fits the algorithm.
+/// long as the modulus; ES256 / ES384 are raw `R‖S` of 64 / 96 bytes with `r`, `s` in
+/// `[1, n−1]`; Ed25519 is 64 bytes; the key fits the algorithm.
 pub fn signature_well_formed(alg: Alg, key: &PublicKey, signature: &[u8]) -> bool {
     match (alg, key) {
-        (a, PublicKey::Rsa(k)) if a.is_rsa() => {
-            use rsa::traits::PublicKeyParts;
-            signature.len() == k.size()
-        }
-        (Alg::Es256, PublicKey::P256(_)) => {
-            let (Some(r), Some(s)) = (signature.get(..32), signature.get(32..)) else {
-                return false;
-            };
-            let (Ok(r), Ok(s)) = (<[u8; 32]>::try_from(r), <[u8; 32]>::try_from(s)) else {
-                return false;
-            };
-            let zero = [0u8; 32];
-            r != zero && s != zero && less_than(&r, &P256_N) && less_than(&s, &P256_N)
+        (a, PublicKey::Rsa(k)) if a.is_rsa() => signature.len() == k.size(),
+        (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
+            alg.key_type() == key.key_type() && k.curve().signature_in_range(signature)
         }
         (Alg::EdDsa, PublicKey::Ed25519(_)) => signature.len() == 64,
         _ => false,
@@ -306,33 +287,32 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
     }
     match (alg, key) {
         (a, PublicKey::Rsa(k)) if a.is_rsa() => {
-            let Ok(sig) = jwt_compact::alg::RsaSignature::try_from_slice(signature) else {
-                return false;
+            let hash = match a {
+                Alg::Rs256 | Alg::Ps256 => Hash::Sha256,
+                Alg::Rs384 | Alg::Ps384 => Hash::Sha384,
+                _ => Hash::Sha512,
             };
-            let algo = match a {
-                Alg::Rs256 => jwt_compact::alg::Rsa::rs256(),
-                Alg::Rs384 => jwt_compact::alg::Rsa::rs384(),
-                Alg::Rs512 => jwt_compact::alg::Rsa::rs512(),
-                Alg::Ps256 => jwt_compact::alg::Rsa::ps256(),
-                Alg::Ps384 => jwt_compact::alg::Rsa::ps384(),
-                _ => jwt_compact::alg::Rsa::ps512(),
-            };
-            algo.verify_signature(&sig, k, message)
+            let digest = hash.digest(&[message]);
+            if matches!(a, Alg::Ps256 | Alg::Ps384 | Alg::Ps512) {
+                k.verify_pss(hash, digest.as_bytes(), signature)
+            } else {
+                k.verify_pkcs1v15(hash, digest.as_bytes(), signature)
+            }
         }
-        (Alg::Es256, PublicKey::P256(k)) => {
-            let Ok(sig) = <p256::ecdsa::Signature as AlgorithmSignature>::try_from_slice(signature)
-            else {
-                return false;
+        (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
+            let hash = if alg == Alg::Es384 {
+                Hash::Sha384
+            } else {
+                Hash::Sha256
             };
-            jwt_compact::alg::Es256.verify_signature(&sig, k, message)
+            k.verify_prehash(hash.digest(&[message]).as_bytes(), signature)
         }
         (Alg::EdDsa, PublicKey::Ed25519(k)) => {
-            let Ok(sig) =
-                <ed25519_dalek::Signature as AlgorithmSignature>::try_from_slice(signature)
-            else {
+            use ed25519_dalek::Verifier;
+            let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
                 return false;
             };
-            jwt_compact::alg::Ed25519.verify_signature(&sig, k, message)
+            k.verify(message, &sig).is_ok()
         }
         _ => false,
     }

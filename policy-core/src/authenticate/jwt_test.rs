@@ -49,9 +49,41 @@ fn decode_rejects_grammar() {
 }
 
 #[test]
-fn p256_order_bounds() {
-    let mut below = P256_N;
-    below[31] -= 1;
-    assert!(less_than(&below, &P256_N));
-    assert!(!less_than(&P256_N, &P256_N));
+fn ecdsa_scalar_bounds() {
+    use crate::authenticate::jwks::Curve;
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+    // The group orders (SEC 2): r, s must be in [1, n−1].
+    let orders = [
+        (
+            Curve::P256,
+            hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
+        ),
+        (
+            Curve::P384,
+            hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"),
+        ),
+    ];
+    for (curve, n) in orders {
+        let mut below = n.clone();
+        *below.last_mut().unwrap() -= 1;
+        let one = {
+            let mut v = vec![0u8; n.len()];
+            *v.last_mut().unwrap() = 1;
+            v
+        };
+        let sig = |r: &[u8], s: &[u8]| [r, s].concat();
+        assert!(curve.signature_in_range(&sig(&below, &below)));
+        assert!(curve.signature_in_range(&sig(&one, &one)));
+        assert!(!curve.signature_in_range(&sig(&n, &one)));
+        assert!(!curve.signature_in_range(&sig(&one, &n)));
+        assert!(!curve.signature_in_range(&sig(&vec![0; n.len()], &one)));
+        assert!(!curve.signature_in_range(&sig(&vec![0xff; n.len()], &one)));
+        assert!(!curve.signature_in_range(&below));
+        assert!(!curve.signature_in_range(&[below.as_slice(), &below, &[0]].concat()));
+    }
 }

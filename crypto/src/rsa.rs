@@ -1,0 +1,270 @@
+//! RSA signature verification (RFC 8017: RSASSA-PKCS1-v1_5 and RSASSA-PSS), public key only.
+//!
+//! The arithmetic is [`crate::bignum`] (Montgomery multiplication on 32-bit limbs inside Wasm,
+//! 64-bit natively). `s^e mod n` is square-and-multiply over the public exponent: 16
+//! squarings and one multiplication for e = 65537.
+//!
+//! Checks beyond the arithmetic, as RFC 8017 and the attacks on lax verifiers require:
+//! the signature is exactly as long as the modulus and, as a number, smaller than it (no
+//! `s + n` malleability); PKCS #1 v1.5 compares the whole encoded message against the one
+//! expected byte for byte (no parsing of `DigestInfo`, so no Bleichenbacher-2006 forgeries with
+//! e = 3); PSS requires the salt length to equal the hash length (RFC 7518 §3.5) and the
+//! encoded message to fit `emLen` octets.
+
+use crate::bignum::{self, Modulus, NativeLimb};
+use crate::Hash;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+use core::fmt;
+
+/// Why an RSA public key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaKeyError {
+    /// The modulus has fewer bits than the smallest accepted.
+    TooSmall {
+        /// Bits of the modulus.
+        bits: usize,
+    },
+    /// The modulus has more bits than the largest accepted.
+    TooLarge {
+        /// Bits of the modulus.
+        bits: usize,
+    },
+    /// The modulus is even (not a product of two odd primes).
+    EvenModulus,
+    /// The public exponent is even, below 3 or above 2^33−1.
+    BadExponent,
+}
+
+impl fmt::Display for RsaKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RsaKeyError::TooSmall { bits } => write!(f, "rsa key of {bits} bits is too weak"),
+            RsaKeyError::TooLarge { bits } => write!(f, "rsa key of {bits} bits is too large"),
+            RsaKeyError::EvenModulus => f.write_str("the rsa modulus is even"),
+            RsaKeyError::BadExponent => {
+                f.write_str("rsa public exponent must be odd and from 3 to 2^33-1")
+            }
+        }
+    }
+}
+
+/// An RSA public key prepared for verification: the modulus as limbs, `−n⁻¹ mod 2³²` and
+/// `R² mod n` (R = 2^(32·limbs)), computed once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RsaPublicKey {
+    modulus: Modulus<NativeLimb>,
+    e: u64,
+    n_be: Vec<u8>,
+    e_be: Vec<u8>,
+    bits: usize,
+}
+
+impl fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsaPublicKey")
+            .field("bits", &self.bits)
+            .field("e", &self.e)
+            .finish_non_exhaustive()
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.get(zeros..).unwrap_or(&[])
+}
+
+/// `DigestInfo` prefixes (RFC 8017 §9.2 note 1: the encodings with NULL parameters).
+fn digest_info_prefix(hash: Hash) -> &'static [u8] {
+    match hash {
+        Hash::Sha256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+        Hash::Sha384 => &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ],
+        Hash::Sha512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+    }
+}
+
+impl RsaPublicKey {
+    /// A key from the big-endian modulus and public exponent (leading zero octets allowed),
+    /// refused unless the modulus has `min_bits..=max_bits` bits and is odd, and the exponent
+    /// is odd and from 3 to 2^33−1.
+    pub fn new(
+        n: &[u8],
+        e: &[u8],
+        min_bits: usize,
+        max_bits: usize,
+    ) -> Result<RsaPublicKey, RsaKeyError> {
+        let n_be = trim(n);
+        let e_be = trim(e);
+        let bits = match n_be.first() {
+            None => 0,
+            Some(top) => n_be.len() * 8 - top.leading_zeros() as usize,
+        };
+        if bits < min_bits {
+            return Err(RsaKeyError::TooSmall { bits });
+        }
+        if bits > max_bits {
+            return Err(RsaKeyError::TooLarge { bits });
+        }
+        if n_be.last().is_none_or(|b| b & 1 == 0) {
+            return Err(RsaKeyError::EvenModulus);
+        }
+        if e_be.len() > 8 {
+            return Err(RsaKeyError::BadExponent);
+        }
+        let e_val = e_be.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        if !(3..=(1u64 << 33) - 1).contains(&e_val) || e_val % 2 == 0 {
+            return Err(RsaKeyError::BadExponent);
+        }
+        let modulus = Modulus::new(n_be).ok_or(RsaKeyError::EvenModulus)?;
+        Ok(RsaPublicKey {
+            modulus,
+            e: e_val,
+            n_be: n_be.to_vec(),
+            e_be: e_be.to_vec(),
+            bits,
+        })
+    }
+
+    /// Length of the modulus (and of every signature) in bytes.
+    pub fn size(&self) -> usize {
+        self.n_be.len()
+    }
+
+    /// Bits of the modulus.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
+    /// The modulus, big-endian, without leading zeros.
+    pub fn n_bytes(&self) -> &[u8] {
+        &self.n_be
+    }
+
+    /// The public exponent, big-endian, without leading zeros.
+    pub fn e_bytes(&self) -> &[u8] {
+        &self.e_be
+    }
+
+    /// `signature^e mod n` as `size()` big-endian bytes (RSAVP1 + I2OSP), or `None` when the
+    /// signature is not exactly `size()` bytes or not smaller than the modulus.
+    fn public_op(&self, signature: &[u8]) -> Option<Vec<u8>> {
+        if signature.len() != self.size() {
+            return None;
+        }
+        let m = &self.modulus;
+        let s: Vec<NativeLimb> = bignum::from_be(signature, m.limbs());
+        if bignum::cmp(&s, m.n()) != Ordering::Less {
+            return None;
+        }
+        let result = m.pow_odd(&s, self.e);
+        let mut out = vec![0u8; self.size()];
+        bignum::to_be(&result, &mut out);
+        Some(out)
+    }
+
+    /// RSASSA-PKCS1-v1_5 verification of `signature` over a message whose `hash` is `digest`.
+    pub fn verify_pkcs1v15(&self, hash: Hash, digest: &[u8], signature: &[u8]) -> bool {
+        let prefix = digest_info_prefix(hash);
+        if digest.len() != hash.len() {
+            return false;
+        }
+        let t_len = prefix.len() + digest.len();
+        let k = self.size();
+        if k < t_len + 11 {
+            return false;
+        }
+        let Some(em) = self.public_op(signature) else {
+            return false;
+        };
+        // EM = 0x00 ‖ 0x01 ‖ PS (0xff, k − tLen − 3 bytes) ‖ 0x00 ‖ DigestInfo ‖ H.
+        let ps_len = k - t_len - 3;
+        let expected = [0x00u8, 0x01]
+            .iter()
+            .chain(core::iter::repeat_n(&0xffu8, ps_len))
+            .chain(&[0x00u8])
+            .chain(prefix)
+            .chain(digest);
+        em.iter().eq(expected)
+    }
+
+    /// RSASSA-PSS verification (MGF1 with the same hash, salt as long as the hash) of
+    /// `signature` over a message whose `hash` is `digest`.
+    pub fn verify_pss(&self, hash: Hash, digest: &[u8], signature: &[u8]) -> bool {
+        let h_len = hash.len();
+        if digest.len() != h_len {
+            return false;
+        }
+        let Some(m) = self.public_op(signature) else {
+            return false;
+        };
+        let em_bits = self.bits - 1;
+        let em_len = em_bits.div_ceil(8);
+        // I2OSP(m, emLen): m must fit emLen octets (when emBits is a multiple of 8 the top
+        // octet of the k-octet string must be zero).
+        let Some((head, em)) = m.split_at_checked(m.len() - em_len) else {
+            return false;
+        };
+        if head.iter().any(|b| *b != 0) {
+            return false;
+        }
+        let s_len = h_len;
+        if em_len < h_len + s_len + 2 {
+            return false;
+        }
+        let Some((last, body)) = em.split_last() else {
+            return false;
+        };
+        if *last != 0xbc {
+            return false;
+        }
+        let Some((masked_db, h)) = body.split_at_checked(em_len - h_len - 1) else {
+            return false;
+        };
+        let unused_bits = 8 * em_len - em_bits;
+        let top_mask = 0xffu8 >> unused_bits;
+        if masked_db.first().is_none_or(|b| b & !top_mask != 0) {
+            return false;
+        }
+        // DB = maskedDB xor MGF1(H, emLen − hLen − 1).
+        let mut db = masked_db.to_vec();
+        let mut counter = 0u32;
+        for chunk in db.chunks_mut(h_len) {
+            let mask = hash.digest(&[h, &counter.to_be_bytes()]);
+            chunk
+                .iter_mut()
+                .zip(mask.as_bytes())
+                .for_each(|(d, m)| *d ^= m);
+            counter = counter.wrapping_add(1);
+        }
+        if let Some(first) = db.first_mut() {
+            *first &= top_mask;
+        }
+        // DB = PS (zeros) ‖ 0x01 ‖ salt.
+        let ps_len = em_len - h_len - s_len - 2;
+        let Some((ps, rest)) = db.split_at_checked(ps_len) else {
+            return false;
+        };
+        let Some((one, salt)) = rest.split_first() else {
+            return false;
+        };
+        if ps.iter().any(|b| *b != 0) || *one != 0x01 || salt.len() != s_len {
+            return false;
+        }
+        let h2 = hash.digest(&[&[0u8; 8], digest, salt]);
+        h2.as_bytes() == h
+    }
+}
+
+#[cfg(test)]
+#[path = "rsa_test.rs"]
+mod tests;
