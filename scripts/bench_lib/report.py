@@ -194,6 +194,102 @@ def verify_rows(results):
     return rows, data
 
 
+# The families of issue 13's per-algorithm targets (bench/verify).
+VERIFY_FAMILIES = [("RSASSA-PKCS1-v1_5 (RS256/384/512)", ("RS256", "RS384", "RS512")),
+                   ("RSASSA-PSS (PS256/384/512)", ("PS256", "PS384", "PS512")),
+                   ("ECDSA (ES256, ES384)", ("ES256", "ES384")), ("EdDSA (Ed25519)", ("EdDSA",))]
+
+
+def verify_matrix(results, md, targets):
+    """Section 2's per-algorithm table from bench/verify (scripts/bench step `verify`) and the
+    issue-13 targets: inside Wasm within 3x of ring natively, natively within 1.5x of ring."""
+    v = results.get("verify") or {}
+    nat = v.get("native")
+    md.append("### Signature verification per algorithm: Vigil vs *ring*, natively and inside Wasm\n")
+    if not nat:
+        md.append(f"Not measured: {results['not_measured'].get('verify', 'unknown')}.\n")
+        return
+    crates = v.get("crates") or {}
+    md.append("`bench/verify` (its own crate and lock file, outside the workspace): one JWKS per case parsed "
+              "once with `JwkSet::parse`, then the timed call is "
+              "`policy_core::authenticate::jwt::verify_signature(alg, key, message, signature)` on a "
+              "~310-byte JWS signing input — the hash, the RSA/ECDSA/EdDSA arithmetic and the encoding "
+              "checks, nothing of the JWS grammar or the claims. Both verifiers must accept the valid "
+              "signature and refuse it with one bit flipped before anything is timed. "
+              f"**ring** {crates.get('ring', '')} natively (its assembly): `RsaPublicKeyComponents::verify` "
+              "(`RSA_PKCS1_2048_8192_SHA*`, `RSA_PSS_2048_8192_SHA*`) and `UnparsedPublicKey::verify` "
+              "(`ECDSA_P256_SHA256_FIXED`, `ECDSA_P384_SHA384_FIXED`, `ED25519`) from the raw public key — "
+              "ring parses the key on each call (it has no pre-parsed public key for verification), "
+              "which is what a ring user pays. Natively the two are timed in interleaved batches in "
+              "one process. **Wasm**: the same binary built for wasm32-wasip1 and run by Node "
+              f"{(results.get('machine') or {}).get('node') or ''}'s V8 (the engine family Envoy embeds) "
+              "through `node:wasi` (`bench/verify/run.mjs`; Liftoff off, as Envoy's proxy-wasm host "
+              "configures V8, so TurboFan code is timed), with the filter's size-first profile "
+              "(opt-level z, LTO, `vigil-crypto`, the curve crates and sha2 at opt-level 3, as "
+              "filter.wasm is built; no wasm-opt pass) and, last column, at opt-level 3 everywhere. "
+              f"Batches of ~{nat.get('batch_ms'):.0f} ms, {nat.get('batches')} per contender after a "
+              "warm-up: the median batch, and in brackets the fastest (the machine is shared: the "
+              "minimum is the steadier figure under load); ratios are of medians.\n")
+
+    def by_case(doc):
+        return {(c.get("alg"), c.get("key")): c for c in (doc or {}).get("cases", [])}
+    wasm, wrel = by_case(v.get("wasm")), by_case(v.get("wasm_release"))
+
+    def us(stat):
+        if not stat or stat.get("median_us") is None:
+            return None
+        return f"{human(stat['median_us'] * 1e3)} (min {human(stat['min_us'] * 1e3)})"
+
+    def why(c):
+        if c is None:
+            return "not measured"
+        if c.get("skipped"):
+            return f"skipped: {c['skipped']}"
+        if c.get("error"):
+            return f"error: {c['error']}"
+        return None
+    rows, ratios = [], []
+    for c in nat.get("cases", []):
+        k = (c.get("alg"), c.get("key"))
+        vig, ring = (c.get("vigil") or {}), (c.get("ring") or {})
+        w, wr = wasm.get(k), wrel.get(k)
+        vm, rm = vig.get("median_us"), ring.get("median_us")
+        wm = (w or {}).get("vigil", {}).get("median_us") if not why(w) else None
+        wrm = (wr or {}).get("vigil", {}).get("median_us") if not why(wr) else None
+        rows.append([k[0], k[1],
+                     why(c) or us(vig), us(ring) or (f"error: {ring['error']}" if ring.get("error") else "—"),
+                     f"{vm / rm:.2f}×" if vm and rm else "—",
+                     why(w) or us(w["vigil"]), f"{wm / rm:.1f}×" if wm and rm else "—",
+                     why(wr) or us(wr["vigil"]), f"{wrm / rm:.1f}×" if wrm and rm else "—"])
+        ratios.append((k, vm / rm if vm and rm else None, wm / rm if wm and rm else None, why(c)))
+    md.append(table(["alg", "key", "Vigil native", "ring native", "Vigil ÷ ring", "Vigil in Wasm (filter profile)",
+                     "Wasm ÷ ring native", "Vigil in Wasm (opt-level 3)", "÷ ring native"], rows) + "\n")
+    wb = v.get("wasm_bytes") or {}
+    if wb:
+        md.append("Module sizes (before wasm-opt): " + ", ".join(
+            f"{'filter profile' if n == 'wasm' else 'opt-level 3'} {kb(b)}" for n, b in wb.items()) + ".\n")
+    for label, idx, limit in [("inside Wasm (filter profile) ≤ 3× ring natively", 2, 3.0),
+                              ("natively ≤ 1.5× ring", 1, 1.5)]:
+        for fam, members in VERIFY_FAMILIES:
+            cases = [r for r in ratios if r[0][0] in members]
+            if not cases:
+                continue
+            got = [(r[0], r[idx]) for r in cases if r[idx] is not None]
+            missing = [f"{a} {k}" for (a, k), *_ in cases if (a, k) not in {g[0] for g in got}]
+            if not got:
+                targets.append([f"{fam}: verify {label}",
+                                "no figure (skipped or failed): " + ", ".join(missing), "—"])
+                continue
+            (wa, wk), worst = max(got, key=lambda g: g[1])
+            met = sum(1 for _, r in got if r <= limit)
+            measured = (f"worst {worst:.2f}× ({wa} {wk}); {met} of {len(got)} cases within: "
+                        + ", ".join(f"{a} {k} {r:.2f}×" for (a, k), r in got))
+            if missing:
+                measured += "; no figure (skipped or failed): " + ", ".join(missing)
+            targets.append([f"{fam}: verify {label}", measured,
+                            "met" if met == len(got) and not missing else "**not met**"])
+
+
 def envoy_rows(env):
     data = env.get("data") or env
     for key in ("summary", "configs"):
@@ -333,6 +429,7 @@ def write(results, out):
         md.append(f"app.authz through filter.wasm in the wasmtime host ({wa['requests']} requests, tokens "
                   f"cached): **{human(wa['wasm']['cached']['median_ns'])}** per request (natively in the "
                   f"same debug-profile CLI: {human(wa['native']['cached']['median_ns'])}).\n")
+    verify_matrix(results, md, targets)
 
     # -- envoy
     md.append("## 3. In Envoy\n")
@@ -345,12 +442,21 @@ def write(results, out):
         md.append(table(["config", "Envoy CPU µs / request", "req/s", "p50", "p99", "RSS MiB"], erows) + "\n")
         md.append("`vigil`: the same token on every request (cache hits); `vigil-verify`: a distinct "
                   "token per request from a set larger than the filter's cache (every request verifies); "
+                  "`vigil-forged` / `jwt_authn+rbac-forged`: the same distinct tokens with one signature "
+                  "character changed (well-formed, right kid: every request verifies and is refused); "
                   "`vigil+sampled-log`: decision records sampled (see docs/filter.md).\n")
         vig = next((es[k]["us_per_req"] for k in es if k in ("vigil", "vigil cached", "vigil_cached")), None)
         nat = es.get("jwt_authn+rbac+cache", {}).get("us_per_req")
         if vig and nat:
             targets.append(["Envoy: Vigil (cached tokens) ≤ jwt_authn+RBAC with jwt_cache_config, CPU/request",
                             f"{vig:.1f} vs {nat:.1f} µs ({vig / nat:.2f}×)", "met" if vig <= nat else "**not met**"])
+        for ours, theirs, what in (("vigil-verify", "jwt_authn+rbac", "every request a new RS256 token"),
+                                   ("vigil-forged", "jwt_authn+rbac-forged",
+                                    "every request a new token with a forged signature")):
+            a, b = es.get(ours, {}).get("us_per_req"), es.get(theirs, {}).get("us_per_req")
+            if a and b:
+                targets.append([f"Envoy: {what}, `{ours}` ≤ 2× `{theirs}`, CPU/request",
+                                f"{a:.1f} vs {b:.1f} µs ({a / b:.2f}×)", "met" if a <= 2 * b else "**not met**"])
     else:
         md.append(f"Not measured: {results['not_measured'].get('envoy', 'unknown')}.\n")
 
