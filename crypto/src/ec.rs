@@ -23,13 +23,13 @@
 //! gets 2 subtables of the 255 non-empty sums of its teeth (the second shifted by L/16 bits),
 //! in affine coordinates. A verification is then L/16 − 1 doublings and at most 4·L/16 mixed
 //! additions — P-256: 15 doublings and ≤ 64 additions; P-384: 23 and ≤ 96 — instead of the ~L
-//! doublings of a sliding window. The tables take 2 points × 510 entries × 2 coordinates ×
-//! 4N bytes: 65 280 B per P-256 key, 97 920 B per P-384 key. Both are built in
-//! [`EcPublicKey::from_affine`] (the generator's too: `no_std` has no lazily initialised
-//! statics and the binary carries no constant table), with batched affine additions (one
-//! field inversion per tooth for both tables), at a cost of some fifteen verifications; a key
-//! is parsed once and verifies many tokens. The key holds its tables in an `Arc`, so cloning
-//! it is cheap.
+//! doublings of a sliding window. A table takes 510 entries × 2 coordinates × 4N bytes:
+//! 32 640 B per P-256 point, 48 960 B per P-384 point. The key's table is built in
+//! [`EcPublicKey::from_affine`], with batched affine additions (one field inversion per tooth),
+//! at a cost of some seven verifications; a key is parsed once and verifies many tokens. The
+//! generator's table is built once per process (per Wasm VM) by the first key of its curve and
+//! shared by every key after it (`once_cell::race::OnceBox`: no `std`, and the binary carries
+//! no constant table). The key holds its table in an `Arc`, so cloning it is cheap.
 //!
 //! Measured natively (x86-64, release): P-256 ~60–70 µs a verification (ring: ~75–85 µs,
 //! `p256`: ~350 µs), P-384 ~210 µs (ring ~900 µs, `p384` ~1.5 ms); inside Wasm (V8, opt-level
@@ -41,9 +41,11 @@
 //! constant time; it must be correct on every input, which `ec_test.rs` checks against the
 //! RustCrypto `p256` and `p384` crates.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use once_cell::race::OnceBox;
 
 /// A NIST curve Vigil verifies ECDSA on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +111,7 @@ impl fmt::Display for EcKeyError {
 impl core::error::Error for EcKeyError {}
 
 /// An ECDSA verifying key on P-256 or P-384, with the precomputed tables that make
-/// verification fast (see the module docs: ~64 KB for P-256, ~96 KB for P-384), built once.
+/// verification fast (see the module docs: 32 KB for P-256, 48 KB for P-384), built once.
 #[derive(Clone)]
 pub struct EcPublicKey {
     inner: Arc<Inner>,
@@ -152,7 +154,8 @@ impl EcPublicKey {
     /// Refuses coordinates of another length, coordinates not below the field prime p and
     /// points not on the curve (the point at infinity has no affine encoding; both curves have
     /// prime order, so every point on the curve is a valid public key). Builds the
-    /// verification tables, which costs about as much as fifteen verifications.
+    /// verification table, which costs about as much as seven verifications (the first key of a
+    /// curve also builds the generator's, shared by every key after it).
     ///
     /// # Errors
     ///
@@ -164,8 +167,8 @@ impl EcPublicKey {
             return Err(EcKeyError::WrongLength);
         }
         let tables = match curve {
-            Curve::P256 => Tables::P256(KeyTables::new::<P256>(x, y)?),
-            Curve::P384 => Tables::P384(KeyTables::new::<P384>(x, y)?),
+            Curve::P256 => Tables::P256(KeyTables::new::<P256>(x, y, &P256_G)?),
+            Curve::P384 => Tables::P384(KeyTables::new::<P384>(x, y, &P384_G)?),
         };
         Ok(EcPublicKey {
             inner: Arc::new(Inner {
@@ -915,14 +918,37 @@ fn lincomb<F: Modulus<N>, const N: usize>(
     acc
 }
 
-/// The comb tables of one key: the generator's and the key's.
+/// The comb tables of one key: the generator's (shared by every key of the curve) and the key's.
 struct KeyTables<const N: usize> {
-    g: Vec<Affine<N>>,
+    g: &'static [Affine<N>],
     q: Vec<Affine<N>>,
 }
 
+/// The generator's comb table of curve `C`, built on first use and kept in `cell`.
+fn generator_table<C: CurveSpec<N>, const N: usize>(
+    cell: &'static OnceBox<Vec<Affine<N>>>,
+) -> Option<&'static [Affine<N>]> {
+    if let Some(t) = cell.get() {
+        return Some(t);
+    }
+    let g = Affine {
+        x: to_mont::<C::Fp, N>(&C::GX),
+        y: to_mont::<C::Fp, N>(&C::GY),
+    };
+    let table = comb_tables::<C::Fp, N>(&[g])?.into_iter().next()?;
+    // Two threads may both build it; one table is kept and the other dropped.
+    Some(cell.get_or_init(|| Box::new(table)))
+}
+
+static P256_G: OnceBox<Vec<Affine<8>>> = OnceBox::new();
+static P384_G: OnceBox<Vec<Affine<12>>> = OnceBox::new();
+
 impl<const N: usize> KeyTables<N> {
-    fn new<C: CurveSpec<N>>(x: &[u8], y: &[u8]) -> Result<Self, EcKeyError> {
+    fn new<C: CurveSpec<N>>(
+        x: &[u8],
+        y: &[u8],
+        g_cell: &'static OnceBox<Vec<Affine<N>>>,
+    ) -> Result<Self, EcKeyError> {
         let (Some(x), Some(y)) = (from_be::<N>(x), from_be::<N>(y)) else {
             return Err(EcKeyError::WrongLength);
         };
@@ -936,18 +962,12 @@ impl<const N: usize> KeyTables<N> {
         if !on_curve::<C, N>(&q) {
             return Err(EcKeyError::NotOnCurve);
         }
-        let g = Affine {
-            x: to_mont::<C::Fp, N>(&C::GX),
-            y: to_mont::<C::Fp, N>(&C::GY),
-        };
         // Cannot fail for points on the curve (see `comb_tables`).
-        let mut tables = comb_tables::<C::Fp, N>(&[g, q])
-            .ok_or(EcKeyError::NotOnCurve)?
-            .into_iter();
-        match (tables.next(), tables.next()) {
-            (Some(g), Some(q)) => Ok(KeyTables { g, q }),
-            _ => Err(EcKeyError::NotOnCurve),
-        }
+        let g = generator_table::<C, N>(g_cell).ok_or(EcKeyError::NotOnCurve)?;
+        let q = comb_tables::<C::Fp, N>(&[q])
+            .and_then(|t| t.into_iter().next())
+            .ok_or(EcKeyError::NotOnCurve)?;
+        Ok(KeyTables { g, q })
     }
 
     fn verify<C: CurveSpec<N>>(&self, digest: &[u8], signature: &[u8]) -> bool {
@@ -978,7 +998,7 @@ impl<const N: usize> KeyTables<N> {
         let w_mont = to_mont::<C::Fn, N>(&w); // w·R
         let u1 = mul::<C::Fn, N>(&e, &w_mont); // e·w mod n
         let u2 = mul::<C::Fn, N>(&r, &w_mont); // r·w mod n
-        let sum = lincomb::<C::Fp, N>(&self.g, &self.q, &u1, &u2);
+        let sum = lincomb::<C::Fp, N>(self.g, &self.q, &u1, &u2);
         if sum.is_infinity() {
             return false;
         }

@@ -929,3 +929,90 @@ fn ec_micro() {
     micro::<P256, 8>("P-256");
     micro::<P384, 12>("P-384");
 }
+
+// x(R) ≡ r is also tried as r + n when r + n < p: these cases exercise both guards of that
+// branch (the candidate reaching p, and r + n overflowing the field width).
+fn big(b: &[u8]) -> ::rsa::BigUint {
+    ::rsa::BigUint::from_bytes_be(b)
+}
+fn fixed(x: &::rsa::BigUint, len: usize) -> Vec<u8> {
+    let b = x.to_bytes_be();
+    let mut out = vec![0u8; len - b.len()];
+    out.extend_from_slice(&b);
+    out
+}
+
+/// x(R) = r + n − p (the candidate r + n is ≥ p) and x(R) = r + n − 2^L (r + n overflows):
+/// both must be refused, by ours and by the reference.
+fn wrapped_candidates<R: Reference>() -> usize {
+    let fb = R::fb();
+    let (n, p) = (big(&R::n()), big(&R::p()));
+    let two_l = ::rsa::BigUint::from(1u8) << (8 * fb);
+    let mut cases = 0;
+    for (what, offset) in [("r + n − p", &p - &n), ("r + n − 2^L", &two_l - &n)] {
+        let mut found = 0;
+        for i in 1..200u32 {
+            if found == 2 {
+                break;
+            }
+            let x0 = ::rsa::BigUint::from(i);
+            let Some((px, py)) = R::decompress(&fixed(&x0, fb)) else {
+                continue;
+            };
+            let Some((qx, qy)) = R::minus_g(&px, &py) else {
+                continue;
+            };
+            let (ours, vk) = key_pair::<R>(&qx, &qy);
+            let mut d = Diff::<R> {
+                ours: &ours,
+                vk: &vk,
+                seed: 0,
+                cases: 0,
+            };
+            let r = &x0 + &offset;
+            assert!(r < n);
+            let rb = fixed(&r, fb);
+            // u1 = e/s = 1, u2 = r/s = 1: R = G + Q, x(R) = x0 ≢ r (mod n).
+            d.check(what, &rb, &[&rb[..], &rb].concat(), Some(false));
+            cases += d.cases;
+            found += 1;
+        }
+        assert_eq!(found, 2);
+    }
+    cases
+}
+
+#[test]
+fn signatures_whose_r_plus_n_wraps_are_refused() {
+    eprintln!(
+        "ecdsa r + n candidates: {} cases",
+        wrapped_candidates::<Ref256>() + wrapped_candidates::<Ref384>()
+    );
+}
+
+/// Key construction cost (information only, never asserted): `cargo test --release -p
+/// vigil-crypto key_build_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn key_build_cost() {
+    fn cost<R: Reference>() {
+        let keys: Vec<(Vec<u8>, Vec<u8>)> = (1..=21u8)
+            .map(|i| R::public(&R::signing_key(&vec![i; R::fb()]).unwrap()))
+            .collect();
+        let first = Instant::now();
+        let _ = EcPublicKey::from_affine(R::CURVE, &keys[0].0, &keys[0].1).unwrap();
+        let first = first.elapsed();
+        let t = Instant::now();
+        for (x, y) in &keys[1..] {
+            let _ = EcPublicKey::from_affine(R::CURVE, x, y).unwrap();
+        }
+        eprintln!(
+            "{}: first key {:?} (builds the generator's table too), then {:?} per key",
+            R::CURVE.name(),
+            first,
+            t.elapsed() / 20
+        );
+    }
+    cost::<Ref256>();
+    cost::<Ref384>();
+}

@@ -1,5 +1,6 @@
 //! Vigil's signature arithmetic, for verification only: RSA (PKCS #1 v1.5 and PSS) and ECDSA on P-256
-//! and P-384, written for 32-bit limbs so that the same code is fast natively and inside Wasm.
+//! and P-384, on limbs the target multiplies in one instruction (32-bit inside Wasm, 64-bit on
+//! 64-bit hosts for RSA), so that the same code is fast natively and inside Wasm.
 //!
 //! Verification handles only public data (the key, the message, the signature), so none of
 //! this needs to run in constant time; it must be *correct* on every input, which the
@@ -19,7 +20,7 @@
 
 extern crate alloc;
 
-pub mod bignum;
+mod bignum;
 pub mod ec;
 pub mod rsa;
 

@@ -50,8 +50,8 @@ impl fmt::Display for RsaKeyError {
     }
 }
 
-/// An RSA public key prepared for verification: the modulus as limbs, `−n⁻¹ mod 2³²` and
-/// `R² mod n` (R = 2^(32·limbs)), computed once.
+/// An RSA public key prepared for verification: the modulus with its Montgomery constants
+/// (`−n⁻¹ mod 2^w` and `R² mod n`, w the limb width), computed once.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RsaPublicKey {
     modulus: Modulus<NativeLimb>,

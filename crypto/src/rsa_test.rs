@@ -384,15 +384,21 @@ fn malformed_encodings_are_refused() {
     trailer[255] = 0xbd;
     let mut top = em.clone();
     top[0] |= 0x80;
+    let mut ran = 0;
     for (i, bad) in [trailer, top].iter().enumerate() {
         if BigUint::from_bytes_be(bad) >= *reference.n() {
             continue;
         }
+        ran += 1;
         assert!(
             !ours.verify_pss(Hash::Sha256, &digest, &sign_raw(bad)),
             "pss case {i}"
         );
     }
+    assert_eq!(
+        ran, 2,
+        "both crafted pss encodings are below n with this seed"
+    );
     let salt20 = private
         .sign_with_rng(&mut rng, Pss::new_with_salt::<sha2::Sha256>(20), &digest)
         .unwrap();
@@ -453,4 +459,48 @@ fn cube_root(x: &BigUint) -> BigUint {
         }
         r = next;
     }
+}
+
+/// modBits ≡ 1 (mod 8): the k-octet m must start with a zero octet (I2OSP(m, emLen) fails
+/// otherwise), even when the remaining emLen octets are a valid encoding.
+#[test]
+fn pss_top_octet_when_modbits_is_1_mod_8() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0005);
+    let private = RsaPrivateKey::new(&mut rng, 2049).unwrap();
+    let reference = private.to_public_key();
+    let ours = RsaPublicKey::new(
+        &reference.n().to_bytes_be(),
+        &reference.e().to_bytes_be(),
+        2048,
+        4096,
+    )
+    .unwrap();
+    assert_eq!((ours.bits(), ours.size()), (2049, 257));
+    let d = private.d();
+    let digest = hash_of(Hash::Sha256, b"payload");
+    let mut tried = 0;
+    for _ in 0..64 {
+        let sig = private
+            .sign_with_rng(&mut rng, pss(Hash::Sha256), &digest)
+            .unwrap();
+        assert!(ours.verify_pss(Hash::Sha256, &digest, &sig));
+        let mut em = raw(&reference, &BigUint::from_bytes_be(&sig));
+        assert_eq!(em[0], 0);
+        em[0] = 1;
+        let m = BigUint::from_bytes_be(&em);
+        if m >= *reference.n() {
+            continue;
+        }
+        let forged = be(&m.modpow(d, reference.n()), 257);
+        assert!(!ours.verify_pss(Hash::Sha256, &digest, &forged));
+        assert!(
+            reference
+                .verify(pss(Hash::Sha256), &digest, &forged)
+                .is_ok(),
+            "rsa 0.9 drops that octet unchecked (it accepts): ours must not"
+        );
+        tried += 1;
+    }
+    assert!(tried > 0);
+    eprintln!("pss with a 2,049-bit key: {tried} encodings with a non-zero top octet refused");
 }

@@ -266,11 +266,14 @@ impl SignatureCheck for NativeSignatures {
 }
 
 /// The shape checks [`verify_signature`] makes before any arithmetic: an RSA signature is as
-/// long as the modulus; ES256 / ES384 are raw `R‖S` of 64 / 96 bytes with `r`, `s` in
+/// long as the modulus and below it; ES256 / ES384 are raw `R‖S` of 64 / 96 bytes with `r`, `s` in
 /// `[1, n−1]`; Ed25519 is 64 bytes; the key fits the algorithm.
 pub fn signature_well_formed(alg: Alg, key: &PublicKey, signature: &[u8]) -> bool {
     match (alg, key) {
-        (a, PublicKey::Rsa(k)) if a.is_rsa() => signature.len() == k.size(),
+        // Equal lengths, big-endian: the byte order is the numeric order (s < n, RFC 8017).
+        (a, PublicKey::Rsa(k)) if a.is_rsa() => {
+            signature.len() == k.size() && signature < k.n_bytes()
+        }
         (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
             alg.key_type() == key.key_type() && k.curve().signature_in_range(signature)
         }

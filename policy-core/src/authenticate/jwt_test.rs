@@ -87,3 +87,32 @@ fn ecdsa_scalar_bounds() {
         assert!(!curve.signature_in_range(&[below.as_slice(), &below, &[0]].concat()));
     }
 }
+
+#[test]
+fn signature_shapes_fit_the_key() {
+    use crate::authenticate::jwks::JwkSet;
+    let k = vigil_fixtures::keys();
+    let set = JwkSet::parse(&vigil_fixtures::Keys::jwks_of(&[
+        k.jwk(vigil_fixtures::KeyKind::P384, Some("p384"), None),
+        k.jwk(vigil_fixtures::KeyKind::Rsa, Some("rsa"), Some("RS256")),
+    ]))
+    .unwrap();
+    let (p384, rsa) = (&set.keys()[0].key, &set.keys()[1].key);
+    // An ES256-shaped signature on a P-384 key, and the reverse, are refused by shape.
+    assert!(!signature_well_formed(Alg::Es256, p384, &[1u8; 64]));
+    assert!(!signature_well_formed(Alg::Es256, p384, &[1u8; 96]));
+    assert!(signature_well_formed(Alg::Es384, p384, &[1u8; 96]));
+    // RSA: exactly the modulus' length and below it (s + n is not another encoding).
+    let n = k.rsa_modulus();
+    let mut below = n.clone();
+    below[0] -= 1;
+    assert!(signature_well_formed(Alg::Rs256, rsa, &below));
+    assert!(!signature_well_formed(Alg::Rs256, rsa, &n));
+    assert!(!signature_well_formed(
+        Alg::Rs256,
+        rsa,
+        &vec![0xff; n.len()]
+    ));
+    assert!(!signature_well_formed(Alg::Rs256, rsa, &below[1..]));
+    assert!(!signature_well_formed(Alg::Es384, rsa, &below));
+}
