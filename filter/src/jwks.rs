@@ -1,5 +1,5 @@
-//! Remote key sets: `jwksUri` (or OIDC discovery) fetched with `dispatch_http_call` through a
-//! named Envoy cluster, shared by every worker VM through shared data.
+//! Remote key sets: `jwksUri` (or OIDC discovery) fetched with an HTTP call through a named
+//! Envoy cluster, shared by every worker (VM or thread) through shared data.
 //!
 //! * Each VM keeps a parsed [`KeyStore`] (inline sets from the policy plus fetched ones).
 //! * A fetched set is published in shared data (`vigil.jwks.<issuer>` = `<fetched ms>\n<jwks>`);
@@ -11,7 +11,7 @@
 //! * A token with an unknown `kid` (or no set at all) may trigger one refetch per cooldown
 //!   (`vigil.jwks-refetch.<issuer>`, CAS), done by the request itself while it waits.
 
-use crate::abi::{self, Buffer, Level, Map};
+use crate::host::{Host, Level, Response, Status};
 use policy_core::authenticate::{JwkSet, JwtRule, KeyStore};
 use policy_core::json::{self, Limits};
 use std::cell::RefCell;
@@ -188,14 +188,14 @@ impl Keys {
     }
 
     /// Installs sets other VMs published. Returns how many were installed.
-    pub fn sync(&self) -> usize {
+    pub fn sync(&self, host: &dyn Host) -> usize {
         let mut installed = 0;
         let n = self.remotes.borrow().len();
         for i in 0..n {
             let Some(issuer) = self.remotes.borrow().get(i).map(|r| r.issuer.clone()) else {
                 continue;
             };
-            let Ok(Some((bytes, cas))) = abi::shared_get(&key("jwks", &issuer)) else {
+            let Ok(Some((bytes, cas))) = host.shared_get(&key("jwks", &issuer)) else {
                 continue;
             };
             let already = self
@@ -219,7 +219,7 @@ impl Keys {
                 }
                 Err(e) => {
                     // Published sets were validated by the publisher; never trust, though.
-                    abi::log(
+                    host.log(
                         Level::Warn,
                         &format!(
                             "vigil: shared key set for `{issuer}` refused: {}",
@@ -255,7 +255,7 @@ impl Keys {
     }
 
     /// Takes the cross-VM lease to fetch remote `i` (single flight).
-    pub fn take_lease(&self, i: usize, now_ms: u64) -> bool {
+    pub fn take_lease(&self, host: &dyn Host, i: usize, now_ms: u64) -> bool {
         let Some((issuer, timeout)) = self
             .remotes
             .borrow()
@@ -266,11 +266,11 @@ impl Keys {
         };
         let k = key("jwks-lease", &issuer);
         let until = now_ms + 2 * timeout + 1000;
-        cas_claim(&k, now_ms, until)
+        cas_claim(host, &k, now_ms, until)
     }
 
     /// Takes the cross-VM refetch slot for an unknown `kid` (one per cooldown).
-    pub fn take_refetch(&self, i: usize, now_ms: u64) -> bool {
+    pub fn take_refetch(&self, host: &dyn Host, i: usize, now_ms: u64) -> bool {
         let Some((issuer, cooldown)) = self
             .remotes
             .borrow()
@@ -279,11 +279,16 @@ impl Keys {
         else {
             return false;
         };
-        cas_claim(&key("jwks-refetch", &issuer), now_ms, now_ms + cooldown)
+        cas_claim(
+            host,
+            &key("jwks-refetch", &issuer),
+            now_ms,
+            now_ms + cooldown,
+        )
     }
 
     /// Starts fetching remote `i`; returns the call token.
-    pub fn start(&self, i: usize) -> Result<(u32, Fetch), String> {
+    pub fn start(&self, host: &dyn Host, i: usize) -> Result<(u32, Fetch), String> {
         let remotes = self.remotes.borrow();
         let r = remotes.get(i).ok_or("no such remote")?;
         let (stage, (authority, path)) = match (&r.jwks, &r.discovery) {
@@ -291,13 +296,19 @@ impl Keys {
             (None, Some(d)) => (Stage::Discovery, d.clone()),
             (None, None) => return Err("nothing to fetch".into()),
         };
-        let token = call(&r.cluster, &authority, &path, r.timeout_ms)?;
+        let token = call(host, &r.cluster, &authority, &path, r.timeout_ms)?;
         Ok((token, Fetch { remote: i, stage }))
     }
 
     /// Handles the response to a fetch call (in whichever context made it).
-    pub fn on_response(&self, fetch: &Fetch, body_size: usize, now_ms: u64) -> Progress {
-        let result = self.handle(fetch, body_size, now_ms);
+    pub fn on_response(
+        &self,
+        host: &dyn Host,
+        fetch: &Fetch,
+        resp: &dyn Response,
+        now_ms: u64,
+    ) -> Progress {
+        let result = self.handle(host, fetch, resp, now_ms);
         if let Progress::Failed(why) = &result {
             if let Some(nb) = self.not_before.borrow_mut().get_mut(fetch.remote) {
                 *nb = now_ms + RETRY_MS;
@@ -308,7 +319,7 @@ impl Keys {
                 .get(fetch.remote)
                 .map(|r| r.issuer.clone())
                 .unwrap_or_default();
-            abi::log(
+            host.log(
                 Level::Warn,
                 &format!(
                     "vigil: fetching keys of `{issuer}` failed: {why}; keeping the last good set"
@@ -318,19 +329,16 @@ impl Keys {
         result
     }
 
-    fn handle(&self, fetch: &Fetch, body_size: usize, now_ms: u64) -> Progress {
-        let status = abi::map_value(Map::CallResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .map(|s| String::from_utf8_lossy(&s).into_owned())
-            .unwrap_or_default();
+    fn handle(&self, host: &dyn Host, fetch: &Fetch, resp: &dyn Response, now_ms: u64) -> Progress {
+        let status = resp.status();
         if status != "200" {
             return Progress::Failed(format!("status `{status}`"));
         }
+        let body_size = resp.body_size();
         if body_size > MAX_DOCUMENT {
             return Progress::Failed(format!("document of {body_size} bytes is too large"));
         }
-        let body = match abi::buffer(Buffer::CallResponseBody, body_size) {
+        let body = match resp.body() {
             Ok(b) => b,
             Err(s) => return Progress::Failed(format!("cannot read the body (status {})", s.0)),
         };
@@ -360,7 +368,7 @@ impl Keys {
                 if let Some(r) = self.remotes.borrow_mut().get_mut(fetch.remote) {
                     r.jwks = Some(uri.clone());
                 }
-                match call(&remote.cluster, &uri.0, &uri.1, remote.timeout_ms) {
+                match call(host, &remote.cluster, &uri.0, &uri.1, remote.timeout_ms) {
                     Ok(t) => Progress::Continued(
                         t,
                         Fetch {
@@ -377,8 +385,8 @@ impl Keys {
                     let published = format!("{now_ms}\n{text}");
                     let k = key("jwks", &remote.issuer);
                     // Publish for the other VMs; a CAS race only means someone else just did.
-                    let _ = abi::shared_set(&k, published.as_bytes(), 0);
-                    let cas = abi::shared_get(&k).ok().flatten().map(|(_, c)| c);
+                    let _ = host.shared_set(&k, published.as_bytes(), 0);
+                    let cas = host.shared_get(&k).ok().flatten().map(|(_, c)| c);
                     if let Some(s) = self.seen.borrow_mut().get_mut(fetch.remote) {
                         *s = (cas, now_ms);
                     }
@@ -395,8 +403,14 @@ impl Keys {
     }
 }
 
-fn call(cluster: &str, authority: &str, path: &str, timeout_ms: u32) -> Result<u32, String> {
-    abi::http_call(
+fn call(
+    host: &dyn Host,
+    cluster: &str,
+    authority: &str,
+    path: &str,
+    timeout_ms: u32,
+) -> Result<u32, String> {
+    host.http_call(
         cluster,
         &[
             (":method", "GET"),
@@ -413,9 +427,9 @@ fn call(cluster: &str, authority: &str, path: &str, timeout_ms: u32) -> Result<u
 
 /// Claims a shared-data slot holding a deadline: succeeds when the slot is free (absent or
 /// expired) and our CAS write wins.
-pub fn cas_claim(k: &str, now_ms: u64, until: u64) -> bool {
+pub fn cas_claim(host: &dyn Host, k: &str, now_ms: u64, until: u64) -> bool {
     for _ in 0..4 {
-        let (current, cas) = match abi::shared_get(k) {
+        let (current, cas) = match host.shared_get(k) {
             Ok(Some((bytes, cas))) => (
                 String::from_utf8_lossy(&bytes).parse::<u64>().unwrap_or(0),
                 cas,
@@ -426,9 +440,9 @@ pub fn cas_claim(k: &str, now_ms: u64, until: u64) -> bool {
         if current > now_ms {
             return false;
         }
-        match abi::shared_set(k, until.to_string().as_bytes(), cas) {
+        match host.shared_set(k, until.to_string().as_bytes(), cas) {
             Ok(()) => return true,
-            Err(abi::Status(8)) => continue, // CAS mismatch: someone else moved; look again
+            Err(Status::CAS_MISMATCH) => continue, // CAS mismatch: someone else moved; look again
             Err(_) => return false,
         }
     }

@@ -1,6 +1,6 @@
 //! Building the core's check request from what the proxy knows.
 
-use crate::abi::{self, Map, Status};
+use crate::host::{Property, Status, Stream};
 use policy_core::policy::{HeaderNeeds, PropertyNeeds};
 use policy_core::{CheckRequest, Peer};
 
@@ -18,27 +18,17 @@ pub fn split_socket_address(s: &str) -> (Option<String>, Option<u16>) {
     }
 }
 
-fn text_property(path: &[&str]) -> Result<Option<String>, Status> {
-    Ok(abi::property(path)?
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .filter(|s| !s.is_empty()))
-}
-
-/// Envoy serialises integer properties as 8 little-endian bytes.
-fn int_property(path: &[&str]) -> Result<Option<i64>, Status> {
-    Ok(abi::property(path)?.and_then(|b| {
-        let arr: [u8; 8] = b.as_slice().try_into().ok()?;
-        Some(i64::from_le_bytes(arr))
-    }))
-}
-
 /// Reads the current request into a check request, keeping only the headers `needs` names
-/// (computed once from the plan at configure time). One host call fetches the header map:
-/// the ABI's per-name lookup returns a single value, and a repeated header (two
-/// `authorization` headers: two tokens) must be seen whole.
-pub fn read(needs: &HeaderNeeds, props: PropertyNeeds) -> Result<CheckRequest, Status> {
+/// (computed once from the plan at configure time). The whole header map is read: a
+/// per-name lookup may return a single value, and a repeated header (two `authorization`
+/// headers: two tokens) must be seen whole.
+pub fn read(
+    stream: &dyn Stream,
+    needs: &HeaderNeeds,
+    props: PropertyNeeds,
+) -> Result<CheckRequest, Status> {
     let mut req = CheckRequest::default();
-    for (k, v) in abi::map_pairs(Map::RequestHeaders)? {
+    for (k, v) in stream.headers()? {
         let text = |b: Vec<u8>| {
             String::from_utf8(b)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -60,7 +50,7 @@ pub fn read(needs: &HeaderNeeds, props: PropertyNeeds) -> Result<CheckRequest, S
     }
     // Only the properties the plan reads (each is a host call).
     if props.source {
-        if let Some(addr) = text_property(&["source", "address"])? {
+        if let Some(addr) = stream.property_text(Property::SourceAddress)? {
             let (ip, port) = split_socket_address(&addr);
             req.source = Peer {
                 address: ip,
@@ -70,20 +60,20 @@ pub fn read(needs: &HeaderNeeds, props: PropertyNeeds) -> Result<CheckRequest, S
         }
     }
     if props.peer {
-        req.source.principal = text_property(&["connection", "uri_san_peer_certificate"])?;
+        req.source.principal = stream.property_text(Property::PeerUriSan)?;
     }
     if props.destination {
-        if let Some(addr) = text_property(&["destination", "address"])? {
+        if let Some(addr) = stream.property_text(Property::DestinationAddress)? {
             let (ip, port) = split_socket_address(&addr);
             req.destination.address = ip;
             req.destination.port = port;
         }
-        if let Some(p) = int_property(&["destination", "port"])? {
+        if let Some(p) = stream.property_int(Property::DestinationPort)? {
             req.destination.port = u16::try_from(p).ok();
         }
     }
     if props.sni {
-        req.sni = text_property(&["connection", "requested_server_name"])?;
+        req.sni = stream.property_text(Property::RequestedServerName)?;
     }
     Ok(req)
 }

@@ -1,4 +1,4 @@
-//! Adapter state kept in Envoy shared data, so every worker VM sees the same:
+//! Adapter state kept in shared data, so every worker (VM or thread) sees the same:
 //!
 //! * the revocation snapshot polled from `revocation.feed` (`vigil.revocation` =
 //!   `<fetched ms>\n<snapshot JSON>`, plus `vigil.revocation.v` = `<fetched ms>`, a tiny key
@@ -12,7 +12,7 @@
 //!   [`policy_core::state::behavior_slot`]), read while deciding when the policy uses `behavior.*`, written back
 //!   after the decision with CAS retries.
 
-use crate::abi::{self, Buffer, Level, Map};
+use crate::host::{Host, Level, Response, Status};
 use crate::jwks::split_url;
 use policy_core::policy::RevocationFeed;
 use policy_core::state::{
@@ -71,15 +71,15 @@ impl Revocation {
     }
 
     /// Installs a snapshot another VM published, if newer than ours (cheap when unchanged).
-    pub fn sync(&self) {
-        let Ok(Some((v, _))) = abi::shared_get(REVOCATION_VERSION_KEY) else {
+    pub fn sync(&self, host: &dyn Host) {
+        let Ok(Some((v, _))) = host.shared_get(REVOCATION_VERSION_KEY) else {
             return;
         };
         let version: u64 = String::from_utf8_lossy(&v).parse().unwrap_or(0);
         if version <= self.fetched_ms.get() {
             return;
         }
-        let Ok(Some((bytes, _))) = abi::shared_get(REVOCATION_KEY) else {
+        let Ok(Some((bytes, _))) = host.shared_get(REVOCATION_KEY) else {
             return;
         };
         let text = String::from_utf8_lossy(&bytes);
@@ -93,7 +93,7 @@ impl Revocation {
                 *self.snapshot.borrow_mut() = s;
                 self.fetched_ms.set(fetched);
             }
-            Err(e) => abi::log(
+            Err(e) => host.log(
                 Level::Warn,
                 &format!("vigil: shared revocation snapshot refused: {e}"),
             ),
@@ -101,7 +101,7 @@ impl Revocation {
     }
 
     /// Starts a poll when one is due and no other VM holds the poll lease.
-    pub fn maybe_poll(&self, now_ms: u64) -> Option<u32> {
+    pub fn maybe_poll(&self, host: &dyn Host, now_ms: u64) -> Option<u32> {
         let (feed, cluster, authority, path) = self.source.as_ref()?;
         if self.in_flight.get().is_some() || now_ms < self.last_poll_ms.get() + feed.poll_ms {
             return None;
@@ -109,7 +109,7 @@ impl Revocation {
         self.last_poll_ms.set(now_ms);
         // One VM polls per period.
         let lease_until = now_ms + feed.poll_ms.saturating_sub(50).max(50);
-        if !crate::jwks::cas_claim("vigil.revocation-lease", now_ms, lease_until) {
+        if !crate::jwks::cas_claim(host, "vigil.revocation-lease", now_ms, lease_until) {
             return None;
         }
         let headers = [
@@ -120,13 +120,13 @@ impl Revocation {
             ("accept", "application/json"),
             ("user-agent", "vigil"),
         ];
-        match abi::http_call(cluster, &headers, 5_000) {
+        match host.http_call(cluster, &headers, 5_000) {
             Ok(token) => {
                 self.in_flight.set(Some(token));
                 Some(token)
             }
             Err(s) => {
-                abi::log(
+                host.log(
                     Level::Warn,
                     &format!(
                         "vigil: cannot poll the revocation feed through `{cluster}` (status {})",
@@ -139,27 +139,30 @@ impl Revocation {
     }
 
     /// Handles the poll's response. Returns whether a snapshot was installed.
-    pub fn on_response(&self, body_size: usize, now_ms: u64) -> Result<(), String> {
+    pub fn on_response(
+        &self,
+        host: &dyn Host,
+        resp: &dyn Response,
+        now_ms: u64,
+    ) -> Result<(), String> {
         self.in_flight.set(None);
-        let status = abi::map_value(Map::CallResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .map(|s| String::from_utf8_lossy(&s).into_owned())
-            .unwrap_or_default();
+        let status = resp.status();
         if status != "200" {
             return Err(format!("status `{status}`"));
         }
+        let body_size = resp.body_size();
         if body_size > MAX_FEED {
             return Err(format!("snapshot of {body_size} bytes is too large"));
         }
-        let body = abi::buffer(Buffer::CallResponseBody, body_size)
+        let body = resp
+            .body()
             .map_err(|s| format!("cannot read the body (status {})", s.0))?;
         let text = String::from_utf8(body).map_err(|_| "the snapshot is not UTF-8".to_string())?;
         let snapshot = RevocationSnapshot::from_json(&text).map_err(|e| e.to_string())?;
         *self.snapshot.borrow_mut() = snapshot;
         self.fetched_ms.set(now_ms);
-        let _ = abi::shared_set(REVOCATION_KEY, format!("{now_ms}\n{text}").as_bytes(), 0);
-        let _ = abi::shared_set(REVOCATION_VERSION_KEY, now_ms.to_string().as_bytes(), 0);
+        let _ = host.shared_set(REVOCATION_KEY, format!("{now_ms}\n{text}").as_bytes(), 0);
+        let _ = host.shared_set(REVOCATION_VERSION_KEY, now_ms.to_string().as_bytes(), 0);
         Ok(())
     }
 
@@ -200,16 +203,24 @@ fn bucket_key(limit: &str, key: &str) -> String {
 }
 
 /// Rate-limit buckets in shared data, as the core reads them while deciding.
-#[derive(Debug, Default)]
-pub struct SharedRate {
+pub struct SharedRate<'h> {
+    host: &'h dyn Host,
     /// The CAS token of each bucket read, for writing it back.
     cas: RefCell<BTreeMap<String, u32>>,
 }
 
-impl RateState for SharedRate {
+impl std::fmt::Debug for SharedRate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRate")
+            .field("cas", &self.cas)
+            .finish()
+    }
+}
+
+impl RateState for SharedRate<'_> {
     fn bucket(&self, limit: &str, key: &str) -> Option<Bucket> {
         let k = bucket_key(limit, key);
-        let (bytes, cas) = abi::shared_get(&k).ok().flatten()?;
+        let (bytes, cas) = self.host.shared_get(&k).ok().flatten()?;
         self.cas.borrow_mut().insert(k, cas);
         let text = String::from_utf8_lossy(&bytes);
         let (milli, updated) = text.split_once(' ')?;
@@ -220,14 +231,22 @@ impl RateState for SharedRate {
     }
 }
 
-impl SharedRate {
+impl<'h> SharedRate<'h> {
+    /// Buckets read and written through `host`.
+    pub fn new(host: &'h dyn Host) -> SharedRate<'h> {
+        SharedRate {
+            host,
+            cas: RefCell::new(BTreeMap::new()),
+        }
+    }
+
     /// Writes the decision's bucket updates back (CAS; a conflict keeps the other value).
     pub fn store(&self, updates: &[RateUpdate]) {
         for u in updates {
             let k = bucket_key(&u.key.limit, &u.key.key);
             let cas = self.cas.borrow().get(&k).copied().unwrap_or(0);
             let v = format!("{} {}", u.bucket.milli, u.bucket.updated);
-            let _ = abi::shared_set(&k, v.as_bytes(), cas);
+            let _ = self.host.shared_set(&k, v.as_bytes(), cas);
         }
     }
 }
@@ -236,22 +255,38 @@ impl SharedRate {
 const BEHAVIOR_CAS_ATTEMPTS: usize = 4;
 
 /// Behaviour histories in shared data, as the core reads them while deciding.
-#[derive(Debug, Default)]
-pub struct SharedBehavior {
+pub struct SharedBehavior<'h> {
+    host: &'h dyn Host,
     /// The slot read while deciding and its CAS token.
     cas: Cell<Option<u32>>,
 }
 
-impl BehaviorState for SharedBehavior {
+impl std::fmt::Debug for SharedBehavior<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBehavior")
+            .field("cas", &self.cas)
+            .finish()
+    }
+}
+
+impl BehaviorState for SharedBehavior<'_> {
     fn load(&self, subject: &str) -> Option<Behavior> {
         let (key, tag) = behavior_slot(subject);
-        let got = abi::shared_get(&key).ok().flatten();
+        let got = self.host.shared_get(&key).ok().flatten();
         self.cas.set(Some(got.as_ref().map_or(0, |(_, cas)| *cas)));
         Behavior::from_slot(&got?.0, &tag)
     }
 }
 
-impl SharedBehavior {
+impl<'h> SharedBehavior<'h> {
+    /// Histories read and written through `host`.
+    pub fn new(host: &'h dyn Host) -> SharedBehavior<'h> {
+        SharedBehavior {
+            host,
+            cas: Cell::new(None),
+        }
+    }
+
     /// Writes the decision's history back. On a CAS conflict (another worker wrote the slot
     /// since it was read) the request is applied again to the fresh value, a few times.
     pub fn store(&self, update: Option<&BehaviorUpdate>) {
@@ -263,11 +298,11 @@ impl SharedBehavior {
         let mut cas = self.cas.get().unwrap_or(0);
         for _ in 0..BEHAVIOR_CAS_ATTEMPTS {
             let value = record.to_slot(&tag);
-            match abi::shared_set(&key, value.as_bytes(), cas) {
-                Err(abi::Status(8)) => {}
+            match self.host.shared_set(&key, value.as_bytes(), cas) {
+                Err(Status::CAS_MISMATCH) => {}
                 _ => return,
             }
-            let Ok(fresh) = abi::shared_get(&key) else {
+            let Ok(fresh) = self.host.shared_get(&key) else {
                 return;
             };
             cas = fresh.as_ref().map_or(0, |(_, c)| *c);

@@ -102,13 +102,13 @@ def configs(jwks, baseline=None):
                  "vigil-verify@baseline": ([harness.wasm_filter(json.dumps(vigil_policy), baseline)], "unique")}
     return extra | {
         "none": ([], "same"),
-        "vigil": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "same"),
-        "vigil+sampled-log": ([harness.wasm_filter(json.dumps(sampled), WASM)], "same"),
-        "vigil-floor": ([harness.wasm_filter(json.dumps(floor), WASM)], "same"),
-        "vigil-verify": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "unique"),
+        "vigil": ([harness.vigil_filter(json.dumps(vigil_policy))], "same"),
+        "vigil+sampled-log": ([harness.vigil_filter(json.dumps(sampled))], "same"),
+        "vigil-floor": ([harness.vigil_filter(json.dumps(floor))], "same"),
+        "vigil-verify": ([harness.vigil_filter(json.dumps(vigil_policy))], "unique"),
         "jwt_authn+rbac": (native(False), "same"),
         "jwt_authn+rbac+cache": (native(True), "same"),
-        "vigil-forged": ([harness.wasm_filter(json.dumps(vigil_policy), WASM)], "forged"),
+        "vigil-forged": ([harness.vigil_filter(json.dumps(vigil_policy))], "forged"),
         "jwt_authn+rbac-forged": (native(False), "forged"),
     }
 
@@ -244,8 +244,8 @@ def main():
                 if name.startswith("vigil"):
                     stats = env.stats()
                     d = {k: stats.get(k, 0) - stats0.get(k, 0) for k in
-                         ("wasmcustom.vigil_token_cache_hit", "wasmcustom.vigil_token_cache_miss")}
-                    hits, misses = d["wasmcustom.vigil_token_cache_hit"], d["wasmcustom.vigil_token_cache_miss"]
+                         ("vigil_token_cache_hit", "vigil_token_cache_miss")}
+                    hits, misses = d["vigil_token_cache_hit"], d["vigil_token_cache_miss"]
                     row["cache_hits"] = round(hits / max(hits + misses, 1), 3)
                 results[name].append(row)
             finally:

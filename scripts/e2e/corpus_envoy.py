@@ -52,8 +52,8 @@ WASM = os.environ.get("VIGIL_WASM", os.path.join(ROOT, "dist", "filter.wasm"))
 CLOCK_KEYS = ("jwtRules", "trust", "revocation", "rateLimits")
 # Corpus areas whose file-level `time` is only a formality when the policy has none of those.
 TIME_TOLERANT = ("authz", "paths", "request")
-DRY_RUN_STAT = "wasmcustom.vigil_dry_run_not_enforced"
-DECISION_STATS = tuple(f"wasmcustom.vigil_{o}" for o in ("allowed", "denied", "unauthenticated", "step_up", "rate_limited"))
+DRY_RUN_STAT = "vigil_dry_run_not_enforced"
+DECISION_STATS = tuple(f"vigil_{o}" for o in ("allowed", "denied", "unauthenticated", "step_up", "rate_limited"))
 ECHO_HEADER = "x-corpus-echo"
 
 
@@ -295,7 +295,7 @@ def check(case, status, hdrs, body, decided, dry_delta):
 
 
 def counters(env):
-    return env.stats("wasmcustom.vigil_")
+    return env.stats("vigil_")
 
 
 def vigil_log_lines(env, needles=()):
@@ -321,7 +321,7 @@ def run_file(f, doc, policy, up, work, base_id, res, verbose):
         return
     port = harness.free_port()
     config = {"static_resources": {
-        "listeners": [harness.listener("corpus", port, [harness.wasm_filter(json.dumps(policy), WASM)])],
+        "listeners": [harness.listener("corpus", port, [harness.vigil_filter(json.dumps(policy))])],
         "clusters": [harness.cluster("upstream", up.port)],
     }}
     env = harness.Envoy(config, work, base_id=base_id)

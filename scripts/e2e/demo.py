@@ -29,7 +29,7 @@ def main():
     keys.docs["/revocations"] = json.dumps({"version": 1, "jtis": []})
     port = harness.free_port()
     config = {"static_resources": {
-        "listeners": [harness.listener("demo", port, [harness.wasm_filter(json.dumps(policy), WASM)])],
+        "listeners": [harness.listener("demo", port, [harness.vigil_filter(json.dumps(policy))])],
         "clusters": [harness.cluster("upstream", up.port), harness.cluster("idp", keys.port)],
     }}
     envoy = harness.Envoy(config, work, base_id=int(os.environ.get("VIGIL_BASE_ID", "61")))

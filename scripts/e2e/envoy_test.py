@@ -104,7 +104,7 @@ def token_phase(res, case, base_config, work, up, keys, base_id, demo):
     }
     cfg = json.loads(json.dumps(base_config))
     port = harness.free_port()
-    cfg["static_resources"]["listeners"] = [harness.listener("auth", port, [harness.wasm_filter(json.dumps(policy), WASM)])]
+    cfg["static_resources"]["listeners"] = [harness.listener("auth", port, [harness.vigil_filter(json.dumps(policy))])]
     cfg["static_resources"]["clusters"].append(harness.cluster("nowhere", 9))
     env = harness.Envoy(cfg, work, base_id=base_id)
     env.start()
@@ -150,8 +150,8 @@ def token_phase(res, case, base_config, work, up, keys, base_id, demo):
         time.sleep(0.5)
         s = env.stats()
         res.check("jwks and token-cache counters", "GET /stats", 200,
-                  s.get("wasmcustom.vigil_jwks_fetch_ok", 0) >= 2 and s.get("wasmcustom.vigil_jwks_fetch_failed", 0) >= 1
-                  and s.get("wasmcustom.vigil_token_cache_hit", 0) >= 1, json.dumps(s))
+                  s.get("vigil_jwks_fetch_ok", 0) >= 2 and s.get("vigil_jwks_fetch_failed", 0) >= 1
+                  and s.get("vigil_token_cache_hit", 0) >= 1, json.dumps(s))
     finally:
         env.stop()
 
@@ -172,7 +172,7 @@ def zero_trust_phase(res, case, base_config, work, keys, base_id):
     }
     cfg = json.loads(json.dumps(base_config))
     port = harness.free_port()
-    cfg["static_resources"]["listeners"] = [harness.listener("zt", port, [harness.wasm_filter(json.dumps(policy), WASM)])]
+    cfg["static_resources"]["listeners"] = [harness.listener("zt", port, [harness.vigil_filter(json.dumps(policy))])]
     env = harness.Envoy(cfg, work, base_id=base_id)
     env.start()
     try:
@@ -220,8 +220,8 @@ def main():
     pj = json.dumps(POLICY)
     config = {"static_resources": {
         "listeners": [
-            harness.listener("plain", port, [harness.wasm_filter(pj, WASM)]),
-            harness.listener("mtls", mtls_port, [harness.wasm_filter(pj, WASM)],
+            harness.listener("plain", port, [harness.vigil_filter(pj)]),
+            harness.listener("mtls", mtls_port, [harness.vigil_filter(pj)],
                              tls={"cert": pki["cert"], "key": pki["key"], "ca": pki["ca"]}),
         ],
         "clusters": [harness.cluster("upstream", up.port), harness.cluster("keys", keys.port)],
@@ -270,7 +270,7 @@ def main():
                 return lambda st, h, b: None if json.loads(b)["path"] == path else f"upstream saw {json.loads(b)['path']}"
             case("query string kept for upstream", "GET", "/public/a?x=1", 200, check=upstream_saw("/public/a?x=1"))
             stats = envoy.stats()
-            ok = stats.get("wasmcustom.vigil_allowed", 0) >= 3 and stats.get("wasmcustom.vigil_denied", 0) >= 5
+            ok = stats.get("vigil_allowed", 0) >= 3 and stats.get("vigil_denied", 0) >= 5
             res.check("counters in /stats", "GET /stats", 200, ok, json.dumps(stats))
             prom = envoy.prometheus()
             res.check("counters in /stats/prometheus", "GET /stats/prometheus", 200, "vigil_denied" in prom)
@@ -280,7 +280,7 @@ def main():
             # An invalid policy must be refused by --mode validate with the precise error.
             bad = json.loads(json.dumps(config))
             bad["static_resources"]["listeners"] = [harness.listener(
-                "plain", port, [harness.wasm_filter(json.dumps({"authorizationPolicies": [{"name": "x", "action": "deny"}]}), WASM)])]
+                "plain", port, [harness.vigil_filter(json.dumps({"authorizationPolicies": [{"name": "x", "action": "deny"}]}))])]
             v = harness.Envoy(bad, work, base_id=envoy.base_id + 1)
             rc, out = v.validate()
             res.check("invalid policy refused by --mode validate", "envoy --mode validate", rc,
@@ -297,11 +297,15 @@ def main():
                                    capture_output=True, text=True, timeout=120)
                 res.check(f"examples/envoy/{name} loads (--mode validate)", "envoy --mode validate", r.returncode,
                           r.returncode == 0, (r.stdout + r.stderr).strip().splitlines()[-1][:100] if r.stdout + r.stderr else "")
-            # dry_run: decisions are made and logged, never enforced.
-            dry = dict(POLICY, mode="dry_run")
+            # dry_run: decisions are made and recorded, never enforced; the records go to Envoy's
+            # access log (decisionLog.to: accessLog), one JSON record per request.
+            dry = dict(POLICY, mode="dry_run", decisionLog={"to": "accessLog"})
             dcfg = json.loads(json.dumps(config))
             dport = harness.free_port()
-            dcfg["static_resources"]["listeners"] = [harness.listener("dry", dport, [harness.wasm_filter(json.dumps(dry), WASM)])]
+            alog = os.path.join(work, "access.log")
+            dcfg["static_resources"]["listeners"] = [harness.listener(
+                "dry", dport, [harness.vigil_filter(json.dumps(dry))],
+                access_logs=[harness.access_log(alog, "vigil " + harness.RECORD_FORMAT[harness.BUILD])])]
             denv = harness.Envoy(dcfg, work, base_id=envoy.base_id + 2)
             denv.start(concurrency=1)
             try:
@@ -309,7 +313,20 @@ def main():
                 time.sleep(0.5)
                 s = denv.stats()
                 res.check("dry_run counts what it would have denied", "GET /stats", 200,
-                          s.get("wasmcustom.vigil_dry_run_not_enforced", 0) >= 1, json.dumps(s))
+                          s.get("vigil_dry_run_not_enforced", 0) >= 1, json.dumps(s))
+                case("dry_run: an allowed request", "GET", "/public/x", 200, p=dport)
+                records, deadline = [], time.time() + 5
+                while len(records) < 2 and time.time() < deadline:
+                    time.sleep(0.2)
+                    try:
+                        records = [json.loads(ln[len("vigil "):]) for ln in open(alog).read().splitlines()
+                                   if ln.startswith("vigil {")]
+                    except (OSError, ValueError):
+                        records = []
+                want = [("deny", "/admin"), ("allow", "/public/x")]
+                got = [(r.get("decision"), r.get("path")) for r in records]
+                res.check("decision records in Envoy's access log", "access.log", len(records),
+                          got == want and all(r.get("dryRun") for r in records[:1]), json.dumps(got))
             finally:
                 denv.stop()
         token_phase(res, case, config, work, up, keys, envoy.base_id + 3, demo)

@@ -19,6 +19,16 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ENVOY = os.environ.get("VIGIL_ENVOY", os.path.join(ROOT, ".venv", "bin", "envoy"))
+# Which build of the filter the tests put in Envoy: `wasm` (dist/filter.wasm, proxy-wasm in V8)
+# or `native` (dist/libvigil.so, an Envoy dynamic module). Both are driven by the same tests.
+BUILD = os.environ.get("VIGIL_BUILD", "wasm")
+WASM = os.environ.get("VIGIL_WASM", os.path.join(ROOT, "dist", "filter.wasm"))
+NATIVE_DIR = os.environ.get("VIGIL_NATIVE_DIR", os.path.join(ROOT, "dist"))
+# The prefix of the filter's counters in /stats, per build.
+STATS_PREFIX = {"wasm": "wasmcustom.", "native": "dynamicmodulescustom."}
+# Where each build puts the decision record with `decisionLog.to: accessLog`, as an access-log
+# format operator.
+RECORD_FORMAT = {"wasm": "%FILTER_STATE(wasm.vigil_decision:PLAIN)%", "native": "%DYNAMIC_METADATA(vigil:decision)%"}
 
 
 def free_port():
@@ -124,7 +134,34 @@ def wasm_filter(policy_json, wasm):
     }
 
 
-def listener(name, port, http_filters, tls=None):
+def native_filter(policy_json):
+    """The filter as an Envoy dynamic module (libvigil.so from $ENVOY_DYNAMIC_MODULES_SEARCH_PATH)."""
+    return {
+        "name": "envoy.filters.http.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": "vigil"},
+            "filter_name": "vigil",
+            "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": policy_json},
+        },
+    }
+
+
+def vigil_filter(policy_json, build=None, wasm=None):
+    """The filter of the build under test (VIGIL_BUILD), configured with `policy_json`."""
+    if (build or BUILD) == "native":
+        return native_filter(policy_json)
+    return wasm_filter(policy_json, wasm or WASM)
+
+
+def access_log(path, fmt):
+    """A file access log writing `fmt` and a newline per request."""
+    return {"name": "envoy.access_loggers.file", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+        "path": path, "log_format": {"text_format_source": {"inline_string": fmt + "\n"}}}}
+
+
+def listener(name, port, http_filters, tls=None, access_logs=None):
     hcm = {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
@@ -134,6 +171,8 @@ def listener(name, port, http_filters, tls=None):
             "http_filters": http_filters + [{"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
         },
     }
+    if access_logs:
+        hcm["typed_config"]["access_log"] = access_logs
     chain = {"filters": [hcm]}
     if tls:
         chain["transport_socket"] = {
@@ -148,6 +187,13 @@ def listener(name, port, http_filters, tls=None):
             },
         }
     return {"name": name, "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}, "filter_chains": [chain]}
+
+
+def envoy_env():
+    """Envoy's environment: where it finds the dynamic module."""
+    env = dict(os.environ)
+    env["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = NATIVE_DIR
+    return env
 
 
 class Envoy:
@@ -168,14 +214,15 @@ class Envoy:
 
     def validate(self):
         r = subprocess.run([ENVOY, "--mode", "validate", "-c", self.cfg_path, "--base-id", str(self.base_id)],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=envoy_env())
         return r.returncode, r.stdout + r.stderr
 
     def start(self, concurrency=2):
         cmd = (f"'{ENVOY}' -c '{self.cfg_path}' --base-id {self.base_id} --concurrency {concurrency} "
-               f"--log-path '{self.log_path}' --file-flush-interval-msec 200 --component-log-level wasm:info "
+               f"--log-path '{self.log_path}' --file-flush-interval-msec 200 --component-log-level wasm:info,dynamic_modules:info "
                f"& echo $! > '{self.pid_path}'; wait")
-        self.wrapper = subprocess.Popen(["setsid", "bash", "-c", cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.wrapper = subprocess.Popen(["setsid", "bash", "-c", cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env=envoy_env())
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -209,11 +256,17 @@ class Envoy:
         except OSError:
             return ""
 
-    def stats(self, prefix="wasmcustom.vigil"):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats?filter={prefix}", timeout=5) as r:
+    def stats(self, prefix="vigil"):
+        """The filter's counters whose names start with `prefix`, keyed without the build's
+        stats prefix (`vigil_allowed`, whether Envoy shows wasmcustom.vigil_allowed or
+        dynamicmodulescustom.vigil_allowed)."""
+        full = STATS_PREFIX.get(BUILD, "") + prefix
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats?filter=^{full}", timeout=5) as r:
             out = {}
             for line in r.read().decode().splitlines():
                 k, _, v = line.partition(": ")
+                if k.startswith(STATS_PREFIX.get(BUILD, "")):
+                    k = k[len(STATS_PREFIX.get(BUILD, "")):]
                 out[k] = int(v) if v.isdigit() else v
             return out
 

@@ -100,7 +100,7 @@ def main():
     }
     cfg = {"static_resources": {"listeners": [], "clusters": [harness.cluster("upstream", up.port), harness.cluster("idp", idp.port)]}}
     port = harness.free_port()
-    cfg["static_resources"]["listeners"] = [harness.listener("oidc", port, [harness.wasm_filter(json.dumps(policy), WASM)])]
+    cfg["static_resources"]["listeners"] = [harness.listener("oidc", port, [harness.vigil_filter(json.dumps(policy))])]
     env = harness.Envoy(cfg, work, base_id=int(os.environ.get("VIGIL_OIDC_BASE_ID", "71")))
 
     def case(name, method, path, want, headers=(), check=None):
@@ -161,11 +161,11 @@ def main():
         # gets its connection refused: poll for it rather than guess a delay.
         deadline = time.time() + 8
         s = env.stats()
-        while s.get("wasmcustom.vigil_jwks_fetch_failed", 0) < 1 and time.time() < deadline:
+        while s.get("vigil_jwks_fetch_failed", 0) < 1 and time.time() < deadline:
             time.sleep(0.25)
             s = env.stats()
         res.check("discovery + JWKS fetch counters", "GET /stats", 200,
-                  s.get("wasmcustom.vigil_jwks_fetch_ok", 0) >= 3 and s.get("wasmcustom.vigil_jwks_fetch_failed", 0) >= 1,
+                  s.get("vigil_jwks_fetch_ok", 0) >= 3 and s.get("vigil_jwks_fetch_failed", 0) >= 1,
                   json.dumps({k: v for k, v in s.items() if "jwks" in k}))
     finally:
         env.stop()

@@ -98,6 +98,18 @@ pub struct DecisionLog {
     pub sample: u32,
     /// How refused requests (anything not allowed) are logged.
     pub denied: DeniedLog,
+    /// Where an adapter puts a record.
+    pub to: LogSink,
+}
+
+/// `decisionLog.to`: where an adapter puts a decision record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSink {
+    /// A `vigil decision {…}` line in the proxy's own log (the default).
+    Log,
+    /// The stream's metadata, for the proxy's access log to write (Envoy: dynamic metadata
+    /// `vigil` / `decision` natively, filter state `wasm.vigil_decision` in Wasm).
+    AccessLog,
 }
 
 /// `decisionLog.denied`.
@@ -116,6 +128,7 @@ impl Default for DecisionLog {
         DecisionLog {
             sample: 1,
             denied: DeniedLog::All,
+            to: LogSink::Log,
         }
     }
 }
@@ -135,7 +148,7 @@ impl DecisionLog {
         let Some(o) = o else {
             return Ok(DecisionLog::default());
         };
-        o.deny_unknown(&["description", "sample", "denied"])?;
+        o.deny_unknown(&["description", "sample", "denied", "to"])?;
         let sample = match o.raw("sample") {
             None => 1,
             Some(Value::String(s)) if s == "all" => 1,
@@ -173,7 +186,18 @@ impl DecisionLog {
                 ))
             }
         };
-        Ok(DecisionLog { sample, denied })
+        let to = match o.str("to")? {
+            None | Some("log") => LogSink::Log,
+            Some("accessLog") => LogSink::AccessLog,
+            Some(other) => {
+                return Err(PolicyError::new(
+                    ErrorCode::Invalid,
+                    o.at("to"),
+                    format!("expected `log` or `accessLog`, found {}", quote_str(other)),
+                ))
+            }
+        };
+        Ok(DecisionLog { sample, denied, to })
     }
 }
 

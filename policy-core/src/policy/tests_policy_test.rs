@@ -51,8 +51,14 @@ fn decision_log_sampling() {
         .unwrap()
         .decision_log;
     assert!(d.logs(1, true) && !d.logs(1, false));
+    assert_eq!(d.to, LogSink::Log);
+    let d = plan(r#"{"decisionLog": {"to": "accessLog"}}"#)
+        .unwrap()
+        .decision_log;
+    assert_eq!(d.to, LogSink::AccessLog);
     for (bad, at) in [
         (r#"{"decisionLog": {"sample": 0}}"#, "decisionLog.sample"),
+        (r#"{"decisionLog": {"to": "file"}}"#, "decisionLog.to"),
         (
             r#"{"decisionLog": {"sample": "most"}}"#,
             "decisionLog.sample",

@@ -1,4 +1,4 @@
-//! The proxy-wasm ABI 0.2.1 host calls the filter uses, wrapped once.
+//! The proxy-wasm ABI 0.2.1 host calls the filter uses, wrapped once (wasm32 only).
 //!
 //! The SDK's own wrappers `panic!` on any status they do not expect (and decode header names
 //! with `unwrap`); in Envoy a panic kills the worker's VM and, fail-closed, every later request
@@ -9,9 +9,8 @@
 
 use std::ptr::{null, null_mut};
 
-/// A proxy-wasm status code that is not `Ok`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status(pub u32);
+pub use crate::host::Status;
+use crate::host::{decode_map, encode_map, Pairs};
 
 /// Header maps.
 #[derive(Debug, Clone, Copy)]
@@ -29,13 +28,11 @@ pub enum Map {
 pub enum Buffer {
     /// The body of an HTTP call's response.
     CallResponseBody = 4,
-    /// The VM configuration.
-    VmConfiguration = 6,
     /// The plugin configuration.
     PluginConfiguration = 7,
 }
 
-/// Log levels.
+/// proxy-wasm log levels.
 #[derive(Debug, Clone, Copy)]
 #[repr(u32)]
 pub enum Level {
@@ -84,6 +81,12 @@ extern "C" {
         ret_data: *mut *mut u8,
         ret_size: *mut usize,
     ) -> u32;
+    fn proxy_set_property(
+        path: *const u8,
+        path_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_send_local_response(
         status: u32,
         details: *const u8,
@@ -112,9 +115,6 @@ extern "C" {
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, ret_id: *mut u32) -> u32;
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
 }
-
-/// Header pairs as raw bytes.
-pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
@@ -160,13 +160,6 @@ pub fn logs_at(level: Level) -> bool {
     }
 }
 
-/// The host clock, in Unix seconds.
-pub fn now_seconds() -> Result<i64, Status> {
-    let mut ns: u64 = 0;
-    status(unsafe { proxy_get_current_time_nanoseconds(&mut ns) })?;
-    Ok((ns / 1_000_000_000) as i64)
-}
-
 /// The host clock, in milliseconds.
 pub fn now_millis() -> Result<u64, Status> {
     let mut ns: u64 = 0;
@@ -188,62 +181,6 @@ pub fn buffer(which: Buffer, max: usize) -> Result<Vec<u8>, Status> {
         NOT_FOUND | EMPTY => Ok(Vec::new()),
         s => Err(Status(s)),
     }
-}
-
-/// Decodes the serialised map format: `u32 count, (u32 klen, u32 vlen)*, key\0 value\0 ...`.
-/// Malformed input is an error, never a panic.
-pub fn decode_map(bytes: &[u8]) -> Result<Pairs, Status> {
-    let bad = Status(3);
-    let word = |at: usize| -> Result<usize, Status> {
-        let b = bytes.get(at..at + 4).ok_or(bad)?;
-        let arr: [u8; 4] = b.try_into().map_err(|_| bad)?;
-        Ok(u32::from_le_bytes(arr) as usize)
-    };
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let count = word(0)?;
-    let mut p = count
-        .checked_mul(8)
-        .and_then(|n| n.checked_add(4))
-        .ok_or(bad)?;
-    if p > bytes.len() {
-        return Err(bad);
-    }
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let klen = word(4 + i * 8)?;
-        let vlen = word(8 + i * 8)?;
-        let key = bytes
-            .get(p..p.checked_add(klen).ok_or(bad)?)
-            .ok_or(bad)?
-            .to_vec();
-        p = p + klen + 1;
-        let value = bytes
-            .get(p..p.checked_add(vlen).ok_or(bad)?)
-            .ok_or(bad)?
-            .to_vec();
-        p = p + vlen + 1;
-        out.push((key, value));
-    }
-    Ok(out)
-}
-
-/// Encodes a map in the serialised format.
-pub fn encode_map(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
-    for (k, v) in pairs {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    }
-    for (k, v) in pairs {
-        out.extend_from_slice(k.as_bytes());
-        out.push(0);
-        out.extend_from_slice(v.as_bytes());
-        out.push(0);
-    }
-    out
 }
 
 /// Every pair of a header map, as raw bytes.
@@ -291,8 +228,7 @@ pub fn set_header(key: &str, value: &str) -> Result<(), Status> {
     })
 }
 
-/// A property (`["source", "address"]`), raw bytes.
-pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
+fn property_path(path: &[&str]) -> Vec<u8> {
     let mut serialized = Vec::new();
     for (i, part) in path.iter().enumerate() {
         if i > 0 {
@@ -300,6 +236,18 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
         }
         serialized.extend_from_slice(part.as_bytes());
     }
+    serialized
+}
+
+/// Sets a property of the stream (Envoy: filter state `wasm.<path>`).
+pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
+    let p = property_path(path);
+    status(unsafe { proxy_set_property(p.as_ptr(), p.len(), value.as_ptr(), value.len()) })
+}
+
+/// A property (`["source", "address"]`), raw bytes.
+pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
+    let serialized = property_path(path);
     let mut data = null_mut();
     let mut size = 0;
     match unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), &mut data, &mut size) }
@@ -388,7 +336,3 @@ pub fn define_counter(name: &str) -> Result<u32, Status> {
 pub fn increment(id: u32, by: i64) {
     let _ = unsafe { proxy_increment_metric(id, by) };
 }
-
-#[cfg(test)]
-#[path = "abi_test.rs"]
-mod tests;

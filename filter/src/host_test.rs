@@ -1,4 +1,4 @@
-//! Unit tests of `abi.rs`.
+//! Unit tests of `host.rs`.
 
 use super::*;
 
@@ -18,4 +18,12 @@ fn map_round_trip_and_malformed() {
     }
     assert!(decode_map(&[255, 255, 255, 255]).is_err());
     assert!(decode_map(&[1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0]).is_err());
+}
+
+#[test]
+fn counters_are_in_definition_order() {
+    for (i, c) in Counter::ALL.iter().enumerate() {
+        assert_eq!(c.index(), i);
+        assert!(c.name().starts_with("vigil_"));
+    }
 }

@@ -1,0 +1,524 @@
+//! The adapter, written once for every binding: configuration, the root's tick (key-set and
+//! revocation fetches), and the request path (check request, decision, enforcement, the
+//! paused refetch of an unknown `kid`). Bindings call these with their [`Host`] and
+//! [`Stream`] implementations and carry out the returned [`Action`].
+
+use crate::host::{Counter, Host, Level, Response, Stream};
+use crate::jwks::{Fetch, Keys, Progress};
+use crate::request;
+use crate::state::{Revocation, SharedBehavior, SharedRate};
+use policy_core::authenticate::TokenCache;
+use policy_core::policy::LogSink;
+use policy_core::{CheckRequest, Decision, Engine, Env, Outcome};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Verified tokens kept per worker.
+pub const TOKEN_CACHE_CAPACITY: usize = 4096;
+/// Root tick: how often shared key sets are looked at and fetches scheduled.
+pub const TICK_MS: u32 = 500;
+/// Largest configuration accepted (the core caps the document too).
+pub const MAX_CONFIG: usize = 16 << 20;
+
+/// What the binding does with the request after its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The request goes on (allowed, or dry run).
+    Continue,
+    /// The request is answered locally, or waits for a key refetch: stop iteration.
+    Pause,
+}
+
+/// Parses a configuration (the policy document, JSON) into an engine; the error is the
+/// precise message the proxy logs when it refuses the configuration.
+pub fn compile(bytes: &[u8]) -> Result<Engine, String> {
+    if bytes.len() > MAX_CONFIG {
+        return Err(format!(
+            "vigil: the configuration is {} bytes, more than {MAX_CONFIG}",
+            bytes.len()
+        ));
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| format!("vigil: policy is not UTF-8: {e}"))?;
+    Engine::from_json(text).map_err(|e| format!("vigil: invalid policy: {e} [{}]", e.code()))
+}
+
+fn count_outcome(host: &dyn Host, d: &Decision) {
+    host.count(
+        match d.outcome {
+            Outcome::Allow => Counter::Allowed,
+            Outcome::Deny => Counter::Denied,
+            Outcome::Unauthenticated => Counter::Unauthenticated,
+            Outcome::StepUp => Counter::StepUp,
+            Outcome::RateLimited => Counter::RateLimited,
+        },
+        1,
+    );
+    if d.dry_run && d.outcome != Outcome::Allow {
+        host.count(Counter::DryRunNotEnforced, 1);
+    }
+}
+
+fn count_fetch(host: &dyn Host, p: &Progress) {
+    match p {
+        Progress::Installed => host.count(Counter::JwksFetchOk, 1),
+        Progress::Failed(_) => host.count(Counter::JwksFetchFailed, 1),
+        Progress::Continued(..) => {}
+    }
+}
+
+/// The state of one worker (a Wasm VM, or a native worker thread) shared by its requests.
+#[derive(Debug)]
+pub struct Shared {
+    engine: Arc<Engine>,
+    /// The request headers the policy can read (the rest are never copied).
+    headers: policy_core::policy::HeaderNeeds,
+    /// The connection properties the policy can read.
+    properties: policy_core::policy::PropertyNeeds,
+    keys: Keys,
+    /// Revocations published in shared data (polled from the policy's feed, if any).
+    revocation: Revocation,
+    /// Verified tokens of this worker: the common case — the same token on many requests —
+    /// costs a hash and a lookup instead of a signature check.
+    token_cache: RefCell<TokenCache>,
+    /// Decisions made by this worker (for `decisionLog` sampling).
+    decisions: Cell<u64>,
+    /// When this worker last installed what other workers published (ms).
+    synced_ms: Cell<u64>,
+}
+
+impl Shared {
+    /// A worker's state for a compiled policy.
+    pub fn new(engine: Arc<Engine>) -> Shared {
+        let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
+        let revocation = Revocation::new(engine.plan().revocation_feed.as_ref());
+        Shared {
+            headers: engine.plan().header_needs(),
+            properties: engine.plan().property_needs(),
+            keys,
+            revocation,
+            engine,
+            token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
+            decisions: Cell::new(0),
+            synced_ms: Cell::new(0),
+        }
+    }
+
+    /// The tick period this policy needs (`None`: nothing to fetch or poll).
+    pub fn tick_ms(&self) -> Option<u32> {
+        let remotes = self.keys.remotes.borrow().len();
+        let poll = self.revocation.poll_ms();
+        if remotes == 0 && poll.is_none() {
+            return None;
+        }
+        Some(match poll {
+            Some(ms) => TICK_MS
+                .min(u32::try_from(ms / 2).unwrap_or(TICK_MS))
+                .max(50),
+            None => TICK_MS,
+        })
+    }
+
+    /// The compiled policy.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Installs key sets other workers published, at most once per tick period (for
+    /// bindings whose workers have no tick of their own).
+    pub fn sync_if_due(&self, host: &dyn Host, now_ms: u64) {
+        if now_ms >= self.synced_ms.get().saturating_add(u64::from(TICK_MS)) {
+            self.synced_ms.set(now_ms);
+            self.keys.sync(host);
+        }
+    }
+
+    fn decide(&self, host: &dyn Host, req: &CheckRequest, now: i64) -> Decision {
+        let keys = self.keys.store.borrow();
+        let rate = SharedRate::new(host);
+        let behavior = SharedBehavior::new(host);
+        self.revocation.sync(host);
+        let revocation = self.revocation.snapshot.borrow();
+        if let Some(why) = self
+            .revocation
+            .stale(u64::try_from(now).unwrap_or(0).saturating_mul(1000))
+        {
+            let mut d = Decision::new(
+                Outcome::Deny,
+                503,
+                "revocation_stale",
+                format!("revocations cannot be checked: {why}"),
+            );
+            d.response_headers.push(("retry-after".into(), "1".into()));
+            return d;
+        }
+        let env = Env {
+            now,
+            keys: Some(&keys),
+            revocation: Some(&revocation),
+            rate: Some(&rate),
+            behavior: Some(&behavior),
+            ..Env::default()
+        };
+        // Never re-entered (one callback at a time per worker), but never panic if it were.
+        let d = match self.token_cache.try_borrow_mut() {
+            Ok(mut cache) => {
+                let (h, m) = (cache.hits(), cache.misses());
+                let d = self.engine.decide_cached(req, &env, &mut cache);
+                host.count(Counter::TokenCacheHit, cache.hits().saturating_sub(h));
+                host.count(Counter::TokenCacheMiss, cache.misses().saturating_sub(m));
+                d
+            }
+            Err(_) => self.engine.decide(req, &env),
+        };
+        rate.store(&d.rate_updates);
+        behavior.store(d.behavior.as_ref());
+        d
+    }
+}
+
+/// The root context: owns the compiled policy and the scheduled fetches.
+#[derive(Debug, Default)]
+pub struct Root {
+    shared: Option<Rc<Shared>>,
+    fetches: BTreeMap<u32, Fetch>,
+}
+
+impl Root {
+    /// Installs a compiled policy; returns the tick period it needs, if any. The binding
+    /// sets the tick, then calls [`Root::on_tick`] once.
+    pub fn configure(&mut self, host: &dyn Host, engine: Arc<Engine>) -> Option<u32> {
+        let shared = Shared::new(engine);
+        let policies = shared.engine.plan().policies().count();
+        let remotes = shared.keys.remotes.borrow().len();
+        let tick = shared.tick_ms();
+        self.shared = Some(Rc::new(shared));
+        self.fetches.clear();
+        host.log(
+            Level::Info,
+            &format!(
+                "vigil: policy loaded ({policies} authorization policies, {remotes} remote key sets)"
+            ),
+        );
+        tick
+    }
+
+    /// The worker state requests of this root use (`None` before a policy is loaded).
+    pub fn shared(&self) -> Option<Rc<Shared>> {
+        self.shared.clone()
+    }
+
+    /// The tick: installs what other workers published, polls the revocation feed and
+    /// starts the key-set fetches that are due (one worker at a time, through a lease).
+    pub fn on_tick(&mut self, host: &dyn Host) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        shared.keys.sync(host);
+        let Ok(now) = host.now_ms() else {
+            return;
+        };
+        shared.synced_ms.set(now);
+        shared.revocation.sync(host);
+        shared.revocation.maybe_poll(host, now);
+        let n = shared.keys.remotes.borrow().len();
+        for i in 0..n {
+            let in_flight = self.fetches.values().any(|f| f.remote == i);
+            if in_flight || !shared.keys.due(i, now) || !shared.keys.take_lease(host, i, now) {
+                continue;
+            }
+            match shared.keys.start(host, i) {
+                Ok((token, fetch)) => {
+                    self.fetches.insert(token, fetch);
+                }
+                Err(e) => {
+                    host.count(Counter::JwksFetchFailed, 1);
+                    host.log(Level::Warn, &format!("vigil: {e}"));
+                }
+            }
+        }
+    }
+
+    /// The response to a call the root made.
+    pub fn on_call_response(&mut self, host: &dyn Host, token: u32, resp: &dyn Response) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let now = host.now_ms().unwrap_or(0);
+        let r = &shared.revocation;
+        if r.in_flight.get() == Some(token) {
+            if let Err(why) = r.on_response(host, resp, now) {
+                host.count(Counter::RevocationPollFailed, 1);
+                host.log(
+                    Level::Warn,
+                    &format!("vigil: revocation feed: {why}; keeping the last snapshot"),
+                );
+            } else {
+                host.count(Counter::RevocationPollOk, 1);
+            }
+            return;
+        }
+        let Some(fetch) = self.fetches.remove(&token) else {
+            return;
+        };
+        let p = shared.keys.on_response(host, &fetch, resp, now);
+        count_fetch(host, &p);
+        if let Progress::Continued(token, next) = p {
+            self.fetches.insert(token, next);
+        }
+    }
+}
+
+/// A request paused for a key refetch.
+#[derive(Debug)]
+struct Waiting {
+    token: u32,
+    fetch: Fetch,
+    req: CheckRequest,
+}
+
+/// One HTTP request.
+#[derive(Debug)]
+pub struct Http {
+    shared: Option<Rc<Shared>>,
+    waiting: Option<Waiting>,
+}
+
+fn deny(host: &dyn Host, stream: &dyn Stream, d: &Decision) {
+    let mut headers: Vec<(&str, &str)> = d
+        .response_headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    headers.push(("content-type", "application/json"));
+    headers.push(("cache-control", "no-store"));
+    let body = d.body();
+    if let Err(s) = stream.send_response(u32::from(d.status), &headers, body.as_bytes()) {
+        host.log(
+            Level::Error,
+            &format!("vigil: cannot send the local response (status {})", s.0),
+        );
+    }
+}
+
+fn forward(stream: &dyn Stream, d: &Decision) -> Result<(), crate::host::Status> {
+    for h in &d.remove_headers {
+        stream.remove_header(h)?;
+    }
+    for (k, v) in &d.upstream_headers {
+        stream.set_header(k, v)?;
+    }
+    Ok(())
+}
+
+impl Http {
+    /// A request of a root (`None`: no policy loaded, every request is refused with 503).
+    pub fn new(shared: Option<Rc<Shared>>) -> Http {
+        Http {
+            shared,
+            waiting: None,
+        }
+    }
+
+    /// Records and carries out a decision about `req` (`None`: the request could not be
+    /// read). Returns true when the request goes on.
+    fn enforce(
+        &self,
+        host: &dyn Host,
+        stream: &dyn Stream,
+        shared: &Shared,
+        decision: &Decision,
+        req: Option<&CheckRequest>,
+        now: i64,
+    ) -> bool {
+        count_outcome(host, decision);
+        let n = shared.decisions.get();
+        shared.decisions.set(n.wrapping_add(1));
+        let allowed = decision.outcome == Outcome::Allow;
+        let log = &shared.engine.plan().decision_log;
+        if log.logs(n, allowed) {
+            match log.to {
+                // The line is only rendered when the host keeps info lines.
+                LogSink::Log if host.logs_at(Level::Info) => host.log(
+                    Level::Info,
+                    &format!("vigil decision {}", decision.to_json()),
+                ),
+                LogSink::Log => {}
+                LogSink::AccessLog => {
+                    let unread = CheckRequest::default();
+                    let record = decision.record(req.unwrap_or(&unread), now, None);
+                    if let Err(s) = stream.record(&record) {
+                        host.log(
+                            Level::Warn,
+                            &format!("vigil: cannot store the decision record (status {})", s.0),
+                        );
+                    }
+                }
+            }
+        }
+        if !decision.forwards() {
+            deny(host, stream, decision);
+            return false;
+        }
+        match forward(stream, decision) {
+            Ok(()) => true,
+            Err(e) => {
+                host.count(Counter::Errors, 1);
+                host.log(
+                    Level::Error,
+                    &format!("vigil: cannot rewrite headers (status {}); denying", e.0),
+                );
+                deny(
+                    host,
+                    stream,
+                    &Decision::new(
+                        Outcome::Deny,
+                        503,
+                        "host_error",
+                        "the request could not be forwarded",
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// When the token's issuer lacks keys or the token's `kid`: starts one refetch (per
+    /// cooldown, across workers) and keeps the request waiting for it.
+    fn try_refetch(
+        &mut self,
+        host: &dyn Host,
+        shared: &Shared,
+        decision: &Decision,
+        req: &CheckRequest,
+    ) -> bool {
+        let Some(issuer) = &decision.key_refetch else {
+            return false;
+        };
+        let Some(i) = shared.keys.remote_of(issuer) else {
+            return false;
+        };
+        let Ok(now) = host.now_ms() else {
+            return false;
+        };
+        if !shared.keys.take_refetch(host, i, now) {
+            return false;
+        }
+        match shared.keys.start(host, i) {
+            Ok((token, fetch)) => {
+                self.waiting = Some(Waiting {
+                    token,
+                    fetch,
+                    req: req.clone(),
+                });
+                true
+            }
+            Err(e) => {
+                host.count(Counter::JwksFetchFailed, 1);
+                host.log(Level::Warn, &format!("vigil: {e}"));
+                false
+            }
+        }
+    }
+
+    /// The request's headers arrived: decide.
+    pub fn on_request_headers(&mut self, host: &dyn Host, stream: &dyn Stream) -> Action {
+        let Some(shared) = self.shared.clone() else {
+            deny(
+                host,
+                stream,
+                &Decision::new(
+                    Outcome::Deny,
+                    503,
+                    "not_configured",
+                    "the policy is not loaded",
+                ),
+            );
+            return Action::Pause;
+        };
+        let (req, now_ms) = match (
+            request::read(stream, &shared.headers, shared.properties),
+            host.now_ms(),
+        ) {
+            (Ok(req), Ok(now)) => (req, now),
+            (Err(e), _) | (_, Err(e)) => {
+                host.count(Counter::Errors, 1);
+                host.log(
+                    Level::Error,
+                    &format!("vigil: host call failed (status {}); denying", e.0),
+                );
+                let d = Decision::new(
+                    Outcome::Deny,
+                    503,
+                    "host_error",
+                    "the request could not be read",
+                );
+                let now = host.now_ms().map_or(0, |ms| (ms / 1000) as i64);
+                self.enforce(host, stream, &shared, &d, None, now);
+                return Action::Pause;
+            }
+        };
+        let now = (now_ms / 1000) as i64;
+        let mut decision = shared.decide(host, &req, now);
+        // Keys another worker fetched since our last sync: install them and decide again.
+        if decision.key_refetch.is_some() && shared.keys.sync(host) > 0 {
+            decision = shared.decide(host, &req, now);
+        }
+        if !decision.forwards() && self.try_refetch(host, &shared, &decision, &req) {
+            return Action::Pause;
+        }
+        if self.enforce(host, stream, &shared, &decision, Some(&req), now) {
+            Action::Continue
+        } else {
+            Action::Pause
+        }
+    }
+
+    /// The response to this request's refetch: install the keys, decide, resume or answer.
+    pub fn on_call_response(
+        &mut self,
+        host: &dyn Host,
+        stream: &dyn Stream,
+        token: u32,
+        resp: &dyn Response,
+    ) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let Some(w) = self.waiting.take() else {
+            return;
+        };
+        if w.token != token {
+            self.waiting = Some(w);
+            return;
+        }
+        let now_ms = host.now_ms().unwrap_or(0);
+        let progress = shared.keys.on_response(host, &w.fetch, resp, now_ms);
+        count_fetch(host, &progress);
+        if let Progress::Continued(next, fetch) = progress {
+            self.waiting = Some(Waiting {
+                token: next,
+                fetch,
+                req: w.req,
+            });
+            return;
+        }
+        let now = (now_ms / 1000) as i64;
+        let decision = shared.decide(host, &w.req, now);
+        if self.enforce(host, stream, &shared, &decision, Some(&w.req), now) {
+            if let Err(s) = stream.resume() {
+                host.log(
+                    Level::Error,
+                    &format!("vigil: cannot resume the request (status {})", s.0),
+                );
+            }
+        }
+    }
+
+    /// Whether the request waits for a call (the binding keeps it paused).
+    pub fn waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+}
