@@ -522,3 +522,7 @@ impl Http {
         self.waiting.is_some()
     }
 }
+
+#[cfg(test)]
+#[path = "adapter_test.rs"]
+mod tests;

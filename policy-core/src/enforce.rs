@@ -244,9 +244,35 @@ impl Decision {
         Value::Object(m)
     }
 
-    /// Compact JSON.
+    /// `decision`, `status`, `code`, `reason`, `policy`, `rule`: in both JSON forms.
+    fn write_outcome(&self, o: &mut Obj<'_>) {
+        o.str("decision", self.outcome.as_str());
+        o.int("status", i64::from(self.status));
+        o.str("code", &self.code);
+        o.str("reason", &self.reason);
+        o.opt("policy", self.policy.as_deref());
+        o.opt_int("rule", self.rule.map(|r| r as i64));
+    }
+
+    /// Compact JSON: the same text as `to_value().to_json()`, written directly (it is
+    /// rendered for every logged decision).
     pub fn to_json(&self) -> String {
-        self.to_value().to_json()
+        let mut out = String::with_capacity(256);
+        let mut o = Obj::new(&mut out);
+        self.write_outcome(&mut o);
+        o.opt("principal", self.principal.as_deref());
+        o.opt_value(
+            "resource",
+            self.resource.as_ref().map(ResourceRef::to_value),
+        );
+        o.opt_value("trust", self.trust.as_ref().map(TrustReport::to_value));
+        o.headers("responseHeaders", &self.response_headers);
+        o.headers("upstreamHeaders", &self.upstream_headers);
+        o.strs("removeHeaders", &self.remove_headers);
+        o.strs("audit", &self.audit);
+        o.bool("dryRun", self.dry_run);
+        o.end();
+        out
     }
 
     /// The decision record (design §2.6): one JSON line for logs, never a token or a secret.
@@ -257,6 +283,49 @@ impl Decision {
     /// query (a query may carry a token); no header value other than the request id is
     /// written. `request_id` defaults to the request's `x-request-id` header.
     pub fn record(&self, req: &CheckRequest, now: i64, request_id: Option<&str>) -> String {
+        let rid = request_id.or_else(|| {
+            let mut ids = req.header_values("x-request-id");
+            match (ids.next(), ids.next()) {
+                (Some(v), None) if v.len() <= 200 && !v.chars().any(char::is_control) => Some(v),
+                _ => None,
+            }
+        });
+        let mut out = String::with_capacity(384);
+        let mut o = Obj::new(&mut out);
+        o.int("time", now);
+        o.key("timestamp");
+        o.out.push('"');
+        write_rfc3339(now, o.out);
+        o.out.push('"');
+        o.opt("requestId", rid);
+        o.str("method", cut(&req.method, 32));
+        o.str("host", cut(&req.host, 256));
+        let path = req.path.split(['?', '#']).next().unwrap_or("");
+        o.str("path", cut(path, 2048));
+        o.opt("sourcePrincipal", req.source.principal.as_deref());
+        o.opt("remoteAddress", req.source.address.as_deref());
+        o.opt("principal", self.principal.as_deref());
+        o.opt_value(
+            "resource",
+            self.resource.as_ref().map(ResourceRef::to_value),
+        );
+        self.write_outcome(&mut o);
+        o.opt_value("trust", self.trust.as_ref().map(TrustReport::to_value));
+        o.strs("audit", &self.audit);
+        o.bool("dryRun", self.dry_run);
+        o.end();
+        out
+    }
+
+    /// [`Decision::record`] through a `Value` tree: the reference the direct writer is
+    /// tested against.
+    #[cfg(test)]
+    pub(crate) fn record_value(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        request_id: Option<&str>,
+    ) -> String {
         let mut m = Map::new();
         m.insert("time", Value::from(now));
         m.insert("timestamp", Value::from(rfc3339(now).as_str()));
@@ -268,10 +337,10 @@ impl Decision {
             }
         });
         m.insert("requestId", opt(rid));
-        m.insert("method", Value::from(cut(&req.method, 32).as_str()));
-        m.insert("host", Value::from(cut(&req.host, 256).as_str()));
+        m.insert("method", Value::from(cut(&req.method, 32)));
+        m.insert("host", Value::from(cut(&req.host, 256)));
         let path = req.path.split(['?', '#']).next().unwrap_or("");
-        m.insert("path", Value::from(cut(path, 2048).as_str()));
+        m.insert("path", Value::from(cut(path, 2048)));
         m.insert("sourcePrincipal", opt(req.source.principal.as_deref()));
         m.insert("remoteAddress", opt(req.source.address.as_deref()));
         m.insert("principal", opt(self.principal.as_deref()));
@@ -315,12 +384,118 @@ impl Decision {
     }
 }
 
-fn cut(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+/// The first `max` characters of `s`.
+fn cut(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
+/// A JSON object written straight into a string (keys are ASCII literals).
+struct Obj<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut String) -> Obj<'a> {
+        out.push('{');
+        Obj { out, first: true }
+    }
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+    }
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_str(v, self.out);
+    }
+    fn opt(&mut self, k: &str, v: Option<&str>) {
+        self.key(k);
+        match v {
+            Some(v) => write_str(v, self.out),
+            None => self.out.push_str("null"),
+        }
+    }
+    fn int(&mut self, k: &str, v: i64) {
+        self.key(k);
+        let _ = core::fmt::write(self.out, format_args!("{v}"));
+    }
+    fn opt_int(&mut self, k: &str, v: Option<i64>) {
+        match v {
+            Some(v) => self.int(k, v),
+            None => {
+                self.key(k);
+                self.out.push_str("null");
+            }
+        }
+    }
+    fn bool(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.out.push_str(if v { "true" } else { "false" });
+    }
+    fn opt_value(&mut self, k: &str, v: Option<Value>) {
+        self.key(k);
+        match v {
+            Some(v) => v.write_json(self.out),
+            None => self.out.push_str("null"),
+        }
+    }
+    fn strs(&mut self, k: &str, items: &[String]) {
+        self.key(k);
+        self.out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_str(item, self.out);
+        }
+        self.out.push(']');
+    }
+    /// Headers as an object; a repeated name keeps its first place and its last value, as
+    /// [`Map::insert`] does.
+    fn headers(&mut self, k: &str, h: &[(String, String)]) {
+        self.key(k);
+        self.out.push('{');
+        let mut first = true;
+        for (i, (name, _)) in h.iter().enumerate() {
+            if h.iter().take(i).any(|(n, _)| n == name) {
+                continue;
+            }
+            let value = h
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, v)| v.as_str());
+            if !first {
+                self.out.push(',');
+            }
+            first = false;
+            write_str(name, self.out);
+            self.out.push(':');
+            write_str(value, self.out);
+        }
+        self.out.push('}');
+    }
+    fn end(self) {
+        self.out.push('}');
+    }
 }
 
 /// `2023-11-14T22:13:20Z` for Unix seconds (proleptic Gregorian, UTC).
 pub fn rfc3339(t: i64) -> String {
+    let mut out = String::with_capacity(20);
+    write_rfc3339(t, &mut out);
+    out
+}
+
+fn write_rfc3339(t: i64, out: &mut String) {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.
@@ -333,12 +508,15 @@ pub fn rfc3339(t: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let _ = core::fmt::write(
+        out,
+        format_args!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        ),
+    );
 }
 
 /// The RFC 9470 step-up challenge: `Bearer realm="…", error="insufficient_user_authentication",
@@ -413,6 +591,109 @@ pub fn bearer_error(realm: &str, error: &str, description: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct writers of `to_json` and `record` against the `Value` tree they replace,
+    /// on random decisions: strings with quotes, backslashes, control characters, U+2028,
+    /// multi-byte characters and long runs (the record cuts method/host/path), repeated
+    /// header names, every optional field present and absent.
+    #[test]
+    fn direct_json_writers_match_the_value_tree() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces = [
+            "a", "\"", "\\", "\n", "\u{1}", "\u{2028}", "é", "💥", "/", "?q", "#f", " ",
+        ];
+        let text = |max: u64, next: &mut dyn FnMut() -> u64| -> String {
+            let n = next() % max;
+            (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect()
+        };
+        for i in 0..3000 {
+            let outcome = [
+                Outcome::Allow,
+                Outcome::Deny,
+                Outcome::Unauthenticated,
+                Outcome::StepUp,
+                Outcome::RateLimited,
+            ][i % 5];
+            let mut d = Decision::new(
+                outcome,
+                (next() % 600) as u16,
+                &text(8, &mut next),
+                text(20, &mut next),
+            );
+            let some = |next: &mut dyn FnMut() -> u64| next().is_multiple_of(2);
+            if some(&mut next) {
+                d.policy = Some(text(10, &mut next));
+            }
+            if some(&mut next) {
+                d.rule = Some((next() % 5) as usize);
+            }
+            if some(&mut next) {
+                d.principal = Some(text(10, &mut next));
+            }
+            if some(&mut next) {
+                d.resource = Some(ResourceRef {
+                    name: text(6, &mut next),
+                    classification: text(6, &mut next),
+                });
+            }
+            if some(&mut next) {
+                d.trust = Some(TrustReport {
+                    score: (next() % 101) as u8,
+                    minimum: some(&mut next).then(|| (next() % 101) as u8),
+                    risks: (0..next() % 3)
+                        .map(|_| FiredRisk {
+                            name: text(6, &mut next),
+                            weight: (next() % 100) as u8,
+                        })
+                        .collect(),
+                });
+            }
+            for _ in 0..next() % 4 {
+                let name = ["x-a", "x-b", "retry-after"][(next() % 3) as usize].to_string();
+                d.response_headers.push((name.clone(), text(6, &mut next)));
+                d.upstream_headers.push((name, text(6, &mut next)));
+            }
+            for _ in 0..next() % 3 {
+                d.remove_headers.push(text(5, &mut next));
+                d.audit.push(text(5, &mut next));
+            }
+            d.dry_run = some(&mut next);
+            assert_eq!(d.to_json(), d.to_value().to_json(), "case {i}");
+            let long = |next: &mut dyn FnMut() -> u64| {
+                if next().is_multiple_of(4) {
+                    "é".repeat(2100)
+                } else {
+                    String::new()
+                }
+            };
+            let mut req = CheckRequest::new(
+                &(text(6, &mut next) + &long(&mut next)),
+                &(text(12, &mut next) + &long(&mut next)),
+                &(text(6, &mut next) + &long(&mut next)),
+            );
+            if some(&mut next) {
+                req.headers
+                    .push(("x-request-id".into(), text(8, &mut next)));
+            }
+            req.source.principal = some(&mut next).then(|| text(8, &mut next));
+            req.source.address = some(&mut next).then(|| text(8, &mut next));
+            let now = (next() % 4_000_000_000) as i64 - 1_000_000_000;
+            let rid = some(&mut next).then(|| text(6, &mut next));
+            assert_eq!(
+                d.record(&req, now, rid.as_deref()),
+                d.record_value(&req, now, rid.as_deref()),
+                "case {i}"
+            );
+        }
+    }
 
     #[test]
     fn json_shape() {

@@ -163,6 +163,11 @@ impl Value {
             Value::Object(_) => "object",
         }
     }
+    /// Appends the compact JSON to `out`.
+    pub fn write_json(&self, out: &mut String) {
+        write_value(self, out);
+    }
+
     /// Serialises to compact JSON.
     pub fn to_json(&self) -> String {
         let mut out = String::new();

@@ -444,7 +444,11 @@ def write(results, out):
                   "token per request from a set larger than the filter's cache (every request verifies); "
                   "`vigil-forged` / `jwt_authn+rbac-forged`: the same distinct tokens with one signature "
                   "character changed (well-formed, right kid: every request verifies and is refused); "
-                  "`vigil+sampled-log`: decision records sampled (see docs/filter.md).\n")
+                  "`vigil+sampled-log`: decision records sampled (see docs/filter.md); "
+                  "`vigil-native*`: the same policy in `dist/libvigil.so`, the Envoy dynamic module "
+                  "(`vigil-native`: every decision recorded through Envoy's access log; `-nolog`: no "
+                  "record); `+accesslog`: a file access log writing the decision record (Vigil) or "
+                  "the verified claims (jwt_authn).\n")
         vig = next((es[k]["us_per_req"] for k in es if k in ("vigil", "vigil cached", "vigil_cached")), None)
         nat = es.get("jwt_authn+rbac+cache", {}).get("us_per_req")
         if vig and nat:
@@ -457,6 +461,18 @@ def write(results, out):
             if a and b:
                 targets.append([f"Envoy: {what}, `{ours}` ≤ 2× `{theirs}`, CPU/request",
                                 f"{a:.1f} vs {b:.1f} µs ({a / b:.2f}×)", "met" if a <= 2 * b else "**not met**"])
+        for ours, theirs, what in (("vigil-native", "jwt_authn+rbac+cache+accesslog",
+                                    "native module, cached token, decision record in the access log"),
+                                   ("vigil-native", "jwt_authn+rbac+cache",
+                                    "native module, cached token + record, against the pair without a log"),
+                                   ("vigil-native-verify", "jwt_authn+rbac",
+                                    "native module, every request a new RS256 token"),
+                                   ("vigil-native-forged", "jwt_authn+rbac-forged",
+                                    "native module, every request a forged signature")):
+            a, b = es.get(ours, {}).get("us_per_req"), es.get(theirs, {}).get("us_per_req")
+            if a and b:
+                targets.append([f"Envoy: {what}, `{ours}` ≤ 1× `{theirs}`, CPU/request",
+                                f"{a:.1f} vs {b:.1f} µs ({a / b:.2f}×)", "met" if a <= b else "**not met**"])
     else:
         md.append(f"Not measured: {results['not_measured'].get('envoy', 'unknown')}.\n")
 

@@ -19,15 +19,26 @@ in rounds within one run:
                         each) whose signature is wrong: the cost of an attacker who makes the
                         proxy verify (every request is a 401)
   jwt_authn+rbac-forged the same tokens against jwt_authn + RBAC (no cache)
+  vigil-native          dist/libvigil.so (the Envoy dynamic module) with the policy of `vigil`,
+                        the same token (cache hits), every decision recorded in Envoy's access
+                        log (decisionLog.to: accessLog, a file access log writing the record)
+  vigil-native-nolog    the same with no decision record (the record's own cost is the difference)
+  vigil-native-verify   the module verifying every request (the tokens of `vigil-verify`)
+  vigil-native-forged   the module against the forged tokens
+  vigil+accesslog       filter.wasm with the record in the access log, as `vigil-native`
+  jwt_authn+rbac+cache+accesslog  the cached pair with a file access log writing the verified
+                        claims (%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_payload)%):
+                        the peer's own per-request record, beside `vigil-native`
 Reports, per config, the median over rounds of Envoy CPU µs per request (utime+stime from
 /proc/PID/stat), requests/s, p50/p99 latency (wrk) and Envoy's resident memory after the run
 (VmRSS). Numbers are never asserted.
 
-Usage: bench_envoy.py [--rounds N] [--seconds S] [--quick] [--json] [--baseline-wasm PATH]
+Usage: bench_envoy.py [--rounds N] [--seconds S] [--quick] [--json] [--baseline-wasm PATH] [--only A,B]
   --quick          1 round of 3 s per config (under 90 s in all)
   --json           print one JSON document on stdout (the table goes to stderr)
   --baseline-wasm  also run `vigil` and `vigil-verify` with another build of the filter
                    (before/after comparisons in one interleaved run)
+  --only           only these configs (comma-separated names)
 Needs wrk (scripts/setup installs it) and the fixtures binary (target/debug/vigil-fixtures).
 """
 
@@ -55,8 +66,8 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def direct_listener(name, port, filters):
-    lst = harness.listener(name, port, filters)
+def direct_listener(name, port, filters, access_logs=None):
+    lst = harness.listener(name, port, filters, access_logs=access_logs)
     hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
     hcm["route_config"]["virtual_hosts"][0]["routes"] = [
         {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]
@@ -94,7 +105,16 @@ def configs(jwks, baseline=None):
     # The proxy-wasm floor: the filter with nothing to check (no token, default ALLOW, no
     # decision log): what any Wasm filter costs in this Envoy before doing anything.
     floor = {"defaultAction": "ALLOW", "decisionLog": {"sample": "none", "denied": "none"}}
-    # name: (filters, tokens: "same" or "unique")
+    to_access_log = dict(vigil_policy, decisionLog={"to": "accessLog"})
+    no_log = dict(vigil_policy, decisionLog={"sample": "none", "denied": "none"})
+
+    def wasm(policy):
+        return [harness.vigil_filter(json.dumps(policy), build="wasm")]
+
+    def module(policy):
+        return [harness.vigil_filter(json.dumps(policy), build="native")]
+
+    # name: (filters, tokens: "same", "unique" or "forged"[, access-log format])
     extra = {}
     if baseline:
         # Another build of the filter (e.g. main's), for before/after in one interleaved run.
@@ -102,14 +122,21 @@ def configs(jwks, baseline=None):
                  "vigil-verify@baseline": ([harness.wasm_filter(json.dumps(vigil_policy), baseline)], "unique")}
     return extra | {
         "none": ([], "same"),
-        "vigil": ([harness.vigil_filter(json.dumps(vigil_policy))], "same"),
-        "vigil+sampled-log": ([harness.vigil_filter(json.dumps(sampled))], "same"),
-        "vigil-floor": ([harness.vigil_filter(json.dumps(floor))], "same"),
-        "vigil-verify": ([harness.vigil_filter(json.dumps(vigil_policy))], "unique"),
+        "vigil": (wasm(vigil_policy), "same"),
+        "vigil+sampled-log": (wasm(sampled), "same"),
+        "vigil+accesslog": (wasm(to_access_log), "same", harness.RECORD_FORMAT["wasm"]),
+        "vigil-floor": (wasm(floor), "same"),
+        "vigil-verify": (wasm(vigil_policy), "unique"),
         "jwt_authn+rbac": (native(False), "same"),
         "jwt_authn+rbac+cache": (native(True), "same"),
-        "vigil-forged": ([harness.vigil_filter(json.dumps(vigil_policy))], "forged"),
+        "jwt_authn+rbac+cache+accesslog": (native(True), "same",
+                                           "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_payload)%"),
+        "vigil-forged": (wasm(vigil_policy), "forged"),
         "jwt_authn+rbac-forged": (native(False), "forged"),
+        "vigil-native": (module(to_access_log), "same", harness.RECORD_FORMAT["native"]),
+        "vigil-native-nolog": (module(no_log), "same"),
+        "vigil-native-verify": (module(no_log), "unique"),
+        "vigil-native-forged": (module(no_log), "forged"),
     }
 
 
@@ -204,6 +231,19 @@ def forge(tok):
     return f"{head}.{sig[:i]}{c}{sig[i + 1:]}"
 
 
+def stats_of(env, name):
+    """The filter's counters, for either build (`vigil-native*` configs run the module)."""
+    if not name.startswith("vigil"):
+        return {}
+    prefix = harness.STATS_PREFIX["native" if name.startswith("vigil-native") else "wasm"]
+    with harness.urllib.request.urlopen(f"http://127.0.0.1:{env.admin}/stats?filter=^{prefix}vigil", timeout=5) as r:
+        out = {}
+        for line in r.read().decode().splitlines():
+            k, _, v = line.partition(": ")
+            out[k[len(prefix):]] = int(v) if v.isdigit() else v
+        return out
+
+
 def main():
     quick = "--quick" in sys.argv
     as_json = "--json" in sys.argv
@@ -224,17 +264,20 @@ def main():
     unique = wrk_script(toks)
     scripts = {"same": same, "unique": unique, "forged": wrk_script([forge(t) for t in toks])}
     work = tempfile.mkdtemp(prefix="vigil-bench-")
-    results = {name: [] for name in configs(jwks, baseline)}
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
+    chosen = {k: v for k, v in configs(jwks, baseline).items() if only is None or k in only}
+    results = {name: [] for name in chosen}
     for r in range(rounds):
-        for i, (name, (filters, tokens)) in enumerate(configs(jwks, baseline).items()):
+        for i, (name, (filters, tokens, *record)) in enumerate(chosen.items()):
             port = harness.free_port()
-            cfg = {"static_resources": {"listeners": [direct_listener(name, port, filters)], "clusters": []}}
+            logs = [harness.access_log(os.path.join(work, f"{name}.access.log"), record[0])] if record else None
+            cfg = {"static_resources": {"listeners": [direct_listener(name, port, filters, logs)], "clusters": []}}
             env = harness.Envoy(cfg, work, base_id=300 + i)
             env.start(concurrency=1)
             try:
                 subprocess.run(["taskset", "-pc", "0", str(env.pid)], capture_output=True)
                 warm, _, _ = run_wrk(port, scripts[tokens], 1)  # warm-up (VM start, caches)
-                stats0 = env.stats() if name.startswith("vigil") else {}
+                stats0 = stats_of(env, name)
                 c0 = cpu_seconds(env.pid)
                 reqs, bad, lat = run_wrk(port, scripts[tokens], seconds, offset=warm)
                 cpu = cpu_seconds(env.pid) - c0
@@ -242,7 +285,7 @@ def main():
                        "p50_ms": to_ms(lat.get("50")), "p99_ms": to_ms(lat.get("99")), "non2xx": bad,
                        "rss_kb": rss_kb(env.pid)}
                 if name.startswith("vigil"):
-                    stats = env.stats()
+                    stats = stats_of(env, name)
                     d = {k: stats.get(k, 0) - stats0.get(k, 0) for k in
                          ("vigil_token_cache_hit", "vigil_token_cache_miss")}
                     hits, misses = d["vigil_token_cache_hit"], d["vigil_token_cache_miss"]
@@ -257,19 +300,26 @@ def main():
         summary[name] = {"us_per_req": med("us_per_req"), "rps": med("rps"), "p50_ms": med("p50_ms"),
                          "p99_ms": med("p99_ms"), "rss_kb": med("rss_kb"),
                          "non2xx": sum(x["non2xx"] for x in rs), "cache_hits": med("cache_hits")}
-    print(f"{'config':<22} {'CPU µs/req':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'cache hits':>10}  non-2xx",
+    print(f"{'config':<30} {'CPU µs/req':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'cache hits':>10}  non-2xx",
           file=table)
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for name, m in summary.items():
-        print(f"{name:<22} {fmt(m['us_per_req'], '11.1f')} {fmt(m['rps'], '8.0f')} {fmt(m['p50_ms'], '8.2f')} "
+        print(f"{name:<30} {fmt(m['us_per_req'], '11.1f')} {fmt(m['rps'], '8.0f')} {fmt(m['p50_ms'], '8.2f')} "
               f"{fmt(m['p99_ms'], '8.2f')} {fmt(m['rss_kb'] and m['rss_kb'] / 1024, '8.1f')} "
               f"{fmt(m['cache_hits'], '10.3f')}  {m['non2xx']}", file=table)
-    ratio = summary["vigil"]["us_per_req"] / summary["jwt_authn+rbac+cache"]["us_per_req"]
-    print(f"vigil / jwt_authn+rbac+cache CPU ratio: {ratio:.2f} (target ≤ 1.00)", file=table)
-    ratios = {"ratio_vigil_to_native_cached": ratio}
+    ratios = {}
+    if "vigil" in summary and "jwt_authn+rbac+cache" in summary:
+        ratio = summary["vigil"]["us_per_req"] / summary["jwt_authn+rbac+cache"]["us_per_req"]
+        print(f"vigil / jwt_authn+rbac+cache CPU ratio: {ratio:.2f} (target ≤ 1.00)", file=table)
+        ratios["ratio_vigil_to_native_cached"] = ratio
     for ours, theirs, target in (("vigil-verify", "jwt_authn+rbac", 2.0),
-                                 ("vigil-forged", "jwt_authn+rbac-forged", 2.0)):
-        a, b = summary[ours]["us_per_req"], summary[theirs]["us_per_req"]
+                                 ("vigil-forged", "jwt_authn+rbac-forged", 2.0),
+                                 ("vigil-native", "jwt_authn+rbac+cache", 1.0),
+                                 ("vigil-native", "jwt_authn+rbac+cache+accesslog", 1.0),
+                                 ("vigil-native-nolog", "jwt_authn+rbac+cache", 1.0),
+                                 ("vigil-native-verify", "jwt_authn+rbac", 1.0),
+                                 ("vigil-native-forged", "jwt_authn+rbac-forged", 1.0)):
+        a, b = (summary.get(ours) or {}).get("us_per_req"), (summary.get(theirs) or {}).get("us_per_req")
         if a and b:
             ratios[f"ratio_{ours}_to_{theirs}"] = a / b
             print(f"{ours} / {theirs} CPU ratio: {a / b:.2f} (target ≤ {target:.2f})", file=table)

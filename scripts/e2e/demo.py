@@ -33,7 +33,8 @@ def main():
         "clusters": [harness.cluster("upstream", up.port), harness.cluster("idp", keys.port)],
     }}
     envoy = harness.Envoy(config, work, base_id=int(os.environ.get("VIGIL_BASE_ID", "61")))
-    print(f"demo: starting Envoy (dist/filter.wasm) on 127.0.0.1:{port}, upstream :{up.port}, key server :{keys.port}")
+    artefact = "dist/libvigil.so, the dynamic module" if harness.BUILD == "native" else "dist/filter.wasm"
+    print(f"demo: starting Envoy ({artefact}) on 127.0.0.1:{port}, upstream :{up.port}, key server :{keys.port}")
     envoy.start(concurrency=1)
     alice = token("alice", claims={"roles": ["viewer"], "acr": "pwd"})
     alice_mfa = token("alice", claims={"roles": ["viewer"], "acr": "mfa"})

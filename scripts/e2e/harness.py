@@ -28,7 +28,7 @@ NATIVE_DIR = os.environ.get("VIGIL_NATIVE_DIR", os.path.join(ROOT, "dist"))
 STATS_PREFIX = {"wasm": "wasmcustom.", "native": "dynamicmodulescustom."}
 # Where each build puts the decision record with `decisionLog.to: accessLog`, as an access-log
 # format operator.
-RECORD_FORMAT = {"wasm": "%FILTER_STATE(wasm.vigil_decision:PLAIN)%", "native": "%DYNAMIC_METADATA(vigil:decision)%"}
+RECORD_FORMAT = {"wasm": "%FILTER_STATE(wasm.vigil_decision:PLAIN)%", "native": "%FILTER_STATE(vigil.decision:PLAIN)%"}
 
 
 def free_port():

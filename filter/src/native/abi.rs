@@ -142,12 +142,11 @@ extern "C" {
         id: u32,
         result: *mut u64,
     ) -> bool;
-    fn envoy_dynamic_module_callback_http_set_dynamic_metadata_string(
+    fn envoy_dynamic_module_callback_http_set_filter_state_bytes(
         filter: *mut c_void,
-        ns: ModuleBuffer,
         key: ModuleBuffer,
         value: ModuleBuffer,
-    );
+    ) -> bool;
     fn envoy_dynamic_module_callback_http_filter_http_callout(
         filter: *mut c_void,
         callout_id: *mut u64,
@@ -349,15 +348,14 @@ impl FilterHandle {
         ok.then_some(v)
     }
 
-    /// Sets a string in the stream's dynamic metadata (read by access logs).
-    pub fn set_metadata_string(&self, ns: &str, key: &str, value: &str) {
-        // SAFETY: live filter; the three buffers are valid for the call and copied by Envoy.
+    /// Sets bytes in the stream's filter state (read by access logs); false when refused.
+    pub fn set_filter_state(&self, key: &str, value: &[u8]) -> bool {
+        // SAFETY: live filter; both buffers are valid for the call and copied by Envoy.
         unsafe {
-            envoy_dynamic_module_callback_http_set_dynamic_metadata_string(
+            envoy_dynamic_module_callback_http_set_filter_state_bytes(
                 self.0,
-                ModuleBuffer::of(ns.as_bytes()),
                 ModuleBuffer::of(key.as_bytes()),
-                ModuleBuffer::of(value.as_bytes()),
+                ModuleBuffer::of(value),
             )
         }
     }

@@ -107,8 +107,8 @@ pub struct DecisionLog {
 pub enum LogSink {
     /// A `vigil decision {…}` line in the proxy's own log (the default).
     Log,
-    /// The stream's metadata, for the proxy's access log to write (Envoy: dynamic metadata
-    /// `vigil` / `decision` natively, filter state `wasm.vigil_decision` in Wasm).
+    /// The stream's filter state, for the proxy's access log to write (Envoy:
+    /// `vigil.decision` natively, `wasm.vigil_decision` in Wasm).
     AccessLog,
 }
 
