@@ -62,6 +62,8 @@ pub enum Counter {
     JwksFetchOk,
     /// Key-set fetches that failed (the last good set stays).
     JwksFetchFailed,
+    /// Members of fetched key sets that were skipped (unusable keys; the rest is used).
+    JwksKeysSkipped,
     /// Tokens found verified in the token cache.
     TokenCacheHit,
     /// Tokens verified (not in the cache).
@@ -74,7 +76,7 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter, in definition order.
-    pub const ALL: [Counter; 13] = [
+    pub const ALL: [Counter; 14] = [
         Counter::Allowed,
         Counter::Denied,
         Counter::Unauthenticated,
@@ -84,6 +86,7 @@ impl Counter {
         Counter::Errors,
         Counter::JwksFetchOk,
         Counter::JwksFetchFailed,
+        Counter::JwksKeysSkipped,
         Counter::TokenCacheHit,
         Counter::TokenCacheMiss,
         Counter::RevocationPollOk,
@@ -102,6 +105,7 @@ impl Counter {
             Counter::Errors => "vigil_errors",
             Counter::JwksFetchOk => "vigil_jwks_fetch_ok",
             Counter::JwksFetchFailed => "vigil_jwks_fetch_failed",
+            Counter::JwksKeysSkipped => "vigil_jwks_keys_skipped",
             Counter::TokenCacheHit => "vigil_token_cache_hit",
             Counter::TokenCacheMiss => "vigil_token_cache_miss",
             Counter::RevocationPollOk => "vigil_revocation_poll_ok",

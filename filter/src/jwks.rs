@@ -11,7 +11,7 @@
 //! * A token with an unknown `kid` (or no set at all) may trigger one refetch per cooldown
 //!   (`vigil.jwks-refetch.<issuer>`, CAS), done by the request itself while it waits.
 
-use crate::host::{Host, Level, Response, Status};
+use crate::host::{Counter, Host, Level, Response, Status};
 use policy_core::authenticate::{JwkSet, JwtRule, KeyStore};
 use policy_core::json::{self, Limits};
 use std::cell::RefCell;
@@ -381,6 +381,23 @@ impl Keys {
             }
             Stage::Jwks => match JwkSet::parse(&text) {
                 Ok(set) => {
+                    if !set.skipped().is_empty() {
+                        let why: Vec<String> = set
+                            .skipped()
+                            .iter()
+                            .map(|(p, r)| format!("{p}: {r}"))
+                            .collect();
+                        host.log(
+                            Level::Warn,
+                            &format!(
+                                "vigil: key set of `{}`: {} key(s) skipped, the others used ({})",
+                                remote.issuer,
+                                why.len(),
+                                why.join("; ")
+                            ),
+                        );
+                        host.count(Counter::JwksKeysSkipped, why.len() as u64);
+                    }
                     self.store.borrow_mut().set(&remote.issuer, set);
                     let published = format!("{now_ms}\n{text}");
                     let k = key("jwks", &remote.issuer);

@@ -1,21 +1,87 @@
 //! YAML input: converted to JSON *text*, which the caller then parses with policy-core's strict
 //! parser, so every limit and rule of that parser applies to YAML too. serde_yaml itself
-//! refuses duplicate keys (with a line and column), multiple documents and runaway aliases.
+//! refuses duplicate keys (with a line and column) and runaway aliases.
+//!
+//! Istio objects as `kubectl` prints them are a policy too: a file of Istio
+//! `RequestAuthentication` and `AuthorizationPolicy` objects (one or several documents, `---`
+//! between them) becomes `{"jwtRules": [every RequestAuthentication], "authorizationPolicies":
+//! [every AuthorizationPolicy]}`, in file order; the core reads each object whole. Several
+//! documents of anything else are refused.
 //!
 //! Mapping keys that are numbers or booleans become their text (`200:` → `"200"`); other
 //! non-string keys, tags and non-finite numbers have no JSON equivalent and are refused.
 
 use policy_core::json::write_str;
+use serde::Deserialize;
 use serde_yaml::Value as Y;
 
 /// Converts one YAML document to compact JSON text, stopping once the text passes
 /// `max_bytes` (aliases can make a small YAML file expand enormously).
 pub fn to_json_text(input: &str, max_bytes: usize) -> Result<String, String> {
-    let v: Y = serde_yaml::from_str(input).map_err(|e| format!("invalid yaml: {e}"))?;
+    let mut docs = Vec::new();
+    for d in serde_yaml::Deserializer::from_str(input) {
+        let v = Y::deserialize(d).map_err(|e| format!("invalid yaml: {e}"))?;
+        // An empty document (a leading or trailing `---`) is nothing.
+        if !v.is_null() || docs.is_empty() {
+            docs.push(v);
+        }
+        if docs.len() > MAX_DOCUMENTS {
+            return Err(format!("more than {MAX_DOCUMENTS} yaml documents"));
+        }
+    }
+    docs.retain(|v| !v.is_null());
+    let istio = |v: &Y| match v.get("kind").and_then(Y::as_str) {
+        Some(k @ ("RequestAuthentication" | "AuthorizationPolicy")) => {
+            Some(k == "RequestAuthentication")
+        }
+        _ => None,
+    };
     let mut out = String::new();
-    write(&v, &mut out, max_bytes)?;
+    match docs.as_slice() {
+        [] => out.push_str("null"),
+        [one] if istio(one).is_none() => write(one, &mut out, max_bytes)?,
+        _ => {
+            let (mut authn, mut authz) = (Vec::new(), Vec::new());
+            for (i, d) in docs.iter().enumerate() {
+                match istio(d) {
+                    Some(true) => authn.push(d),
+                    Some(false) => authz.push(d),
+                    None => {
+                        return Err(format!(
+                        "document {} is not an Istio RequestAuthentication or AuthorizationPolicy \
+                             (a file of several yaml documents may hold only those)",
+                        i + 1
+                    ))
+                    }
+                }
+            }
+            out.push('{');
+            for (n, (key, items)) in [("jwtRules", authn), ("authorizationPolicies", authz)]
+                .into_iter()
+                .filter(|(_, items)| !items.is_empty())
+                .enumerate()
+            {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_str(key, &mut out);
+                out.push_str(":[");
+                for (j, item) in items.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write(item, &mut out, max_bytes)?;
+                }
+                out.push(']');
+            }
+            out.push('}');
+        }
+    }
     Ok(out)
 }
+
+/// Most documents in one YAML file.
+const MAX_DOCUMENTS: usize = 1024;
 
 fn too_large(max_bytes: usize) -> String {
     format!("document is larger than the limit of {max_bytes} bytes once converted to json")
@@ -124,8 +190,27 @@ mod tests {
             .unwrap_err()
             .contains("keys must be strings"));
         assert!(conv("a: !foo 1").unwrap_err().contains("tags"));
-        assert!(conv("a: 1\n---\nb: 2\n").is_err());
+        assert!(conv("a: 1\n---\nb: 2\n")
+            .unwrap_err()
+            .contains("document 1 is not an Istio"));
         assert!(conv("a: [1, 2").unwrap_err().starts_with("invalid yaml: "));
+    }
+
+    #[test]
+    fn istio_objects_become_a_policy() {
+        let ra = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: a}\nspec: {jwtRules: [{issuer: x, jwksUri: 'https://x/j'}]}\n";
+        let ap = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: b}\nspec: {}\n";
+        let both = conv(&format!("---\n{ap}---\n{ra}---\n")).unwrap();
+        assert!(both.starts_with(r#"{"jwtRules":[{"apiVersion":"#), "{both}");
+        assert!(
+            both.contains(r#""authorizationPolicies":[{"apiVersion""#),
+            "{both}"
+        );
+        let one = conv(ap).unwrap();
+        assert!(one.starts_with(r#"{"authorizationPolicies":[{"#), "{one}");
+        assert!(conv(&format!("{ra}---\nkind: Service\n"))
+            .unwrap_err()
+            .contains("document 2"));
     }
 
     #[test]

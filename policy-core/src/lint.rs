@@ -65,6 +65,18 @@ pub fn lint(plan: &Plan) -> Vec<Lint> {
                 .into(),
         );
     }
+    for (i, rule) in plan.auth.rules().iter().enumerate() {
+        let Some(set) = &rule.jwks else { continue };
+        for (path, reason) in set.skipped() {
+            push(
+                &mut out,
+                Level::Warning,
+                "jwks_key_skipped",
+                format!("jwtRules[{i}].jwks.{path}"),
+                format!("this key is not used ({reason}); the set's other keys are"),
+            );
+        }
+    }
     for p in plan.policies() {
         lint_policy(plan, p, &mut out);
     }

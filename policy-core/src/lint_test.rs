@@ -27,3 +27,18 @@ fn clean_policy_has_no_warnings() {
     let l = lint(&Plan::from_json(r#"{"authorizationPolicies":[{"name":"a","rules":[{"from":[{"source":{"principals":["cluster.local/ns/a/sa/b"]}}],"to":[{"operation":{"methods":["GET"],"paths":["/api/*"]}}]}]}]}"#).unwrap());
     assert!(l.iter().all(|l| l.level != Level::Warning), "{l:?}");
 }
+
+#[test]
+fn skipped_inline_keys_are_reported() {
+    // An Istio rule pasted as is: no `algorithms`, a set with a key Vigil cannot use.
+    let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    let doc = format!(
+        r#"{{"jwtRules":[{{"issuer":"https://idp","jwks":{{"keys":[
+            {{"kty":"oct","k":"AAAA"}},{{"kty":"OKP","crv":"Ed25519","kid":"a","x":"{x}"}}]}}}}]}}"#
+    );
+    let l = lint(&Plan::from_json(&doc).unwrap());
+    let skipped: Vec<_> = l.iter().filter(|l| l.code == "jwks_key_skipped").collect();
+    assert_eq!(skipped.len(), 1, "{l:?}");
+    assert_eq!(skipped[0].path, "jwtRules[0].jwks.keys[0]");
+    assert!(skipped[0].message.contains("symmetric"), "{l:?}");
+}

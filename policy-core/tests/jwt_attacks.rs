@@ -137,15 +137,48 @@ fn valid_ps256() {
     );
 }
 
+/// Entra ID, Okta, Keycloak and Kubernetes publish RSA keys without `alg`: such a key
+/// verifies every RSA algorithm the rule allows (Envoy's jwt_authn accepts the same), and
+/// nothing of another key type.
 #[test]
-fn rsa_key_without_alg_and_several_rsa_algorithms_is_refused_at_load() {
-    let jwks = Keys::jwks_of(&[keys().jwk(KeyKind::Rsa, Some("r"), None)]);
-    let rule = format!(
-        r#"{{"issuer":"x","algorithms":["PS256","RS256"],"jwks":{}}}"#,
-        json_str(&jwks)
+fn rsa_key_without_alg_verifies_each_allowed_rsa_algorithm() {
+    let k = keys();
+    let jwks = Keys::jwks_of(&[k.jwk(KeyKind::Rsa, Some("r"), None)]);
+    // The rule with `extra` fields; each of `algs` verifies with the key.
+    let accepting = |extra: &str, algs: &[&str]| {
+        let rule = format!(
+            r#"{{"issuer":{},{extra}"jwks":{}}}"#,
+            json_str(ISSUER),
+            json_str(&jwks)
+        );
+        let a = Authenticator::new(vec![parse_jwt_rule_json(&rule).unwrap()]).unwrap();
+        for alg in algs {
+            let h = format!(r#"{{"alg":"{alg}","kid":"r"}}"#);
+            run(&a, &k.signed(KeyKind::Rsa, alg, &h, &std_claims(""))).unwrap();
+        }
+        a
+    };
+    let a = accepting(r#""algorithms":["PS256","RS256"],"#, &["RS256", "PS256"]);
+    let h = r#"{"alg":"RS384","kid":"r"}"#;
+    expect(
+        "alg_not_allowed",
+        &a,
+        &k.signed(KeyKind::Rsa, "RS384", h, &std_claims("")),
     );
-    let e = parse_jwt_rule_json(&rule).unwrap_err();
-    assert_eq!(e.path, "jwtRules[0].jwks");
+    // Without `algorithms` (an Istio rule pasted as is) every RSA algorithm, but only RSA.
+    let a = accepting("", &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
+    let h = r#"{"alg":"ES256","kid":"r"}"#;
+    expect(
+        "alg_mismatch",
+        &a,
+        &k.signed(KeyKind::P256, "ES256", h, &std_claims("")),
+    );
+    let h = r#"{"alg":"HS256","kid":"r"}"#;
+    expect(
+        "alg_not_allowed",
+        &a,
+        &k.signed(KeyKind::Rsa, "RS256", h, &std_claims("")),
+    );
 }
 
 #[test]
@@ -989,7 +1022,8 @@ fn wrong_location_for_the_issuer() {
 fn rsa_1024_jwks_is_refused() {
     let weak = keys().weak_jwks();
     let e = JwkSet::parse(&weak).unwrap_err();
-    assert_eq!(e.path, "keys[0].n");
+    assert_eq!(e.path, "keys");
+    assert!(e.message.contains("keys[0].n: "), "{e}");
     assert!(e.message.contains("1024 bits is too weak"), "{e}");
     let rule = format!(
         r#"{{"issuer":"x","algorithms":["RS256"],"jwks":{}}}"#,

@@ -157,12 +157,19 @@ def token_phase(res, case, base_config, work, up, keys, base_id, demo):
 
 
 def zero_trust_phase(res, case, base_config, work, keys, base_id):
-    """Step-up (RFC 9470), rate limits (429) and a revocation published on the feed."""
-    keys.docs["/jwks"] = jwks_with({"rsa-1", "ec-1", "ed-1"})
+    """Step-up (RFC 9470), rate limits (429) and a revocation published on the feed. The rule
+    has no `algorithms` (as an Istio RequestAuthentication rule), and the key set carries
+    members Vigil cannot use (a symmetric key, a P-521 key, an encryption key): they are
+    skipped and counted, the others work."""
+    served = json.loads(jwks_with({"rsa-1", "ec-1", "ed-1"}))
+    served["keys"] += [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+                       {"kty": "EC", "crv": "P-521", "kid": "p521", "x": "AA", "y": "AA"},
+                       dict(served["keys"][0], kid="enc", use="enc")]
+    keys.docs["/jwks"] = json.dumps(served)
     keys.docs["/revocations"] = json.dumps({"version": 1, "jtis": []})
     policy = {
         "jwtRules": [{"issuer": ISSUER, "audiences": ["api"], "jwksUri": f"http://127.0.0.1:{keys.port}/jwks",
-                      "algorithms": ["RS256", "ES256", "EdDSA"], "jwksCache": {"cluster": "keys"}}],
+                      "jwksCache": {"cluster": "keys"}}],
         "acrLevels": ["pwd", "mfa"],
         "resources": [{"name": "finance", "classification": "confidential", "paths": ["/finance/*"], "minAcr": "mfa"}],
         "rateLimits": [{"name": "per-user", "key": "principal", "requestsPerUnit": 3, "unit": "minute", "burst": 3,
@@ -202,6 +209,9 @@ def zero_trust_phase(res, case, base_config, work, keys, base_id):
         # Every worker must refuse it now, not just the one that polled.
         statuses = {harness.request(port, "GET", "/other", headers=bearer(victim))[0] for _ in range(20)}
         res.check("revocation: refused on every following request", "GET /other x20", sorted(statuses), statuses == {401})
+        s = env.stats()
+        res.check("unusable key-set members skipped and counted", "GET /stats", s.get("vigil_jwks_keys_skipped"),
+                  s.get("vigil_jwks_keys_skipped", 0) >= 3 and s.get("vigil_jwks_fetch_ok", 0) >= 1, json.dumps(s))
     finally:
         env.stop()
 

@@ -7,18 +7,19 @@
 //! What is accepted (everything else is refused or skipped, as documented per case):
 //!
 //! * `RSA` keys (`n`, `e`) of 2048 to 4096 bits with an odd public exponent from 3 to 2^33−1;
-//!   smaller moduli are **refused** (the whole set is an error: a weak key in a trusted set is a
-//!   configuration fault, not something to route around);
 //! * `EC` keys on `P-256` and `P-384` (`x`, `y` of exactly 32 / 48 bytes, on the curve);
 //! * `OKP` keys on `Ed25519` (`x` of exactly 32 bytes, a valid, non-weak point).
 //!
-//! Keys that are well-formed but not for us are **skipped with a reason** (see
-//! [`JwkSet::skipped`]): other key types (`oct`, `EC` on other curves, `OKP` X25519…), `use`
-//! other than `sig`, `key_ops` without `verify`, algorithms Vigil does not verify (e.g.
-//! `RSA-OAEP`, `ES512`). A set in which no key is usable is an error. A set containing private
-//! key members (`d`, `p`, `q`, …) or symmetric keys with `k` is refused: publishing those is a
-//! leak, and a set that does is not trusted. Two keys with the same `kid` are refused (the kid
-//! would not pick one key).
+//! The set is the provider's: a member Vigil cannot use is **skipped with a reason** (see
+//! [`JwkSet::skipped`]) and the other keys stay usable, as Envoy's `jwt_authn` does — other key
+//! types (`oct`, `EC` on other curves, `OKP` X25519…), `use` other than `sig`, `key_ops`
+//! without `verify`, algorithms Vigil does not verify (e.g. `RSA-OAEP`, `ES512`), and malformed
+//! or weak members (RSA under 2,048 bits or with an even modulus, points off their curve, bad
+//! base64url, an `alg` that does not fit the key). A token naming a skipped key is refused
+//! (`unknown_kid`). A later member with the `kid` of an earlier one is skipped too: the first
+//! key with a `kid` is the one it names. A set in which no key is usable is an error. A set
+//! publishing **private** asymmetric key material (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`) is
+//! refused whole: the issuer has leaked a signing key, and nothing in that set is trusted.
 
 use crate::authenticate::jwt::b64url_decode;
 use crate::json::{self, Limits, Value};
@@ -226,9 +227,20 @@ impl Jwk {
         }
     }
 
-    /// The algorithm this key verifies, given the rule's allowlist: the JWK's own `alg`, else
+    /// Whether this key verifies `alg` (the key decides): the JWK's own `alg` when it has
+    /// one, else any algorithm of its type — RS256…PS512 for an RSA key (as Envoy's
+    /// `jwt_authn` accepts), ES256 for P-256, ES384 for P-384, EdDSA for Ed25519.
+    pub fn accepts(&self, alg: Alg) -> bool {
+        match self.alg {
+            Some(a) => a == alg,
+            None => self.key.key_type() == alg.key_type(),
+        }
+    }
+
+    /// The one algorithm this key verifies, given an allowlist: the JWK's own `alg`, else
     /// the only algorithm its type allows (ES256 for P-256, EdDSA for Ed25519), else for RSA the
-    /// single RSA algorithm in `allowed`. `None` when that is ambiguous.
+    /// single RSA algorithm in `allowed`. `None` when several fit (an RSA key without `alg`
+    /// verifies each of them: see [`Jwk::accepts`]).
     pub fn algorithm(&self, allowed: &[Alg]) -> Option<Alg> {
         if let Some(a) = self.alg {
             return Some(a);
@@ -279,7 +291,7 @@ pub struct JwkSet {
     skipped: Vec<(String, String)>,
 }
 
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 
 impl JwkSet {
     /// Parses a JWKS document (`{"keys":[...]}`) strictly; see the module docs for what is
@@ -314,19 +326,37 @@ impl JwkSet {
         let mut set = JwkSet::default();
         for (i, k) in keys.iter().enumerate() {
             let path = format!("keys[{i}]");
-            match parse_jwk(k, &path)? {
-                Parsed::Key(jwk) => {
-                    if let Some(kid) = &jwk.kid {
-                        if set.keys.iter().any(|o| o.kid.as_deref() == Some(kid)) {
-                            return Err(JwksError::new(
-                                format!("{path}.kid"),
-                                format!("duplicate kid {}", crate::policy::read::quote_str(kid)),
-                            ));
-                        }
+            if let Some(m) = k.as_object() {
+                let symmetric = m.get("kty").and_then(Value::as_str) == Some("oct");
+                if let Some(p) = PRIVATE_MEMBERS.iter().find(|p| m.get(p).is_some()) {
+                    if !symmetric {
+                        return Err(JwksError::new(
+                            format!("{path}.{p}"),
+                            "private key material in a public key set",
+                        ));
                     }
-                    set.keys.push(*jwk);
                 }
-                Parsed::Skip(reason) => set.skipped.push((path, reason)),
+            }
+            match parse_jwk(k, &path) {
+                Ok(Parsed::Key(jwk)) => {
+                    let duplicate = jwk.kid.as_ref().filter(|kid| {
+                        set.keys
+                            .iter()
+                            .any(|o| o.kid.as_deref() == Some(kid.as_str()))
+                    });
+                    match duplicate {
+                        Some(kid) => set.skipped.push((
+                            format!("{path}.kid"),
+                            format!(
+                                "duplicate kid {}: the first key with it is used",
+                                crate::policy::read::quote_str(kid)
+                            ),
+                        )),
+                        None => set.keys.push(*jwk),
+                    }
+                }
+                Ok(Parsed::Skip(reason)) => set.skipped.push((path, reason)),
+                Err(e) => set.skipped.push((e.path, e.message)),
             }
         }
         if set.keys.is_empty() {
@@ -412,14 +442,6 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
     let m = v
         .as_object()
         .ok_or_else(|| JwksError::new(path, format!("expected an object, found {}", v.kind())))?;
-    for p in PRIVATE_MEMBERS {
-        if m.get(p).is_some() {
-            return Err(JwksError::new(
-                format!("{path}.{p}"),
-                "private or symmetric key material in a public key set",
-            ));
-        }
-    }
     let kty = str_member(m, "kty", path)?
         .ok_or_else(|| JwksError::new(path, "missing required field `kty`"))?;
     let kid = str_member(m, "kid", path)?.map(str::to_string);
@@ -525,6 +547,9 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
             }
             PublicKey::Ed25519(k)
         }
+        "oct" => return Ok(Parsed::Skip(String::from(
+            "a symmetric key (`kty: oct`) is never used: only public-key signatures are verified",
+        ))),
         other => {
             return Ok(Parsed::Skip(format!(
                 "key type {} is not supported",

@@ -13,8 +13,10 @@
 //! 4. claims: a JSON object ([`crate::json::Limits::TOKEN`]); `iss` picks the rule (exact
 //!    match: a token never falls through to another rule's keys);
 //! 5. key: from the issuer's set by `kid`; without `kid` only if exactly one key of the set can
-//!    verify the header's algorithm. **The key decides the algorithm** ([`Jwk::algorithm`]): the
-//!    header's `alg` must equal it and be in the rule's `algorithms`;
+//!    verify the header's algorithm. **The key decides the algorithm** ([`Jwk::accepts`]): the
+//!    header's `alg` must be the key's own `alg` (or, for a key without one, an algorithm of
+//!    its type: RS*/PS* for RSA, ES256 for P-256, ES384 for P-384, EdDSA for Ed25519) and be
+//!    in the rule's `algorithms` (every public-key algorithm when the rule names none);
 //! 6. signature ([`verify_signature`] over `header.payload`; the arithmetic is in
 //!    [`vigil_crypto`]); ES256 / ES384 signatures are raw `R‖S` of exactly 64 / 96 bytes with
 //!    `r`, `s` in `[1, n−1]` (DER refused);
@@ -228,10 +230,7 @@ pub fn select_key<'k>(
             })
         }),
         None => {
-            let mut c = set
-                .keys()
-                .iter()
-                .filter(|k| k.key.key_type() == alg.key_type() && k.alg.is_none_or(|a| a == alg));
+            let mut c = set.keys().iter().filter(|k| k.accepts(alg));
             match (c.next(), c.next()) {
                 (Some(k), None) => Ok(k),
                 (None, _) => Err(e(TokenErrorKind::UnknownKid {
@@ -538,12 +537,11 @@ pub fn verify_with_rule_using(
         })
     })?;
     let key = select_key(set, &rule.issuer, d.kid.as_deref(), d.alg)?;
-    let key_alg = key
-        .algorithm(&rule.algorithms)
-        .ok_or_else(|| e(TokenErrorKind::AmbiguousKey))?;
-    if key_alg != d.alg || !rule.algorithms.contains(&key_alg) {
+    // The key decides: the header's `alg` must be the key's own `alg`, or of its type.
+    if !key.accepts(d.alg) {
         return Err(e(TokenErrorKind::AlgMismatch));
     }
+    let key_alg = d.alg;
     if d.signature_b64.is_empty() {
         return Err(e(TokenErrorKind::Malformed("the signature is empty")));
     }

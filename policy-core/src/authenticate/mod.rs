@@ -102,12 +102,12 @@ pub enum TokenErrorKind {
         /// The token's `kid`.
         kid: Option<String>,
     },
-    /// `ambiguous_key`: no `kid` and several keys fit, or an RSA key without `alg` while
-    /// several RSA algorithms are allowed.
+    /// `ambiguous_key`: no `kid` and several keys fit.
     AmbiguousKey,
     /// `alg_not_allowed`: `none`, `HS*`, an unknown algorithm, or one not in `algorithms`.
     AlgNotAllowed,
-    /// `alg_mismatch`: the header's `alg` is not the algorithm the key decides.
+    /// `alg_mismatch`: the header's `alg` is not one the key verifies (its own `alg`, or an
+    /// algorithm of its type).
     AlgMismatch,
     /// `bad_signature`: the signature does not verify.
     BadSignature,

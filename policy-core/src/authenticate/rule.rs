@@ -3,11 +3,11 @@
 //! Field names and meaning follow Istio's `RequestAuthentication.spec.jwtRules` (`issuer`,
 //! `audiences`, `jwks`, `jwksUri`, `fromHeaders`, `fromParams`, `fromCookies`,
 //! `outputClaimToHeaders`, `outputPayloadToHeader`, `forwardOriginalToken`, `timeout`), so an
-//! Istio rule can be pasted as is once `algorithms` is added. Vigil's extensions:
+//! Istio rule can be pasted as is. Vigil's extensions:
 //!
 //! | field | meaning |
 //! | --- | --- |
-//! | `algorithms` | **required**, non-empty allowlist of `RS256 RS384 RS512 PS256 PS384 PS512 ES256 EdDSA Ed25519`; `none` and `HS*` are refused |
+//! | `algorithms` | optional, non-empty allowlist of `RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA Ed25519`; `none` and `HS*` are refused. Absent: every one of them, and the key decides (its `alg`, else its type: RSA keys verify RS*/PS*, P-256 ES256, P-384 ES384, Ed25519 EdDSA), as Envoy's `jwt_authn` does |
 //! | `clockSkewSeconds` | leeway for `exp`, `nbf`, `iat` (default 60, at most 600) |
 //! | `requiredType` | the header `typ` that must be present, e.g. `at+jwt` (RFC 9068); compared case-insensitively, an `application/` prefix is accepted |
 //! | `maxTokenLifetimeSeconds` | `exp − iat` at most this; makes `iat` required |
@@ -180,15 +180,8 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
     }
     let audiences = o.strings("audiences")?;
 
-    // algorithms
+    // algorithms: an allowlist; absent, every public-key algorithm (the key decides).
     let mut algorithms: Vec<Alg> = Vec::new();
-    if !o.has("algorithms") {
-        return Err(PolicyError::new(
-            ErrorCode::Missing,
-            o.path(),
-            "missing required field `algorithms` (an allowlist such as [\"RS256\"])",
-        ));
-    }
     for (p, item) in o.array("algorithms")? {
         let name = item
             .as_str()
@@ -200,7 +193,7 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
                 p,
                 format!(
                     "algorithm {} is refused: only public-key signatures are accepted \
-                     (RS256 RS384 RS512 PS256 PS384 PS512 ES256 EdDSA Ed25519)",
+                     (RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA Ed25519)",
                     quote_str(name)
                 ),
             ));
@@ -211,7 +204,7 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
                 p.clone(),
                 format!(
                     "unknown algorithm {}; expected one of RS256 RS384 RS512 PS256 PS384 PS512 \
-                     ES256 EdDSA Ed25519",
+                     ES256 ES384 EdDSA Ed25519",
                     quote_str(name)
                 ),
             )
@@ -220,11 +213,14 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
             algorithms.push(alg);
         }
     }
-    if algorithms.is_empty() {
+    if o.has("algorithms") && algorithms.is_empty() {
         return Err(invalid(
             o.at("algorithms"),
-            "the algorithm allowlist must not be empty",
+            "the algorithm allowlist must not be empty (leave `algorithms` out to let each key decide)",
         ));
+    }
+    if algorithms.is_empty() {
+        algorithms = Alg::ALL.to_vec();
     }
 
     // keys
@@ -249,17 +245,6 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
                     format!("invalid key set at `{}`: {}", e.path, e.message),
                 )
             })?;
-            for (i, k) in set.keys().iter().enumerate() {
-                if k.algorithm(&algorithms).is_none() {
-                    return Err(invalid(
-                        p.clone(),
-                        format!(
-                            "key {i} is an rsa key without `alg` while `algorithms` allows \
-                             several rsa algorithms; set `alg` on the key or allow one"
-                        ),
-                    ));
-                }
-            }
             Some(set)
         }
     };

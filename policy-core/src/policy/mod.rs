@@ -201,6 +201,43 @@ impl DecisionLog {
     }
 }
 
+/// One item of `jwtRules`: a rule, or a whole Istio `RequestAuthentication` object (as
+/// `kubectl get -o json` prints it), whose `spec.jwtRules` are taken in order; its `selector`
+/// and `targetRef(s)` say where Istio applies it, which the proxy's configuration decides here.
+fn parse_jwt_rule_item(
+    item: &Value,
+    path: &str,
+    rules: &mut Vec<crate::authenticate::JwtRule>,
+) -> Result<(), PolicyError> {
+    let top = Obj::new(item, path)?;
+    if !(top.has("spec") || top.has("kind") || top.has("apiVersion")) {
+        rules.push(parse_jwt_rule(item, path)?);
+        return Ok(());
+    }
+    top.deny_unknown(&["apiVersion", "kind", "metadata", "spec"])?;
+    if let Some(kind) = top.str("kind")? {
+        if kind != "RequestAuthentication" {
+            return Err(PolicyError::new(
+                ErrorCode::Invalid,
+                top.at("kind"),
+                format!(
+                    "expected `RequestAuthentication`, found {}",
+                    quote_str(kind)
+                ),
+            ));
+        }
+    }
+    let spec = match top.raw("spec") {
+        Some(s) => Obj::new(s, &top.at("spec"))?,
+        None => return Err(top.missing("spec")),
+    };
+    spec.deny_unknown(&["jwtRules", "selector", "targetRef", "targetRefs"])?;
+    for (p, rule) in spec.array("jwtRules")? {
+        rules.push(parse_jwt_rule(rule, &p)?);
+    }
+    Ok(())
+}
+
 const TOP_FIELDS: &[&str] = &[
     "$schema",
     "description",
@@ -287,7 +324,7 @@ impl Plan {
         }
         let mut rules = Vec::new();
         for (path, item) in o.array("jwtRules")? {
-            rules.push(parse_jwt_rule(item, &path)?);
+            parse_jwt_rule_item(item, &path, &mut rules)?;
         }
         let auth = Authenticator::new(rules)?;
         let policies = parse_policies(&o.array("authorizationPolicies")?)?;
