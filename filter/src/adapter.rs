@@ -303,6 +303,15 @@ fn deny(host: &dyn Host, stream: &dyn Stream, d: &Decision) {
     }
 }
 
+/// Answers 503 with `code` and `reason` (the proxy side failed, not the request).
+fn unavailable(host: &dyn Host, stream: &dyn Stream, code: &str, reason: &str) {
+    deny(
+        host,
+        stream,
+        &Decision::new(Outcome::Deny, 503, code, reason),
+    );
+}
+
 fn forward(stream: &dyn Stream, d: &Decision) -> Result<(), crate::host::Status> {
     for h in &d.remove_headers {
         stream.remove_header(h)?;
@@ -370,15 +379,11 @@ impl Http {
                     Level::Error,
                     &format!("vigil: cannot rewrite headers (status {}); denying", e.0),
                 );
-                deny(
+                unavailable(
                     host,
                     stream,
-                    &Decision::new(
-                        Outcome::Deny,
-                        503,
-                        "host_error",
-                        "the request could not be forwarded",
-                    ),
+                    "host_error",
+                    "the request could not be forwarded",
                 );
                 false
             }
@@ -426,16 +431,7 @@ impl Http {
     /// The request's headers arrived: decide.
     pub fn on_request_headers(&mut self, host: &dyn Host, stream: &dyn Stream) -> Action {
         let Some(shared) = self.shared.clone() else {
-            deny(
-                host,
-                stream,
-                &Decision::new(
-                    Outcome::Deny,
-                    503,
-                    "not_configured",
-                    "the policy is not loaded",
-                ),
-            );
+            unavailable(host, stream, "not_configured", "the policy is not loaded");
             return Action::Pause;
         };
         let (req, now_ms) = match (

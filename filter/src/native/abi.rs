@@ -249,6 +249,49 @@ fn module_headers(headers: &[(&str, &str)]) -> Vec<ModuleHeader> {
         .collect()
 }
 
+/// The signature shared by the filter and configuration callout callbacks.
+type CalloutFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut u64,
+    ModuleBuffer,
+    *mut ModuleHeader,
+    usize,
+    ModuleBuffer,
+    u64,
+) -> u32;
+
+/// Starts a callout through `start` (the filter's or the configuration's callback) on
+/// `owner`, a live Envoy pointer of the kind `start` takes, in the context it belongs to.
+fn callout(
+    start: CalloutFn,
+    owner: *mut c_void,
+    cluster: &str,
+    headers: &[(&str, &str)],
+    timeout_ms: u64,
+) -> Result<u64, u32> {
+    let mut h = module_headers(headers);
+    let mut id: u64 = 0;
+    // SAFETY: `owner` is the live filter (on its worker) or configuration (on the main thread)
+    // that `start` expects, as its two callers guarantee; the headers, cluster name and empty
+    // body outlive the call (Envoy copies them into its request); `id` is a valid out-pointer.
+    let r = unsafe {
+        start(
+            owner,
+            &mut id,
+            ModuleBuffer::of(cluster.as_bytes()),
+            h.as_mut_ptr(),
+            h.len(),
+            ModuleBuffer::null(),
+            timeout_ms,
+        )
+    };
+    if r == CALLOUT_INIT_SUCCESS {
+        Ok(id)
+    } else {
+        Err(r)
+    }
+}
+
 /// Envoy's per-stream filter (`envoy_dynamic_module_type_http_filter_envoy_ptr`), valid from
 /// `filter_new` until `filter_destroy`, used only on its worker thread inside a hook.
 #[derive(Debug, Clone, Copy)]
@@ -367,26 +410,13 @@ impl FilterHandle {
         headers: &[(&str, &str)],
         timeout_ms: u64,
     ) -> Result<u64, u32> {
-        let mut h = module_headers(headers);
-        let mut id: u64 = 0;
-        // SAFETY: live filter on its worker; the headers and cluster name outlive the call
-        // (Envoy copies them into its request); `id` is a valid out-pointer.
-        let r = unsafe {
-            envoy_dynamic_module_callback_http_filter_http_callout(
-                self.0,
-                &mut id,
-                ModuleBuffer::of(cluster.as_bytes()),
-                h.as_mut_ptr(),
-                h.len(),
-                ModuleBuffer::null(),
-                timeout_ms,
-            )
-        };
-        if r == CALLOUT_INIT_SUCCESS {
-            Ok(id)
-        } else {
-            Err(r)
-        }
+        callout(
+            envoy_dynamic_module_callback_http_filter_http_callout,
+            self.0,
+            cluster,
+            headers,
+            timeout_ms,
+        )
     }
 
     /// Adds to a counter defined by this filter's configuration.
@@ -449,26 +479,13 @@ impl ConfigHandle {
         headers: &[(&str, &str)],
         timeout_ms: u64,
     ) -> Result<u64, u32> {
-        let mut h = module_headers(headers);
-        let mut id: u64 = 0;
-        // SAFETY: live config on the main thread; headers and cluster name outlive the call;
-        // `id` is a valid out-pointer.
-        let r = unsafe {
-            envoy_dynamic_module_callback_http_filter_config_http_callout(
-                self.0,
-                &mut id,
-                ModuleBuffer::of(cluster.as_bytes()),
-                h.as_mut_ptr(),
-                h.len(),
-                ModuleBuffer::null(),
-                timeout_ms,
-            )
-        };
-        if r == CALLOUT_INIT_SUCCESS {
-            Ok(id)
-        } else {
-            Err(r)
-        }
+        callout(
+            envoy_dynamic_module_callback_http_filter_config_http_callout,
+            self.0,
+            cluster,
+            headers,
+            timeout_ms,
+        )
     }
 
     /// A scheduler that runs `config_scheduled` on the main thread, committed from any thread.

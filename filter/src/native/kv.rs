@@ -54,6 +54,7 @@ impl Kv {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -61,16 +62,21 @@ mod tests {
     fn cas_semantics() {
         let kv = Kv::default();
         assert_eq!(kv.get("a"), None);
-        kv.set("a", b"1", 7).unwrap();
-        let (v, cas) = kv.get("a").unwrap();
+        // A key that does not exist yet is written whatever the token.
+        assert_eq!(kv.set("a", b"1", 7), Ok(()));
+        let Some((v, cas)) = kv.get("a") else {
+            panic!("`a` was just written")
+        };
         assert_eq!(v, b"1");
         assert_ne!(cas, 0);
-        kv.set("a", b"2", cas).unwrap();
+        assert_eq!(kv.set("a", b"2", cas), Ok(()));
         assert_eq!(kv.set("a", b"3", cas), Err(Status::CAS_MISMATCH));
-        let (v, cas2) = kv.get("a").unwrap();
+        let Some((v, cas2)) = kv.get("a") else {
+            panic!("`a` was just written")
+        };
         assert_eq!(v, b"2");
         assert_ne!(cas, cas2);
-        kv.set("a", b"4", 0).unwrap();
-        assert_eq!(kv.get("a").unwrap().0, b"4");
+        assert_eq!(kv.set("a", b"4", 0), Ok(()));
+        assert_eq!(kv.get("a").map(|(v, _)| v), Some(b"4".to_vec()));
     }
 }

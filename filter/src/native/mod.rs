@@ -250,6 +250,27 @@ struct NativeResponse<'a> {
     chunks: &'a [&'a [u8]],
 }
 
+impl<'a> NativeResponse<'a> {
+    /// The adapter's call token and the response, for a callout's completion (`None`: an id
+    /// Vigil never handed out, beyond the adapter's 32-bit tokens).
+    fn of(
+        id: u64,
+        result: u32,
+        headers: &'a [(&'a [u8], &'a [u8])],
+        chunks: &'a [&'a [u8]],
+    ) -> Option<(u32, NativeResponse<'a>)> {
+        let token = u32::try_from(id).ok()?;
+        Some((
+            token,
+            NativeResponse {
+                ok: result == abi::CALLOUT_SUCCESS,
+                headers,
+                chunks,
+            },
+        ))
+    }
+}
+
 impl Response for NativeResponse<'_> {
     fn status(&self) -> String {
         if !self.ok {
@@ -395,13 +416,8 @@ fn config_callout_done(
         config,
         ctx: Ctx::Config(handle),
     };
-    let Ok(token) = u32::try_from(id) else {
+    let Some((token, resp)) = NativeResponse::of(id, result, headers, chunks) else {
         return;
-    };
-    let resp = NativeResponse {
-        ok: result == abi::CALLOUT_SUCCESS,
-        headers,
-        chunks,
     };
     ROOTS.with(|r| {
         if let Some(root) = r.borrow_mut().get_mut(&config.id) {
@@ -485,13 +501,8 @@ fn filter_callout_done(
         config: &filter.config,
         ctx: Ctx::Filter(handle),
     };
-    let Ok(token) = u32::try_from(id) else {
+    let Some((token, resp)) = NativeResponse::of(id, result, headers, chunks) else {
         return;
-    };
-    let resp = NativeResponse {
-        ok: result == abi::CALLOUT_SUCCESS,
-        headers,
-        chunks,
     };
     filter
         .http
