@@ -234,6 +234,7 @@ impl Root {
                     self.fetches.insert(token, fetch);
                 }
                 Err(e) => {
+                    shared.keys.release_lease(host, i);
                     host.count(Counter::JwksFetchFailed, 1);
                     host.log(Level::Warn, &format!("vigil: {e}"));
                 }
@@ -265,8 +266,13 @@ impl Root {
         };
         let p = shared.keys.on_response(host, &fetch, resp, now);
         count_fetch(host, &p);
-        if let Progress::Continued(token, next) = p {
-            self.fetches.insert(token, next);
+        match p {
+            Progress::Continued(token, next) => {
+                self.fetches.insert(token, next);
+            }
+            Progress::Installed | Progress::Failed(_) => {
+                shared.keys.release_lease(host, fetch.remote)
+            }
         }
     }
 }

@@ -10,6 +10,36 @@ struct FakeHost {
     lines: RefCell<Vec<String>>,
     counts: RefCell<HashMap<&'static str, u64>>,
     kv: RefCell<HashMap<String, (Vec<u8>, u32)>>,
+    /// Added to the fixed clock.
+    later_ms: Cell<u64>,
+    /// Paths of the calls made; `Some` makes calls succeed (token = index + 1).
+    calls: Option<RefCell<Vec<String>>>,
+}
+
+impl FakeHost {
+    fn calling() -> FakeHost {
+        FakeHost {
+            calls: Some(RefCell::default()),
+            ..FakeHost::default()
+        }
+    }
+    fn calls(&self) -> usize {
+        self.calls.as_ref().map_or(0, |c| c.borrow().len())
+    }
+}
+
+struct FakeResponse(&'static str, &'static [u8]);
+
+impl Response for FakeResponse {
+    fn status(&self) -> String {
+        self.0.to_string()
+    }
+    fn body_size(&self) -> usize {
+        self.1.len()
+    }
+    fn body(&self) -> Result<Vec<u8>, Status> {
+        Ok(self.1.to_vec())
+    }
 }
 
 impl Host for FakeHost {
@@ -20,7 +50,7 @@ impl Host for FakeHost {
         true
     }
     fn now_ms(&self) -> Result<u64, Status> {
-        Ok(1_800_000_000_000)
+        Ok(1_800_000_000_000 + self.later_ms.get())
     }
     fn count(&self, c: Counter, by: u64) {
         *self.counts.borrow_mut().entry(c.name()).or_default() += by;
@@ -34,8 +64,13 @@ impl Host for FakeHost {
             .insert(key.to_string(), (value.to_vec(), 1));
         Ok(())
     }
-    fn http_call(&self, _: &str, _: &[(&str, &str)], _: u32) -> Result<u32, Status> {
-        Err(Status::BAD_ARGUMENT)
+    fn http_call(&self, _: &str, headers: &[(&str, &str)], _: u32) -> Result<u32, Status> {
+        let calls = self.calls.as_ref().ok_or(Status::BAD_ARGUMENT)?;
+        let path = headers.iter().find(|(k, _)| *k == ":path").map(|(_, v)| *v);
+        calls
+            .borrow_mut()
+            .push(path.unwrap_or_default().to_string());
+        u32::try_from(calls.borrow().len()).map_err(|_| Status::INTERNAL)
     }
 }
 
@@ -204,4 +239,48 @@ fn oversized_or_invalid_configurations_are_refused_precisely() {
     let e =
         compile(br#"{"authorizationPolicies": [{"name": "x", "action": "deny"}]}"#).unwrap_err();
     assert!(e.starts_with("vigil: invalid policy: "), "{e}");
+}
+
+const REMOTE: &str = r#"{"jwtRules": [{"issuer": "https://idp.test", "jwksUri": "http://idp.test/jwks",
+    "jwksCache": {"cluster": "idp", "ttlSeconds": 300}}],
+    "authorizationPolicies": [{"name": "any", "rules": [{}]}]}"#;
+
+#[test]
+fn a_failed_scheduled_fetch_is_retried_without_waiting_out_the_lease() {
+    let host = FakeHost::calling();
+    let mut r = Root::default();
+    assert!(r
+        .configure(&host, Arc::new(compile(REMOTE.as_bytes()).unwrap()))
+        .is_some());
+    r.on_tick(&host);
+    assert_eq!(host.calls(), 1, "the first tick fetches the set");
+    r.on_tick(&host);
+    assert_eq!(host.calls(), 1, "one fetch at a time");
+    // The IdP is down: the fetch fails, and the retry comes after RETRY_MS, not after the
+    // lease (2 × timeout + 1 s) would have run out.
+    r.on_call_response(&host, 1, &FakeResponse("503", b""));
+    assert_eq!(
+        host.counts.borrow().get("vigil_jwks_fetch_failed"),
+        Some(&1)
+    );
+    host.later_ms.set(1_000);
+    r.on_tick(&host);
+    assert_eq!(host.calls(), 1, "not before the retry delay");
+    host.later_ms.set(2_500);
+    r.on_tick(&host);
+    assert_eq!(host.calls(), 2, "retried once the delay has passed");
+    // A set installed gives the lease back too; the next fetch waits for the TTL.
+    let jwks = br#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    r.on_call_response(&host, 2, &FakeResponse("200", jwks));
+    assert_eq!(host.counts.borrow().get("vigil_jwks_fetch_ok"), Some(&1));
+    assert_eq!(
+        host.kv
+            .borrow()
+            .get("vigil.jwks-lease.https://idp.test")
+            .map(|v| v.0.clone()),
+        Some(b"0".to_vec())
+    );
+    host.later_ms.set(10_000);
+    r.on_tick(&host);
+    assert_eq!(host.calls(), 2, "fresh for its TTL");
 }

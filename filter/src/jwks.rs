@@ -269,6 +269,17 @@ impl Keys {
         cas_claim(host, &k, now_ms, until)
     }
 
+    /// Gives the lease back once this VM's scheduled fetch of remote `i` has ended (installed
+    /// or failed), so that the retry after a failure is not held off until the lease runs out.
+    /// The lease outlives the longest fetch (discovery and JWKS, each within the timeout), so
+    /// the lease given back is still this VM's own.
+    pub fn release_lease(&self, host: &dyn Host, i: usize) {
+        let Some(issuer) = self.remotes.borrow().get(i).map(|r| r.issuer.clone()) else {
+            return;
+        };
+        let _ = host.shared_set(&key("jwks-lease", &issuer), b"0", 0);
+    }
+
     /// Takes the cross-VM refetch slot for an unknown `kid` (one per cooldown).
     pub fn take_refetch(&self, host: &dyn Host, i: usize, now_ms: u64) -> bool {
         let Some((issuer, cooldown)) = self
