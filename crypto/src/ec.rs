@@ -1,13 +1,13 @@
-//! ECDSA signature verification on the NIST curves P-256 and P-384 (FIPS 186-4 §6.4, SEC 1
-//! §4.1.4), for the JWS algorithms `ES256` and `ES384`.
+//! ECDSA signature verification on the NIST curves P-256, P-384 and P-521 (FIPS 186-4 §6.4,
+//! SEC 1 §4.1.4), for the JWS algorithms `ES256`, `ES384` and `ES512`.
 //!
 //! # Arithmetic
 //!
 //! Field elements (mod p) and scalars (mod n) are fixed-size little-endian arrays of 32-bit
-//! limbs — 8 for P-256, 12 for P-384 — in Montgomery form, multiplied by CIOS Montgomery
+//! limbs — 8 for P-256, 12 for P-384, 17 for P-521 (544 bits for its 521) — in Montgomery form, multiplied by CIOS Montgomery
 //! multiplication with 64-bit products only: Wasm has `i64.mul` but no 64×64→128 multiply,
 //! so 32-bit limbs are the fastest there, and they are fine natively. One const-generic
-//! implementation serves both curves and both moduli; each modulus is a type whose constants
+//! implementation serves every curve and both moduli; each modulus is a type whose constants
 //! (the modulus, −m⁻¹ mod 2³², R mod m, R² mod m) are computed at compile time from the
 //! modulus alone, so no magic constant but the curves' own (SEC 2) is written here.
 //!
@@ -22,9 +22,9 @@
 //! doublings: the L = 32·N bits of a scalar are read as 8 teeth L/8 bits apart, and each point
 //! gets 2 subtables of the 255 non-empty sums of its teeth (the second shifted by L/16 bits),
 //! in affine coordinates. A verification is then L/16 − 1 doublings and at most 4·L/16 mixed
-//! additions — P-256: 15 doublings and ≤ 64 additions; P-384: 23 and ≤ 96 — instead of the ~L
-//! doublings of a sliding window. A table takes 510 entries × 2 coordinates × 4N bytes:
-//! 32 640 B per P-256 point, 48 960 B per P-384 point. The key's table is built in
+//! additions — P-256: 15 doublings and ≤ 64 additions; P-384: 23 and ≤ 96; P-521: 33 and ≤ 136
+//! — instead of the ~L doublings of a sliding window. A table takes 510 entries × 2 coordinates
+//! × 4N bytes: 32 640 B per P-256 point, 48 960 B per P-384 point, 69 360 B per P-521 point. The key's table is built in
 //! [`EcPublicKey::from_affine`], with batched affine additions (one field inversion per tooth),
 //! at a cost of some seven verifications; a key is parsed once and verifies many tokens. The
 //! generator's table is built once per process (per Wasm VM) by the first key of its curve and
@@ -39,7 +39,11 @@
 //! `X = (r + n)·Z²` when `r + n < p`). The scalar `s⁻¹ mod n` uses a variable-time binary
 //! extended Euclid. Everything here handles public data only, so nothing needs to run in
 //! constant time; it must be correct on every input, which `ec_test.rs` checks against the
-//! RustCrypto `p256` and `p384` crates.
+//! RustCrypto `p256`, `p384` and `p521` crates.
+//!
+//! P-521 uses the same generic Montgomery arithmetic rather than its Mersenne prime's cheaper
+//! reduction: ES512 is rare among identity providers, and one code path tested three times is
+//! worth more here than the speed.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -54,22 +58,26 @@ pub enum Curve {
     P256,
     /// P-384 (secp384r1), for `ES384`.
     P384,
+    /// P-521 (secp521r1), for `ES512`.
+    P521,
 }
 
 impl Curve {
-    /// The curve's name as JWK `crv` spells it: `"P-256"` or `"P-384"`.
+    /// The curve's name as JWK `crv` spells it: `"P-256"`, `"P-384"` or `"P-521"`.
     pub fn name(self) -> &'static str {
         match self {
             Curve::P256 => "P-256",
             Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
         }
     }
 
-    /// Bytes of a field element (and of a scalar): 32 for P-256, 48 for P-384.
+    /// Bytes of a field element (and of a scalar): 32 for P-256, 48 for P-384, 66 for P-521.
     pub fn field_bytes(self) -> usize {
         match self {
-            Curve::P256 => 32,
-            Curve::P384 => 48,
+            Curve::P256 => P256::BYTES,
+            Curve::P384 => P384::BYTES,
+            Curve::P521 => P521::BYTES,
         }
     }
 
@@ -81,6 +89,7 @@ impl Curve {
         match self {
             Curve::P256 => scalars_in_range::<P256, 8>(signature),
             Curve::P384 => scalars_in_range::<P384, 12>(signature),
+            Curve::P521 => scalars_in_range::<P521, 17>(signature),
         }
     }
 }
@@ -110,8 +119,9 @@ impl fmt::Display for EcKeyError {
 
 impl core::error::Error for EcKeyError {}
 
-/// An ECDSA verifying key on P-256 or P-384, with the precomputed tables that make
-/// verification fast (see the module docs: 32 KB for P-256, 48 KB for P-384), built once.
+/// An ECDSA verifying key on P-256, P-384 or P-521, with the precomputed tables that make
+/// verification fast (see the module docs: 32 KB for P-256, 48 KB for P-384, 68 KB for P-521),
+/// built once.
 #[derive(Clone)]
 pub struct EcPublicKey {
     inner: Arc<Inner>,
@@ -126,6 +136,7 @@ struct Inner {
 enum Tables {
     P256(KeyTables<8>),
     P384(KeyTables<12>),
+    P521(KeyTables<17>),
 }
 
 impl fmt::Debug for EcPublicKey {
@@ -169,6 +180,7 @@ impl EcPublicKey {
         let tables = match curve {
             Curve::P256 => Tables::P256(KeyTables::new::<P256>(x, y, &P256_G)?),
             Curve::P384 => Tables::P384(KeyTables::new::<P384>(x, y, &P384_G)?),
+            Curve::P521 => Tables::P521(KeyTables::new::<P521>(x, y, &P521_G)?),
         };
         Ok(EcPublicKey {
             inner: Arc::new(Inner {
@@ -184,6 +196,7 @@ impl EcPublicKey {
         match self.inner.tables {
             Tables::P256(_) => Curve::P256,
             Tables::P384(_) => Curve::P384,
+            Tables::P521(_) => Curve::P521,
         }
     }
 
@@ -199,13 +212,13 @@ impl EcPublicKey {
     }
 
     /// Verifies the ECDSA signature of a JWS: `signature` is the raw `R‖S` of exactly
-    /// 2·[`Curve::field_bytes`] bytes (64 for P-256, 96 for P-384; DER is refused), and
-    /// `digest` the hash of the signing input (SHA-256 for `ES256`, SHA-384 for `ES384`).
+    /// 2·[`Curve::field_bytes`] bytes (64 for P-256, 96 for P-384, 132 for P-521; DER is
+    /// refused), and `digest` the hash of the signing input (SHA-256 for `ES256`, SHA-384 for
+    /// `ES384`, SHA-512 for `ES512`).
     ///
     /// The digest becomes the integer e as FIPS 186-4 and SEC 1 §4.1.4 say: its leftmost bits
-    /// up to the bit length of n (both orders have a whole number of bytes), reduced mod n. As
-    /// in RustCrypto's `ecdsa` (the reference of the tests), a digest shorter than half the
-    /// field is refused.
+    /// up to the bit length of n (256, 384, 521), reduced mod n. As in RustCrypto's `ecdsa`
+    /// (the reference of the tests), a digest shorter than half the field is refused.
     ///
     /// Returns `false` for every malformed or invalid signature: a wrong length, r or s equal
     /// to 0 or not below n, `R = u1·G + u2·Q` at infinity, or `x(R) mod n ≠ r`. High-s
@@ -215,6 +228,7 @@ impl EcPublicKey {
         match &self.inner.tables {
             Tables::P256(t) => t.verify::<P256>(digest, signature),
             Tables::P384(t) => t.verify::<P384>(digest, signature),
+            Tables::P521(t) => t.verify::<P521>(digest, signature),
         }
     }
 }
@@ -431,6 +445,11 @@ fn sub<M: Modulus<N>, const N: usize>(a: &[u32; N], b: &[u32; N]) -> [u32; N] {
 /// (2³²−1) + (2³²−1)² + (2³²−1) = 2⁶⁴ − 1.
 #[inline(never)]
 fn mul<M: Modulus<N>, const N: usize>(a: &[u32; N], b: &[u32; N]) -> [u32; N] {
+    if N > WIDE {
+        let mut out = [0u32; N];
+        mul_slices(a, b, &M::M, M::M0INV, &mut out);
+        return out;
+    }
     let mut t = [0u32; N];
     let mut hi: u32 = 0;
     for &bi in b {
@@ -470,6 +489,66 @@ fn mul<M: Modulus<N>, const N: usize>(a: &[u32; N], b: &[u32; N]) -> [u32; N] {
         d
     } else {
         t
+    }
+}
+
+/// Limb counts above this (P-521's 17) multiply through [`mul_slices`]: the same CIOS over
+/// slices, which the compiler cannot unroll 17 × 17 times — at opt-level 3 the unrolled
+/// P-521 product alone cost filter.wasm some 25 KB, for a curve few issuers use.
+const WIDE: usize = 12;
+
+/// [`mul`] on slices of one length n (≤ 17), for the wide curve: `out = a·b·R⁻¹ mod m` with
+/// R = 2^{32n}, a, b < m, `m0inv` = −m⁻¹ mod 2³². Lengths that differ leave `out` zero (never
+/// the case: every caller passes arrays of one `N`).
+#[inline(never)]
+fn mul_slices(a: &[u32], b: &[u32], m: &[u32], m0inv: u32, out: &mut [u32]) {
+    let n = m.len();
+    let mut buf = [0u32; 17];
+    let (Some(t), true) = (
+        buf.get_mut(..n),
+        a.len() == n && b.len() == n && out.len() == n,
+    ) else {
+        return;
+    };
+    let (Some((&m0, m_rest)), Some(_)) = (m.split_first(), a.first()) else {
+        return;
+    };
+    let mut hi: u32 = 0;
+    for &bi in b {
+        let mut c: u64 = 0;
+        for (tj, &aj) in t.iter_mut().zip(a) {
+            let s = u64::from(*tj) + u64::from(aj) * u64::from(bi) + c;
+            *tj = s as u32; // low half; the high half carries
+            c = s >> 32;
+        }
+        let s = u64::from(hi) + c;
+        hi = s as u32; // low half
+        let hi2 = (s >> 32) as u32; // 0 or 1
+        let Some((t0, t_rest)) = t.split_first_mut() else {
+            return;
+        };
+        let q = t0.wrapping_mul(m0inv);
+        let mut c = (u64::from(*t0) + u64::from(q) * u64::from(m0)) >> 32;
+        let mut prev = t0;
+        for (tj, &mj) in t_rest.iter_mut().zip(m_rest) {
+            let s = u64::from(*tj) + u64::from(q) * u64::from(mj) + c;
+            *prev = s as u32; // low half, shifted down one limb
+            c = s >> 32;
+            prev = tj;
+        }
+        let s = u64::from(hi) + c;
+        *prev = s as u32; // low half
+        hi = hi2 + (s >> 32) as u32;
+    }
+    // t − m, kept when t ≥ m (or the product overflowed into `hi`).
+    let mut borrow = 0u64;
+    for ((o, &x), &y) in out.iter_mut().zip(t.iter()).zip(m) {
+        let d = u64::from(x).wrapping_sub(u64::from(y)).wrapping_sub(borrow);
+        *o = d as u32; // low half; bit 63 is the borrow
+        borrow = d >> 63;
+    }
+    if hi == 0 && borrow != 0 {
+        out.copy_from_slice(t);
     }
 }
 
@@ -552,12 +631,12 @@ fn inv_mont<M: Modulus<N>, const N: usize>(a: &[u32; N]) -> Option<[u32; N]> {
 // ---------------------------------------------------------------------------------------------
 // The curves.
 
-/// `R‖S` of exactly 2·4N bytes with r, s in `[1, n−1]`.
+/// `R‖S` of exactly 2·`C::BYTES` bytes with r, s in `[1, n−1]`.
 fn scalars_in_range<C: CurveSpec<N>, const N: usize>(signature: &[u8]) -> bool {
-    if signature.len() != 8 * N {
+    if signature.len() != 2 * C::BYTES {
         return false;
     }
-    let Some((rb, sb)) = signature.split_at_checked(4 * N) else {
+    let Some((rb, sb)) = signature.split_at_checked(C::BYTES) else {
         return false;
     };
     let (Some(r), Some(s)) = (from_be::<N>(rb), from_be::<N>(sb)) else {
@@ -567,8 +646,13 @@ fn scalars_in_range<C: CurveSpec<N>, const N: usize>(signature: &[u8]) -> bool {
     !is_zero(&r) && !is_zero(&s) && lt(&r, n) && lt(&s, n)
 }
 
-/// A short-Weierstrass curve y² = x³ − 3x + b over F_p of prime order n, p and n of 32·N bits.
+/// A short-Weierstrass curve y² = x³ − 3x + b over F_p of prime order n, p and n of
+/// `NBITS` ≤ 32·N bits.
 trait CurveSpec<const N: usize> {
+    /// Bytes of a field element and of a scalar in their encodings (JWK, JWS): ⌈NBITS/8⌉.
+    const BYTES: usize = 4 * N;
+    /// Bits of n (and of p).
+    const NBITS: usize = 32 * N;
     /// The field prime p.
     type Fp: Modulus<N>;
     /// The group order n.
@@ -634,6 +718,45 @@ impl CurveSpec<12> for P384 {
     const GY: [u32; 12] = konst::limbs(concat!(
         "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c0",
         "0a60b1ce1d7e819d7a431d7c90ea0e5f"
+    ));
+}
+
+struct P521Fp;
+impl Modulus<17> for P521Fp {
+    /// 2⁵²¹ − 1.
+    const M: [u32; 17] = konst::limbs(concat!(
+        "000001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+    ));
+}
+struct P521Fn;
+impl Modulus<17> for P521Fn {
+    const M: [u32; 17] = konst::limbs(concat!(
+        "000001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "fffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409"
+    ));
+}
+/// P-521 (SEC 2 v2 §2.6.1, FIPS 186-4 D.1.2.5).
+struct P521;
+impl CurveSpec<17> for P521 {
+    type Fp = P521Fp;
+    type Fn = P521Fn;
+    const BYTES: usize = 66;
+    const NBITS: usize = 521;
+    const B: [u32; 17] = konst::limbs(concat!(
+        "0000005195",
+        "3eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd",
+        "3bb1bf073573df883d2c34f1ef451fd46b503f00"
+    ));
+    const GX: [u32; 17] = konst::limbs(concat!(
+        "000000c685",
+        "8e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127",
+        "a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66"
+    ));
+    const GY: [u32; 17] = konst::limbs(concat!(
+        "0000011839",
+        "296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b901",
+        "3fad0761353c7086a272c24088be94769fd16650"
     ));
 }
 
@@ -827,9 +950,10 @@ const fn cols(n: usize) -> usize {
 ///
 /// `None` only if two summands had the same x, which cannot happen for points of prime order
 /// n (every point but infinity, on these curves): the summands are k₁·P and k₂·P with distinct
-/// k₁, k₂ < 2^L < 2n that are sums of distinct powers 2^{t·cols}, so k₁ ≡ ±k₂ (mod n) would
-/// make n a sum or difference of such sums, whose lowest `cols` bits are 0, 1 or all ones —
-/// unlike n's (P-256: 0x2551, P-384: 0xc52973).
+/// k₁, k₂ that are sums of distinct powers 2^{t·cols}, so k₁ ≡ ±k₂ (mod n) would need
+/// k₁ ± k₂ to be a non-zero multiple of n. For P-256 and P-384 (k < 2^L < 2n) that makes n
+/// a sum or difference of such sums, whose lowest `cols` bits are 0, 1 or all ones — unlike
+/// n's (P-256: 0x2551, P-384: 0xc52973); for P-521 every k is below 2^511, so k₁ + k₂ < n.
 fn comb_tables<F: Modulus<N>, const N: usize>(points: &[Affine<N>]) -> Option<Vec<Vec<Affine<N>>>> {
     let bases_per_point = TEETH * SUBTABLES;
     let mut bases = Vec::with_capacity(points.len() * bases_per_point);
@@ -942,6 +1066,7 @@ fn generator_table<C: CurveSpec<N>, const N: usize>(
 
 static P256_G: OnceBox<Vec<Affine<8>>> = OnceBox::new();
 static P384_G: OnceBox<Vec<Affine<12>>> = OnceBox::new();
+static P521_G: OnceBox<Vec<Affine<17>>> = OnceBox::new();
 
 impl<const N: usize> KeyTables<N> {
     fn new<C: CurveSpec<N>>(
@@ -971,7 +1096,7 @@ impl<const N: usize> KeyTables<N> {
     }
 
     fn verify<C: CurveSpec<N>>(&self, digest: &[u8], signature: &[u8]) -> bool {
-        let fb = 4 * N;
+        let fb = C::BYTES;
         if !scalars_in_range::<C, N>(signature) || digest.len() < fb / 2 {
             return false;
         }
@@ -985,10 +1110,15 @@ impl<const N: usize> KeyTables<N> {
         if is_zero(&r) || is_zero(&s) || !lt(&r, n) || !lt(&s, n) {
             return false;
         }
-        // e: the leftmost 8·fb bits of the digest (n has exactly 8·fb bits), mod n; e < 2n.
+        // e: the leftmost NBITS bits of the digest, mod n; e < 2^NBITS < 2n.
         let Some(mut e) = from_be::<N>(digest.get(..fb).unwrap_or(digest)) else {
             return false;
         };
+        if digest.len() * 8 > C::NBITS {
+            for _ in C::NBITS..8 * fb {
+                shr1(&mut e, 0);
+            }
+        }
         if !lt(&e, n) {
             e = sub_n(&e, n).0;
         }

@@ -1,6 +1,11 @@
 //! Tests of `ec.rs`: the arithmetic directly, then ECDSA verification differentially against
-//! RustCrypto's `p256` and `p384` (the reference): for every case, ours must say what the
-//! reference says, and valid signatures made by the reference must verify.
+//! RustCrypto's `p256`, `p384` and `p521` (the reference): for every case, ours must say what
+//! the reference says, and valid signatures made by the reference must verify.
+//!
+//! For P-521 the reference's digest handling is not FIPS 186-4's: `p521` 0.13 reads a digest
+//! of 66 bytes or more as 528 bits and subtracts n once, where FIPS takes its leftmost 521 bits.
+//! The harness therefore turns every digest into e by FIPS itself (`Reference::prehash`, on
+//! `BigUint`s) and hands the reference e, below n; everything after e is the reference's.
 //!
 //! Random inputs come from a seeded splitmix64, so a failure prints the seed that reproduces
 //! it. `VIGIL_CRYPTO_CASES=N` sets the number of differential cases (default a few thousand).
@@ -9,7 +14,6 @@ use super::*;
 use alloc::vec;
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::elliptic_curve::ff::PrimeField;
-use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use std::time::Instant;
 
@@ -39,9 +43,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// How many differential cases to run in all (both curves): `VIGIL_CRYPTO_CASES`, by default
+/// How many differential cases to run for P-256 and P-384: `VIGIL_CRYPTO_CASES`, by default
 /// 2400. P-256 gets 7/8 of them: in the dev profile the reference's P-384 takes ~20 ms a
-/// verification, most of the test's time.
+/// verification, most of the test's time. P-521 runs a sixteenth more.
 fn budget() -> usize {
     std::env::var("VIGIL_CRYPTO_CASES")
         .ok()
@@ -88,9 +92,21 @@ fn der(sig: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Little-endian limbs as big-endian bytes.
+/// The encoded length of an N-limb field element: 4N bytes, 66 for P-521's 17 limbs.
+fn fb_of(n: usize) -> usize {
+    if n == 17 {
+        66
+    } else {
+        4 * n
+    }
+}
+
+/// Little-endian limbs as big-endian bytes, [`fb_of`] of them (the dropped top bytes are 0).
 fn to_be<const N: usize>(a: &[u32; N]) -> Vec<u8> {
-    a.iter().rev().flat_map(|w| w.to_be_bytes()).collect()
+    let all: Vec<u8> = a.iter().rev().flat_map(|w| w.to_be_bytes()).collect();
+    let (top, rest) = all.split_at(4 * N - fb_of(N));
+    assert!(top.iter().all(|&b| b == 0), "value wider than the field");
+    rest.to_vec()
 }
 
 fn limbs<const N: usize>(b: &[u8]) -> [u32; N] {
@@ -134,8 +150,6 @@ trait Reference {
     fn s_add(a: &[u8], b: &[u8]) -> Vec<u8>;
     fn s_neg(a: &[u8]) -> Vec<u8>;
     fn s_inv(a: &[u8]) -> Option<Vec<u8>>;
-    /// A field-sized big-endian number mod n.
-    fn s_reduce(a: &[u8]) -> Vec<u8>;
     /// `u1·G + u2·Q` in affine coordinates, `None` at infinity.
     fn lincomb(u1: &[u8], u2: &[u8], q: Option<(&[u8], &[u8])>) -> Option<(Vec<u8>, Vec<u8>)>;
     /// The point with this x and an even y, if x is on the curve.
@@ -145,6 +159,44 @@ trait Reference {
 
     fn fb() -> usize {
         Self::CURVE.field_bytes()
+    }
+    /// Bits of n.
+    fn nbits() -> usize {
+        match Self::CURVE {
+            Curve::P521 => 521,
+            _ => 8 * Self::fb(),
+        }
+    }
+    /// The JWS hash's length for the curve (SHA-256, -384, -512).
+    fn hash_len() -> usize {
+        match Self::CURVE {
+            Curve::P521 => 64,
+            _ => Self::fb(),
+        }
+    }
+    /// A big-endian number (any length) mod n, field-sized; by `BigUint`, independently.
+    fn s_reduce(a: &[u8]) -> Vec<u8> {
+        fixed(&(big(a) % big(&Self::n())), Self::fb())
+    }
+    /// What the reference is handed for `digest`: the digest itself where its own reading is
+    /// FIPS 186-4's (orders of whole bytes, and digests it refuses as too short), else e — the
+    /// leftmost `nbits` bits mod n — field-sized.
+    fn prehash(digest: &[u8]) -> Vec<u8> {
+        let (fb, nbits) = (Self::fb(), Self::nbits());
+        if nbits == 8 * fb || digest.len() < fb / 2 {
+            return digest.to_vec();
+        }
+        let mut e = big(digest);
+        if 8 * digest.len() > nbits {
+            e >>= 8 * digest.len() - nbits;
+        }
+        fixed(&(e % big(&Self::n())), fb)
+    }
+    /// A digest whose e (see [`Reference::prehash`]) is the scalar `e` (< n): `e` itself, or
+    /// for P-521 `e` in the leftmost 521 bits of 66 bytes.
+    fn digest_for(e: &[u8]) -> Vec<u8> {
+        let (fb, nbits) = (Self::fb(), Self::nbits());
+        fixed(&(big(e) << (8 * fb - nbits)), fb)
     }
     fn n() -> Vec<u8> {
         be_add_small(&Self::n_minus_1(), 1)
@@ -157,7 +209,7 @@ trait Reference {
 }
 
 macro_rules! reference {
-    ($name:ident, $krate:ident, $uint:ty, $curve:expr, $p:expr) => {
+    ($name:ident, $krate:ident, $curve:expr, $p:expr, $sign:expr) => {
         struct $name;
         impl $name {
             fn scalar(b: &[u8]) -> $krate::Scalar {
@@ -190,12 +242,12 @@ macro_rules! reference {
                 $krate::ecdsa::SigningKey::from_slice(d).ok()
             }
             fn public(sk: &Self::Sk) -> (Vec<u8>, Vec<u8>) {
-                let e = sk.verifying_key().to_encoded_point(false);
+                let e = $krate::ecdsa::VerifyingKey::from(sk).to_encoded_point(false);
                 (e.x().unwrap().to_vec(), e.y().unwrap().to_vec())
             }
             fn sign(sk: &Self::Sk, digest: &[u8]) -> Option<Vec<u8>> {
-                let s: $krate::ecdsa::Signature = sk.sign_prehash(digest).ok()?;
-                Some(s.to_bytes().to_vec())
+                let sign: fn(&Self::Sk, &[u8]) -> Option<$krate::ecdsa::Signature> = $sign;
+                Some(sign(sk, &Self::prehash(digest))?.to_bytes().to_vec())
             }
             fn verifying_key(x: &[u8], y: &[u8]) -> Option<Self::Vk> {
                 let sec1 = [&[4u8][..], x, y].concat();
@@ -203,7 +255,7 @@ macro_rules! reference {
             }
             fn verify(vk: &Self::Vk, digest: &[u8], sig: &[u8]) -> bool {
                 match $krate::ecdsa::Signature::from_slice(sig) {
-                    Ok(s) => vk.verify_prehash(digest, &s).is_ok(),
+                    Ok(s) => vk.verify_prehash(&Self::prehash(digest), &s).is_ok(),
                     Err(_) => false,
                 }
             }
@@ -222,11 +274,6 @@ macro_rules! reference {
             fn s_inv(a: &[u8]) -> Option<Vec<u8>> {
                 let i: Option<$krate::Scalar> = Self::scalar(a).invert().into();
                 i.map(|i| i.to_repr().to_vec())
-            }
-            fn s_reduce(a: &[u8]) -> Vec<u8> {
-                <$krate::Scalar as Reduce<$uint>>::reduce_bytes($krate::FieldBytes::from_slice(a))
-                    .to_repr()
-                    .to_vec()
             }
             fn lincomb(
                 u1: &[u8],
@@ -257,16 +304,34 @@ macro_rules! reference {
 reference!(
     Ref256,
     p256,
-    p256::U256,
     Curve::P256,
-    "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff"
+    "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+    |sk, e| sk.sign_prehash(e).ok()
 );
 reference!(
     Ref384,
     p384,
-    p384::U384,
     Curve::P384,
-    "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff"
+    "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
+    |sk, e| sk.sign_prehash(e).ok()
+);
+// `p521` 0.13 signs only with a random nonce: one from a generator seeded by e, so that a
+// failure reproduces.
+reference!(
+    Ref521,
+    p521,
+    Curve::P521,
+    concat!(
+        "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+    ),
+    |sk, e| {
+        use p521::ecdsa::signature::hazmat::RandomizedPrehashSigner;
+        use rand_core::SeedableRng;
+        let seed = e.iter().fold(0u64, |h, &b| h.rotate_left(8) ^ u64::from(b));
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        sk.sign_prehash_with_rng(&mut rng, e).ok()
+    }
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -275,10 +340,15 @@ reference!(
 fn check_modulus<M: Modulus<N>, const N: usize>(m_hex: &[u8]) {
     assert_eq!(to_be(&M::M), m_hex);
     assert_eq!(M::M[0].wrapping_mul(M::M0INV), u32::MAX, "−m⁻¹ mod 2³²");
-    // R mod m = 2^{32N} − m, as m > 2^{32N−1}.
+    let m = big(m_hex);
+    let r = ::rsa::BigUint::from(1u8) << (32 * N);
+    assert_eq!(to_be(&M::ONE), fixed(&(&r % &m), m_hex.len()), "R mod m");
+    assert_eq!(
+        to_be(&M::R2),
+        fixed(&(&r * &r % &m), m_hex.len()),
+        "R² mod m"
+    );
     let mut neg = [0u32; N];
-    let (r, _) = sub_n(&neg, &M::M);
-    assert_eq!(M::ONE, r, "R mod m");
     // R²·R⁻¹ = R; and converting in and out is the identity.
     neg[0] = 1;
     assert_eq!(mul::<M, N>(&M::R2, &neg), M::ONE, "R² mod m");
@@ -311,6 +381,8 @@ fn montgomery_constants() {
     check_modulus::<P256Fn, 8>(&Ref256::n());
     check_modulus::<P384Fp, 12>(&Ref384::p());
     check_modulus::<P384Fn, 12>(&Ref384::n());
+    check_modulus::<P521Fp, 17>(&Ref521::p());
+    check_modulus::<P521Fn, 17>(&Ref521::n());
 }
 
 /// Scalar arithmetic (mod n) against the reference's `Scalar`, edges included.
@@ -345,6 +417,7 @@ fn scalars_vs_reference<C: CurveSpec<N>, R: Reference, const N: usize>(seed: u64
 fn scalars_match_reference() {
     scalars_vs_reference::<P256, Ref256, 8>(0x256);
     scalars_vs_reference::<P384, Ref384, 12>(0x384);
+    scalars_vs_reference::<P521, Ref521, 17>(0x521);
 }
 
 /// `u1·G + u2·Q` through the comb against the reference, exceptional cases included.
@@ -439,6 +512,7 @@ fn lincomb_vs_reference<C: CurveSpec<N>, R: Reference, const N: usize>(seed: u64
 fn lincomb_matches_reference() {
     lincomb_vs_reference::<P256, Ref256, 8>(0x1256, 10);
     lincomb_vs_reference::<P384, Ref384, 12>(0x1384, 6);
+    lincomb_vs_reference::<P521, Ref521, 17>(0x1521, 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,7 +562,7 @@ fn random_key_round<R: Reference>(seed: u64, msgs: usize, other: &(EcPublicKey, 
     let mut rng = Rng(seed);
     let fb = R::fb();
     let sk = loop {
-        if let Some(sk) = R::signing_key(&rng.bytes(fb)) {
+        if let Some(sk) = R::signing_key(&R::s_reduce(&rng.bytes(fb))) {
             break sk;
         }
     };
@@ -505,8 +579,8 @@ fn random_key_round<R: Reference>(seed: u64, msgs: usize, other: &(EcPublicKey, 
     for m in 0..msgs {
         // Mostly the curve's own hash length; sometimes longer (truncated) or shorter (padded).
         let len = match m % 6 {
-            0 => [fb / 2, fb - 1, fb + 1, 64, fb / 2 + 4, 48][rng.below(6)],
-            _ => fb,
+            0 => [fb / 2, fb - 1, fb + 1, 64, fb / 2 + 4, 48, fb][rng.below(7)],
+            _ => R::hash_len(),
         };
         let digest = rng.bytes(len);
         let sig = R::sign(&sk, &digest).unwrap();
@@ -519,8 +593,9 @@ fn random_key_round<R: Reference>(seed: u64, msgs: usize, other: &(EcPublicKey, 
         let mut bad = sig.clone();
         bad[fb + rng.below(fb)] ^= 1 << rng.below(8);
         d.check("bit flipped in s", &digest, &bad, Some(false));
+        // A bit of e: within the leftmost whole bytes of n's length.
         let mut bad_digest = digest.clone();
-        bad_digest[rng.below(len.min(fb))] ^= 1 << rng.below(8);
+        bad_digest[rng.below(len.min(R::nbits() / 8))] ^= 1 << rng.below(8);
         d.check("bit flipped in the digest", &bad_digest, &sig, Some(false));
         if len > fb {
             // Only the leftmost field-size bytes count.
@@ -553,7 +628,7 @@ fn random_key_round<R: Reference>(seed: u64, msgs: usize, other: &(EcPublicKey, 
         last = sig;
     }
     // Edge values of r and s.
-    let digest = rng.bytes(fb);
+    let digest = rng.bytes(R::hash_len());
     let sig = R::sign(&sk, &digest).unwrap();
     let (r, s) = sig.split_at(fb);
     let zero = vec![0u8; fb];
@@ -635,26 +710,31 @@ fn crafted<R: Reference>(seed: u64) -> usize {
             if s == zero {
                 continue;
             }
-            d.check("u1·G = u2·Q", &e, &[&r[..], &s].concat(), Some(true));
+            d.check(
+                "u1·G = u2·Q",
+                &R::digest_for(&e),
+                &[&r[..], &s].concat(),
+                Some(true),
+            );
             let e = R::s_neg(&rd);
             let s = R::s_reduce(&rng.bytes(fb));
             if s != zero {
                 d.check(
                     "u1·G = −u2·Q (R infinity)",
-                    &e,
+                    &R::digest_for(&e),
                     &[&r[..], &s].concat(),
                     Some(false),
                 );
             }
         }
         // Digests 0 and n (≡ 0): u1 = 0.
-        for digest in [zero.clone(), R::n()] {
+        for digest in [zero.clone(), R::digest_for(&R::n())] {
             let sig = R::sign(&sk, &digest).unwrap();
             d.check("digest ≡ 0", &digest, &sig, Some(true));
         }
         // Random signatures on these keys.
         for _ in 0..4 {
-            let digest = rng.bytes(fb);
+            let digest = rng.bytes(R::hash_len());
             let sig = R::sign(&sk, &digest).unwrap();
             d.check("special key, valid", &digest, &sig, Some(true));
             d.check(
@@ -690,11 +770,12 @@ fn crafted<R: Reference>(seed: u64) -> usize {
             cases: 0,
         };
         let r = be_add_small(&zero, i);
-        d.check("x(R) = r + n", &r, &[&r[..], &r].concat(), Some(true));
+        let e = R::digest_for(&r);
+        d.check("x(R) = r + n", &e, &[&r[..], &r].concat(), Some(true));
         let r1 = be_add_small(&r, 1);
         d.check(
             "x(R) = r + n, r off by one",
-            &r,
+            &e,
             &[&r1[..], &r].concat(),
             Some(false),
         );
@@ -807,11 +888,43 @@ fn ecdsa_p384_matches_reference() {
 }
 
 #[test]
+fn ecdsa_p521_matches_reference() {
+    let t = Instant::now();
+    let cases = differential::<Ref521>(0xec521, budget() / 16);
+    eprintln!("P-521: {cases} differential cases in {:?}", t.elapsed());
+}
+
+/// FIPS 186-4 §6.4's leftmost-bits rule where it is not a whole number of bytes: for P-521 a
+/// 66-byte (or longer) digest counts by its leftmost 521 bits, so its last 7 bits never matter
+/// and the value is not reduced as 528 bits. Checked against signatures of e itself.
+#[test]
+fn p521_digests_count_by_their_leftmost_521_bits() {
+    let mut rng = Rng(0x521d);
+    let sk = Ref521::signing_key(&Ref521::s_reduce(&rng.bytes(66))).unwrap();
+    let (x, y) = Ref521::public(&sk);
+    let ours = EcPublicKey::from_affine(Curve::P521, &x, &y).unwrap();
+    for len in [66, 67, 80, 128] {
+        let mut digest = rng.bytes(len);
+        digest[0] |= 0x80; // e ≥ 2^520, where reading 528 bits would differ most
+        let mut e = big(&digest) >> (8 * len - 521);
+        e %= big(&Ref521::n());
+        let sig = Ref521::sign(&sk, &Ref521::digest_for(&fixed(&e, 66))).unwrap();
+        assert!(ours.verify_prehash(&digest, &sig), "length {len}");
+        digest[65] ^= 0x7f; // bits 521..527: past n's length
+        assert!(ours.verify_prehash(&digest, &sig), "length {len}, low bits");
+        digest[65] ^= 0x80; // bit 520: counts
+        assert!(!ours.verify_prehash(&digest, &sig), "length {len}, bit 520");
+    }
+}
+
+#[test]
 fn api() {
     assert_eq!(Curve::P256.name(), "P-256");
     assert_eq!(Curve::P384.name(), "P-384");
+    assert_eq!(Curve::P521.name(), "P-521");
     assert_eq!(Curve::P256.field_bytes(), 32);
     assert_eq!(Curve::P384.field_bytes(), 48);
+    assert_eq!(Curve::P521.field_bytes(), 66);
     assert_eq!(EcKeyError::NotOnCurve.to_string(), "point not on the curve");
     let (gx, gy) = (to_be(&P256::GX), to_be(&P256::GY));
     let k = EcPublicKey::from_affine(Curve::P256, &gx, &gy).unwrap();
@@ -834,7 +947,7 @@ fn api() {
 fn bench_curve<R: Reference>() {
     let fb = R::fb();
     let mut rng = Rng(0xbe);
-    let sk = R::signing_key(&rng.bytes(fb)).unwrap();
+    let sk = R::signing_key(&R::s_reduce(&rng.bytes(fb))).unwrap();
     let (x, y) = R::public(&sk);
     let t = Instant::now();
     let builds = 20;
@@ -845,7 +958,7 @@ fn bench_curve<R: Reference>() {
     let (ours, vk) = key_pair::<R>(&x, &y);
     let sigs: Vec<(Vec<u8>, Vec<u8>)> = (0..64)
         .map(|_| {
-            let d = rng.bytes(fb);
+            let d = rng.bytes(R::hash_len());
             let s = R::sign(&sk, &d).unwrap();
             (d, s)
         })
@@ -874,6 +987,7 @@ fn bench_curve<R: Reference>() {
 fn ec_bench() {
     bench_curve::<Ref256>();
     bench_curve::<Ref384>();
+    bench_curve::<Ref521>();
 }
 
 fn micro<C: CurveSpec<N>, const N: usize>(name: &str) {
@@ -900,7 +1014,7 @@ fn micro<C: CurveSpec<N>, const N: usize>(name: &str) {
     for _ in 0..1000 {
         x = inv::<C::Fn, N>(&x).unwrap_or(x);
         x[0] ^= 1;
-        x[N - 1] &= 0x7fff_ffff;
+        x[N - 1] &= C::Fn::M[N - 1] >> 1;
     }
     let i = t.elapsed().as_secs_f64() * 1e9 / 1000.0;
     let g = Affine {
@@ -928,6 +1042,7 @@ fn micro<C: CurveSpec<N>, const N: usize>(name: &str) {
 fn ec_micro() {
     micro::<P256, 8>("P-256");
     micro::<P384, 12>("P-384");
+    micro::<P521, 17>("P-521");
 }
 
 // x(R) ≡ r is also tried as r + n when r + n < p: these cases exercise both guards of that
@@ -949,7 +1064,9 @@ fn wrapped_candidates<R: Reference>() -> usize {
     let (n, p) = (big(&R::n()), big(&R::p()));
     let two_l = ::rsa::BigUint::from(1u8) << (8 * fb);
     let mut cases = 0;
-    for (what, offset) in [("r + n − p", &p - &n), ("r + n − 2^L", &two_l - &n)] {
+    // r + n overflows only 8·fb-bit orders' width: P-521's r + n < 2^522 fits its 17 limbs.
+    let candidates = [("r + n − p", &p - &n), ("r + n − 2^L", &two_l - &n)];
+    for (what, offset) in candidates.into_iter().filter(|(_, o)| *o < n) {
         let mut found = 0;
         for i in 1..200u32 {
             if found == 2 {
@@ -973,7 +1090,12 @@ fn wrapped_candidates<R: Reference>() -> usize {
             assert!(r < n);
             let rb = fixed(&r, fb);
             // u1 = e/s = 1, u2 = r/s = 1: R = G + Q, x(R) = x0 ≢ r (mod n).
-            d.check(what, &rb, &[&rb[..], &rb].concat(), Some(false));
+            d.check(
+                what,
+                &R::digest_for(&rb),
+                &[&rb[..], &rb].concat(),
+                Some(false),
+            );
             cases += d.cases;
             found += 1;
         }
@@ -986,7 +1108,9 @@ fn wrapped_candidates<R: Reference>() -> usize {
 fn signatures_whose_r_plus_n_wraps_are_refused() {
     eprintln!(
         "ecdsa r + n candidates: {} cases",
-        wrapped_candidates::<Ref256>() + wrapped_candidates::<Ref384>()
+        wrapped_candidates::<Ref256>()
+            + wrapped_candidates::<Ref384>()
+            + wrapped_candidates::<Ref521>()
     );
 }
 
@@ -997,7 +1121,7 @@ fn signatures_whose_r_plus_n_wraps_are_refused() {
 fn key_build_cost() {
     fn cost<R: Reference>() {
         let keys: Vec<(Vec<u8>, Vec<u8>)> = (1..=21u8)
-            .map(|i| R::public(&R::signing_key(&vec![i; R::fb()]).unwrap()))
+            .map(|i| R::public(&R::signing_key(&R::s_reduce(&vec![i; R::fb()])).unwrap()))
             .collect();
         let first = Instant::now();
         let _ = EcPublicKey::from_affine(R::CURVE, &keys[0].0, &keys[0].1).unwrap();
@@ -1015,4 +1139,5 @@ fn key_build_cost() {
     }
     cost::<Ref256>();
     cost::<Ref384>();
+    cost::<Ref521>();
 }

@@ -1,5 +1,5 @@
-//! Vigil's signature arithmetic, for verification only: RSA (PKCS #1 v1.5 and PSS) and ECDSA on P-256
-//! and P-384, on limbs the target multiplies in one instruction (32-bit inside Wasm, 64-bit on
+//! Vigil's signature arithmetic, for verification only: RSA (PKCS #1 v1.5 and PSS) and ECDSA on P-256,
+//! P-384 and P-521, on limbs the target multiplies in one instruction (32-bit inside Wasm, 64-bit on
 //! 64-bit hosts for RSA), so that the same code is fast natively and inside Wasm.
 //!
 //! Verification handles only public data (the key, the message, the signature), so none of
