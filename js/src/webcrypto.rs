@@ -106,10 +106,11 @@ pub fn webcrypto_params(alg: Alg, key: &PublicKey) -> Option<(Value, Value, Valu
             };
             Some((jwk, import, verify))
         }
-        (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
+        (Alg::Es256 | Alg::Es384 | Alg::Es512, PublicKey::Ec(k)) => {
             let (crv, h) = match k.curve() {
                 Curve::P256 => ("P-256", "SHA-256"),
                 Curve::P384 => ("P-384", "SHA-384"),
+                Curve::P521 => ("P-521", "SHA-512"),
             };
             let jwk = obj(&[
                 ("kty", s("EC")),

@@ -12,7 +12,15 @@ use vigil_fixtures::{keys as fixture_keys, KeyKind, ISSUER};
 
 #[test]
 fn the_jwk_handed_to_webcrypto_is_the_same_key() {
-    let set = JwkSet::parse(&fixture_keys().jwks()).unwrap();
+    let k = fixture_keys();
+    let set = JwkSet::parse(&vigil_fixtures::Keys::jwks_of(&[
+        k.jwk(KeyKind::Rsa, Some("rsa-1"), Some("RS256")),
+        k.jwk(KeyKind::P256, Some("ec-1"), None),
+        k.jwk(KeyKind::P384, Some("ec-384"), None),
+        k.jwk(KeyKind::P521, Some("ec-521"), None),
+        k.jwk(KeyKind::Ed25519, Some("ed-1"), None),
+    ]))
+    .unwrap();
     let mut seen = 0;
     for k in set.keys() {
         let alg = k.algorithm(&Alg::ALL).unwrap_or(Alg::Rs256);
@@ -24,6 +32,7 @@ fn the_jwk_handed_to_webcrypto_is_the_same_key() {
             policy_core::authenticate::jwks::KeyType::Rsa => KeyKind::Rsa,
             policy_core::authenticate::jwks::KeyType::P256 => KeyKind::P256,
             policy_core::authenticate::jwks::KeyType::P384 => KeyKind::P384,
+            policy_core::authenticate::jwks::KeyType::P521 => KeyKind::P521,
             policy_core::authenticate::jwks::KeyType::Ed25519 => KeyKind::Ed25519,
         };
         let sig = fixture_keys().sign(kind, alg.name(), msg);
@@ -35,7 +44,7 @@ fn the_jwk_handed_to_webcrypto_is_the_same_key() {
         );
         seen += 1;
     }
-    assert!(seen >= 3);
+    assert_eq!(seen, 5);
     assert!(
         webcrypto_params(Alg::Es256, &set.keys()[0].key).is_none()
             || set.keys()[0].key.key_type() == policy_core::authenticate::jwks::KeyType::P256

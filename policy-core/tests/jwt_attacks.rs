@@ -17,7 +17,7 @@ use policy_core::authenticate::{
 use policy_core::extract::token::TokenSource;
 use policy_core::CheckRequest;
 use vigil_fixtures::{
-    b64, claims, header, hs256, json_str, keys, KeyKind, Keys, AUDIENCE, ISSUER, NOW,
+    b64, claims, header, hs256, json_str, keys, signing_input, KeyKind, Keys, AUDIENCE, ISSUER, NOW,
 };
 
 fn authenticator(extra: &str) -> Authenticator {
@@ -235,6 +235,56 @@ fn valid_es384_and_every_rsa_algorithm() {
     expect("bad_signature", &a, &format!("{head}.{}", b64(&[7u8; 64])));
     // r = 0, s = 0 (the "psychic signature").
     expect("bad_signature", &a, &format!("{head}.{}", b64(&[0u8; 96])));
+}
+
+#[test]
+fn es512_on_p521() {
+    let k = keys();
+    let jwks = Keys::jwks_of(&[
+        k.jwk(KeyKind::P521, Some("ec-521"), None),
+        k.jwk(KeyKind::P384, Some("ec-384"), None),
+    ]);
+    let rule = format!(
+        r#"{{"issuer":{},"jwks":{}}}"#,
+        json_str(ISSUER),
+        json_str(&jwks)
+    );
+    let a = Authenticator::new(vec![parse_jwt_rule_json(&rule).unwrap()]).unwrap();
+    let head = signing_input(&header("ES512", "ec-521"), &std_claims(""));
+    let raw = k.sign(KeyKind::P521, "ES512", head.as_bytes());
+    let t = format!("{head}.{}", b64(&raw));
+    run(&a, &t).unwrap();
+    assert_eq!(raw.len(), 132, "raw R‖S of 66 bytes each");
+    let mut flipped = raw.clone();
+    flipped[100] ^= 1;
+    expect("bad_signature", &a, &format!("{head}.{}", b64(&flipped)));
+    // r = s = 0, and an ES384-sized signature, are refused by shape.
+    expect("bad_signature", &a, &format!("{head}.{}", b64(&[0u8; 132])));
+    expect("bad_signature", &a, &format!("{head}.{}", b64(&raw[..96])));
+    // The P-521 key decides ES512: an ES384 header naming it, and ES512 naming the P-384
+    // key, are refused before any arithmetic.
+    let es384 = k.signed(
+        KeyKind::P384,
+        "ES384",
+        &header("ES384", "ec-521"),
+        &std_claims(""),
+    );
+    assert!(run(&a, &es384).is_err());
+    let on_384 = k.signed(
+        KeyKind::P521,
+        "ES512",
+        &header("ES512", "ec-384"),
+        &std_claims(""),
+    );
+    assert!(run(&a, &on_384).is_err());
+    // With an allowlist that leaves ES512 out, the same valid token is refused.
+    let rule = format!(
+        r#"{{"issuer":{},"algorithms":["ES384"],"jwks":{}}}"#,
+        json_str(ISSUER),
+        json_str(&jwks)
+    );
+    let a = Authenticator::new(vec![parse_jwt_rule_json(&rule).unwrap()]).unwrap();
+    assert!(run(&a, &t).is_err());
 }
 
 #[test]

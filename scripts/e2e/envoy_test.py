@@ -159,7 +159,7 @@ def token_phase(res, case, base_config, work, up, keys, base_id, demo):
 def zero_trust_phase(res, case, base_config, work, keys, base_id):
     """Step-up (RFC 9470), rate limits (429) and a revocation published on the feed. The rule
     has no `algorithms` (as an Istio RequestAuthentication rule), and the key set carries
-    members Vigil cannot use (a symmetric key, a P-521 key, an encryption key): they are
+    members Vigil cannot use (a symmetric key, a P-521 key of the wrong length, an encryption key): they are
     skipped and counted, the others work."""
     served = json.loads(jwks_with({"rsa-1", "ec-1", "ed-1"}))
     served["keys"] += [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},

@@ -7,13 +7,14 @@
 //! What is accepted (everything else is refused or skipped, as documented per case):
 //!
 //! * `RSA` keys (`n`, `e`) of 2048 to 4096 bits with an odd public exponent from 3 to 2^33−1;
-//! * `EC` keys on `P-256` and `P-384` (`x`, `y` of exactly 32 / 48 bytes, on the curve);
+//! * `EC` keys on `P-256`, `P-384` and `P-521` (`x`, `y` of exactly 32 / 48 / 66 bytes, on the
+//!   curve);
 //! * `OKP` keys on `Ed25519` (`x` of exactly 32 bytes, a valid, non-weak point).
 //!
 //! The set is the provider's: a member Vigil cannot use is **skipped with a reason** (see
 //! [`JwkSet::skipped`]) and the other keys stay usable, as Envoy's `jwt_authn` does — other key
-//! types (`oct`, `EC` on other curves, `OKP` X25519…), `use` other than `sig`, `key_ops`
-//! without `verify`, algorithms Vigil does not verify (e.g. `RSA-OAEP`, `ES512`), and malformed
+//! types (`oct`, `EC` on other curves, `OKP` X25519…), `use` other than `sig` (or SPIFFE's `jwt-svid`), `key_ops`
+//! without `verify`, algorithms Vigil does not verify (e.g. `RSA-OAEP`, `ES256K`), and malformed
 //! or weak members (RSA under 2,048 bits or with an even modulus, points off their curve, bad
 //! base64url, an `alg` that does not fit the key). A token naming a skipped key is refused
 //! (`unknown_kid`). A later member with the `kid` of an earlier one is skipped too: the first
@@ -67,6 +68,8 @@ pub enum Alg {
     Es256,
     /// ECDSA on P-384 with SHA-384.
     Es384,
+    /// ECDSA on P-521 with SHA-512.
+    Es512,
     /// EdDSA on Ed25519. Named `EdDSA` (RFC 8037) or `Ed25519` (RFC 9864); both names are this
     /// one algorithm.
     EdDsa,
@@ -74,7 +77,7 @@ pub enum Alg {
 
 impl Alg {
     /// Every algorithm, in a stable order.
-    pub const ALL: [Alg; 9] = [
+    pub const ALL: [Alg; 10] = [
         Alg::Rs256,
         Alg::Rs384,
         Alg::Rs512,
@@ -83,6 +86,7 @@ impl Alg {
         Alg::Ps512,
         Alg::Es256,
         Alg::Es384,
+        Alg::Es512,
         Alg::EdDsa,
     ];
 
@@ -97,6 +101,7 @@ impl Alg {
             "PS512" => Alg::Ps512,
             "ES256" => Alg::Es256,
             "ES384" => Alg::Es384,
+            "ES512" => Alg::Es512,
             "EdDSA" | "Ed25519" => Alg::EdDsa,
             _ => return None,
         })
@@ -113,6 +118,7 @@ impl Alg {
             Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
             Alg::Es384 => "ES384",
+            Alg::Es512 => "ES512",
             Alg::EdDsa => "EdDSA",
         }
     }
@@ -130,6 +136,7 @@ impl Alg {
         match self {
             Alg::Es256 => KeyType::P256,
             Alg::Es384 => KeyType::P384,
+            Alg::Es512 => KeyType::P521,
             Alg::EdDsa => KeyType::Ed25519,
             _ => KeyType::Rsa,
         }
@@ -145,6 +152,8 @@ pub enum KeyType {
     P256,
     /// EC on P-384.
     P384,
+    /// EC on P-521.
+    P521,
     /// OKP on Ed25519.
     Ed25519,
 }
@@ -154,7 +163,7 @@ pub enum KeyType {
 pub enum PublicKey {
     /// RSA public key.
     Rsa(RsaPublicKey),
-    /// ECDSA verifying key on P-256 or P-384.
+    /// ECDSA verifying key on P-256, P-384 or P-521.
     Ec(EcPublicKey),
     /// Ed25519 verifying key.
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -195,6 +204,7 @@ impl PublicKey {
             PublicKey::Ec(k) => match k.curve() {
                 Curve::P256 => KeyType::P256,
                 Curve::P384 => KeyType::P384,
+                Curve::P521 => KeyType::P521,
             },
             PublicKey::Ed25519(_) => KeyType::Ed25519,
         }
@@ -229,7 +239,8 @@ impl Jwk {
 
     /// Whether this key verifies `alg` (the key decides): the JWK's own `alg` when it has
     /// one, else any algorithm of its type — RS256…PS512 for an RSA key (as Envoy's
-    /// `jwt_authn` accepts), ES256 for P-256, ES384 for P-384, EdDSA for Ed25519.
+    /// `jwt_authn` accepts), ES256 for P-256, ES384 for P-384, ES512 for P-521, EdDSA for
+    /// Ed25519.
     pub fn accepts(&self, alg: Alg) -> bool {
         match self.alg {
             Some(a) => a == alg,
@@ -248,6 +259,7 @@ impl Jwk {
         match self.key.key_type() {
             KeyType::P256 => Some(Alg::Es256),
             KeyType::P384 => Some(Alg::Es384),
+            KeyType::P521 => Some(Alg::Es512),
             KeyType::Ed25519 => Some(Alg::EdDsa),
             KeyType::Rsa => {
                 let mut rsa = allowed.iter().filter(|a| a.is_rsa());
@@ -445,9 +457,13 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
     let kty = str_member(m, "kty", path)?
         .ok_or_else(|| JwksError::new(path, "missing required field `kty`"))?;
     let kid = str_member(m, "kid", path)?.map(str::to_string);
+    // `jwt-svid`: a SPIFFE trust bundle's JWT signing keys (SPIFFE Trust Domain and Bundle
+    // §4.2.2); its `x509-svid` members are X.509 CA keys, not token signers.
     if let Some(u) = str_member(m, "use", path)? {
-        if u != "sig" {
-            return Ok(Parsed::Skip(format!("`use` is `{u}`, not `sig`")));
+        if u != "sig" && u != "jwt-svid" {
+            return Ok(Parsed::Skip(format!(
+                "`use` is `{u}`, not `sig` (or a SPIFFE bundle's `jwt-svid`)"
+            )));
         }
     }
     if let Some(ops) = m.get("key_ops") {
@@ -493,6 +509,7 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
             let curve = match crv {
                 "P-256" => Curve::P256,
                 "P-384" => Curve::P384,
+                "P-521" => Curve::P521,
                 _ => {
                     return Ok(Parsed::Skip(format!(
                         "curve {} is not supported",

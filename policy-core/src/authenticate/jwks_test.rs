@@ -33,8 +33,12 @@ fn unusable_members() -> Vec<(String, &'static str)> {
     vec![
         (r#"{"kty":"oct","k":"AAAA"}"#.into(), "symmetric"),
         (
-            r#"{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}"#.into(),
+            r#"{"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"}"#.into(),
             "not supported",
+        ),
+        (
+            r#"{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}"#.into(),
+            "exactly 66 bytes",
         ),
         (
             r#"{"kty":"EC","crv":"P-384","x":"AA","y":"AA"}"#.into(),
@@ -58,6 +62,10 @@ fn unusable_members() -> Vec<(String, &'static str)> {
         ),
         (
             r#"{"kty":"RSA","use":"enc","n":"AA","e":"AQAB"}"#.into(),
+            "`use`",
+        ),
+        (
+            r#"{"kty":"RSA","use":"x509-svid","n":"AA","e":"AQAB"}"#.into(),
             "`use`",
         ),
         (
@@ -90,6 +98,23 @@ fn rejects_bad_documents() {
         assert!(e.message.contains("no usable key"), "{member}: {e}");
         assert!(e.message.contains(why), "{member}: {e}");
     }
+}
+
+#[test]
+fn spiffe_bundle_jwt_svid_keys_are_signing_keys() {
+    // A SPIFFE trust bundle (SPIFFE Trust Domain and Bundle §4): `jwt-svid` members sign
+    // JWT-SVIDs; the `x509-svid` member (a CA key with its certificate) is skipped.
+    let jwt = good_key("jwt-1").replacen('{', r#"{"use":"jwt-svid","#, 1);
+    let x509 = good_key("ca").replacen('{', r#"{"use":"x509-svid","#, 1);
+    let doc = format!(r#"{{"keys":[{x509},{jwt}],"spiffe_sequence":3,"spiffe_refresh_hint":300}}"#);
+    let set = JwkSet::parse(&doc).unwrap();
+    assert!(set.by_kid("jwt-1").is_some());
+    assert!(set.by_kid("ca").is_none());
+    assert!(
+        set.skipped()[0].1.contains("x509-svid"),
+        "{:?}",
+        set.skipped()
+    );
 }
 
 #[test]

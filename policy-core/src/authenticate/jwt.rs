@@ -15,10 +15,10 @@
 //! 5. key: from the issuer's set by `kid`; without `kid` only if exactly one key of the set can
 //!    verify the header's algorithm. **The key decides the algorithm** ([`Jwk::accepts`]): the
 //!    header's `alg` must be the key's own `alg` (or, for a key without one, an algorithm of
-//!    its type: RS*/PS* for RSA, ES256 for P-256, ES384 for P-384, EdDSA for Ed25519) and be
+//!    its type: RS*/PS* for RSA, ES256 for P-256, ES384 for P-384, ES512 for P-521, EdDSA for Ed25519) and be
 //!    in the rule's `algorithms` (every public-key algorithm when the rule names none);
 //! 6. signature ([`verify_signature`] over `header.payload`; the arithmetic is in
-//!    [`vigil_crypto`]); ES256 / ES384 signatures are raw `R‖S` of exactly 64 / 96 bytes with
+//!    [`vigil_crypto`]); ES256 / ES384 / ES512 signatures are raw `R‖S` of exactly 64 / 96 / 132 bytes with
 //!    `r`, `s` in `[1, n−1]` (DER refused);
 //! 7. header `typ` when `requiredType`; then the claims: `exp` required and numeric, `nbf` and
 //!    `iat` numeric when present, all with the rule's clock skew; `iat` in the future refused;
@@ -265,15 +265,15 @@ impl SignatureCheck for NativeSignatures {
 }
 
 /// The shape checks [`verify_signature`] makes before any arithmetic: an RSA signature is as
-/// long as the modulus and below it; ES256 / ES384 are raw `R‖S` of 64 / 96 bytes with `r`, `s` in
-/// `[1, n−1]`; Ed25519 is 64 bytes; the key fits the algorithm.
+/// long as the modulus and below it; ES256 / ES384 / ES512 are raw `R‖S` of 64 / 96 / 132 bytes
+/// with `r`, `s` in `[1, n−1]`; Ed25519 is 64 bytes; the key fits the algorithm.
 pub fn signature_well_formed(alg: Alg, key: &PublicKey, signature: &[u8]) -> bool {
     match (alg, key) {
         // Equal lengths, big-endian: the byte order is the numeric order (s < n, RFC 8017).
         (a, PublicKey::Rsa(k)) if a.is_rsa() => {
             signature.len() == k.size() && signature < k.n_bytes()
         }
-        (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
+        (Alg::Es256 | Alg::Es384 | Alg::Es512, PublicKey::Ec(k)) => {
             alg.key_type() == key.key_type() && k.curve().signature_in_range(signature)
         }
         (Alg::EdDsa, PublicKey::Ed25519(_)) => signature.len() == 64,
@@ -301,11 +301,11 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
                 k.verify_pkcs1v15(hash, digest.as_bytes(), signature)
             }
         }
-        (Alg::Es256 | Alg::Es384, PublicKey::Ec(k)) => {
-            let hash = if alg == Alg::Es384 {
-                Hash::Sha384
-            } else {
-                Hash::Sha256
+        (Alg::Es256 | Alg::Es384 | Alg::Es512, PublicKey::Ec(k)) => {
+            let hash = match alg {
+                Alg::Es384 => Hash::Sha384,
+                Alg::Es512 => Hash::Sha512,
+                _ => Hash::Sha256,
             };
             k.verify_prehash(hash.digest(&[message]).as_bytes(), signature)
         }

@@ -67,6 +67,13 @@ fn ecdsa_scalar_bounds() {
             Curve::P384,
             hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"),
         ),
+        (
+            Curve::P521,
+            hex(concat!(
+                "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa",
+                "51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409"
+            )),
+        ),
     ];
     for (curve, n) in orders {
         let mut below = n.clone();
@@ -102,6 +109,7 @@ fn signature_shapes_fit_the_key() {
     assert!(!signature_well_formed(Alg::Es256, p384, &[1u8; 64]));
     assert!(!signature_well_formed(Alg::Es256, p384, &[1u8; 96]));
     assert!(signature_well_formed(Alg::Es384, p384, &[1u8; 96]));
+    assert!(!signature_well_formed(Alg::Es512, p384, &[1u8; 132]));
     // RSA: exactly the modulus' length and below it (s + n is not another encoding).
     let n = k.rsa_modulus();
     let mut below = n.clone();

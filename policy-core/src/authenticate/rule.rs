@@ -7,7 +7,7 @@
 //!
 //! | field | meaning |
 //! | --- | --- |
-//! | `algorithms` | optional, non-empty allowlist of `RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA Ed25519`; `none` and `HS*` are refused. Absent: every one of them, and the key decides (its `alg`, else its type: RSA keys verify RS*/PS*, P-256 ES256, P-384 ES384, Ed25519 EdDSA), as Envoy's `jwt_authn` does |
+//! | `algorithms` | optional, non-empty allowlist of `RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519`; `none` and `HS*` are refused. Absent: every one of them, and the key decides (its `alg`, else its type: RSA keys verify RS*/PS*, P-256 ES256, P-384 ES384, P-521 ES512, Ed25519 EdDSA), as Envoy's `jwt_authn` does |
 //! | `clockSkewSeconds` | leeway for `exp`, `nbf`, `iat` (default 60, at most 600) |
 //! | `requiredType` | the header `typ` that must be present, e.g. `at+jwt` (RFC 9068); compared case-insensitively, an `application/` prefix is accepted |
 //! | `maxTokenLifetimeSeconds` | `exp − iat` at most this; makes `iat` required |
@@ -193,7 +193,7 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
                 p,
                 format!(
                     "algorithm {} is refused: only public-key signatures are accepted \
-                     (RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA Ed25519)",
+                     (RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519)",
                     quote_str(name)
                 ),
             ));
@@ -204,7 +204,7 @@ pub fn parse_jwt_rule(v: &Value, path: &str) -> Result<JwtRule, PolicyError> {
                 p.clone(),
                 format!(
                     "unknown algorithm {}; expected one of RS256 RS384 RS512 PS256 PS384 PS512 \
-                     ES256 ES384 EdDSA Ed25519",
+                     ES256 ES384 ES512 EdDSA Ed25519",
                     quote_str(name)
                 ),
             )
