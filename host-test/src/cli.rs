@@ -89,6 +89,7 @@ Commands:
   eval      decide one request and print the decision as JSON
   explain   decide one request and show every step that led to the decision
   check     validate and lint policy documents
+  diff      which requests a policy change lets in or locks out, with a witness for each
   test      run policy test files (cases with a request and the expected decision)
   bench     time your policy: configure, first decision, cached decision (native, --wasm)
   help      show help for a command (`vigil help eval`)
@@ -166,10 +167,41 @@ Exit codes: 0 valid (warnings allowed); 1 warnings with --deny-warnings; 2 a pol
 be read or is invalid.
 ";
 
+pub(crate) const DIFF_HELP: &str = "\
+vigil diff — which requests a policy change lets in or locks out
+
+Usage: vigil diff OLD NEW [--json] [--pretty] [--time UNIX]
+
+Compares two policy documents over every request they can tell apart: the analysis takes
+each value a matcher names (exact values, prefixes and suffixes and the values around them,
+CIDR boundaries, ports, absent attributes, values no policy names) and splits the request
+space until each region is decided alike by each document; one request of every region (the
+witness) is decided by both engines. Every region decided differently is printed with its
+witness and both decisions:
+  + newly allowed: GET /admin/x, host api.example.com, token {...}
+      before (OLD): deny 403 no_matching_policy
+      after  (NEW): allow 200 allowed_by_policy by `admins`
+Witness tokens are signed by an analysis key that both documents are given in place of
+their issuers' keys. What is not analysed (trust scores, rate limits, behaviour, time,
+resource requirements, device and network signals) is listed, never guessed.
+
+Options:
+  --json             print {\"equivalent\", \"complete\", \"changes\": [{\"kind\",
+                     \"request\", \"tokenClaims\", \"before\", \"after\", \"cubes\"}],
+                     \"notAnalysed\", \"cubes\"}
+  --pretty           with --json, indent the JSON
+  --time UNIX        decide at this time (default: now)
+  -h, --help         show this help
+
+Exit codes: 0 equivalent; 1 requests are decided differently (or the search could not
+finish); 2 a policy could not be read or is invalid.
+";
+
 pub(crate) const TEST_HELP: &str = "\
 vigil test — run policy test files
 
-Usage: vigil test FILE_OR_DIR... [--verbose] [--table] [--json] [--pretty] [--wasm FILE]
+Usage: vigil test FILE_OR_DIR... [--verbose] [--table] [--json] [--pretty] [--coverage]
+                  [--wasm FILE]
 
 A test file names a policy (a path relative to the test file, or an inline document) and
 cases, each a request with the expected decision fields. Directories are searched
@@ -185,6 +217,9 @@ Options:
                      reason) instead of FAIL lines
   --json             print a machine-readable report instead of text
   --pretty           with --json, indent the JSON
+  --coverage         also report, per file, which policies, rules, resources, sensitivity
+                     classes and trust risks some case exercised (a rule: it matched in
+                     some case's explanation), and list the ones none did
   --wasm FILE        run the cases through a compiled filter.wasm in the wasmtime
                      proxy-wasm host (one instance per policy); a case also fails when
                      what the filter did disagrees with the decision it logged
@@ -228,6 +263,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "eval" => EVAL_HELP,
         "explain" => EXPLAIN_HELP,
         "check" => CHECK_HELP,
+        "diff" => DIFF_HELP,
         "test" => TEST_HELP,
         "bench" => BENCH_HELP,
         _ => return None,
@@ -305,6 +341,7 @@ fn dispatch(args: &[String], io: &mut Io<'_>) -> CmdResult {
                 "eval" => crate::eval::eval(rest, io),
                 "explain" => crate::eval::explain(rest, io),
                 "check" => crate::check::check(rest, io),
+                "diff" => crate::diff_cmd::diff(rest, io),
                 "bench" => crate::bench_cmd::bench(rest, io),
                 _ => crate::test_cmd::test(rest, io),
             }

@@ -18,6 +18,7 @@ pub mod args;
 pub mod bench_cmd;
 pub mod check;
 pub mod cli;
+pub mod diff_cmd;
 pub mod eval;
 pub mod host;
 pub mod input;

@@ -6,6 +6,7 @@ use crate::host::{check, HostError};
 use crate::input::{self, InputError, Origin, Source};
 use crate::table::{self, Column, Cut};
 use crate::wasm::WasmFilter;
+use policy_core::analysis::coverage::Coverage;
 use policy_core::json::{Limits, Map, Value};
 use policy_core::testcase::{case_time, check_case, run_case, CaseResult, PolicySource, TestFile};
 use policy_core::{Decision, Engine};
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 const TEST: Spec = Spec {
     command: "test",
-    flags: &["verbose", "json", "pretty", "table"],
+    flags: &["verbose", "json", "pretty", "table", "coverage"],
     options: &["wasm"],
     positionals: true,
 };
@@ -39,6 +40,8 @@ pub struct FileRun {
     pub policy: String,
     /// The cases, or a message (naming the file) saying why none ran.
     pub outcome: Result<Vec<CaseRun>, String>,
+    /// What the cases exercised (natively explained), when the policy compiled.
+    pub coverage: Option<Coverage>,
 }
 
 /// Whether a file found in a directory is a test file.
@@ -151,6 +154,7 @@ pub fn run_file_with(path: &Path, now: i64, runner: Runner<'_>) -> FileRun {
                 outcome: Err(named(format!("test file `{file}`"), &e)),
                 policy: String::new(),
                 file,
+                coverage: None,
             }
         }
     };
@@ -184,22 +188,32 @@ pub fn run_file_with(path: &Path, now: i64, runner: Runner<'_>) -> FileRun {
                 }),
         ),
     };
-    let outcome = loaded.and_then(|(engine, policy_json)| match runner {
-        Runner::Native => Ok(tf
-            .cases
-            .iter()
-            .map(|case| CaseRun {
-                request: format!("{} {}", case.request.method, case.request.path),
-                result: run_case(&engine, case, now),
-            })
-            .collect()),
-        Runner::Wasm(filter) => run_wasm(filter, &engine, &policy_json, &tf, now)
-            .map_err(|e| format!("test file `{file}`: filter `{}`: {e}", filter.path)),
+    let mut coverage = None;
+    let outcome = loaded.and_then(|(engine, policy_json)| {
+        let mut cov = Coverage::new(engine.plan());
+        for case in &tf.cases {
+            let (d, steps) = engine.explain(&case.request, &case.state.env(case_time(case, now)));
+            cov.record(&d, &steps);
+        }
+        coverage = Some(cov);
+        match runner {
+            Runner::Native => Ok(tf
+                .cases
+                .iter()
+                .map(|case| CaseRun {
+                    request: format!("{} {}", case.request.method, case.request.path),
+                    result: run_case(&engine, case, now),
+                })
+                .collect()),
+            Runner::Wasm(filter) => run_wasm(filter, &engine, &policy_json, &tf, now)
+                .map_err(|e| format!("test file `{file}`: filter `{}`: {e}", filter.path)),
+        }
     });
     FileRun {
         file,
         policy,
         outcome,
+        coverage,
     }
 }
 
@@ -293,6 +307,7 @@ pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
                 file: String::new(),
                 policy: String::new(),
                 outcome: Err(msg),
+                coverage: None,
             },
         };
         match &run.outcome {
@@ -316,8 +331,27 @@ pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     };
     let passed = cases().filter(|c| c.result.passed()).count();
     let failed = cases().count() - passed;
+    let with_coverage = parsed.flag("coverage");
     if json {
-        let v = report_value(&runs, passed, failed, errors);
+        let mut v = report_value(&runs, passed, failed, errors);
+        if with_coverage {
+            if let Value::Object(m) = &mut v {
+                if let Some(Value::Array(files)) = m.get("files").cloned() {
+                    let files = files
+                        .into_iter()
+                        .zip(&runs)
+                        .map(|(f, r)| match (f, &r.coverage) {
+                            (Value::Object(mut fm), Some(c)) => {
+                                fm.insert("coverage", c.to_value());
+                                Value::Object(fm)
+                            }
+                            (other, _) => other,
+                        })
+                        .collect();
+                    m.insert("files", Value::Array(files));
+                }
+            }
+        }
         let text = if parsed.flag("pretty") {
             v.to_json_pretty()
         } else {
@@ -346,6 +380,15 @@ pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
                 "vigil: {errors} {} (see above); their cases were not run",
                 if errors == 1 { "error" } else { "errors" }
             )?;
+        }
+        if with_coverage {
+            for r in &runs {
+                let Some(c) = &r.coverage else { continue };
+                writeln!(io.out, "{}: {}", r.file, c.summary())?;
+                for it in c.items().iter().filter(|i| !i.covered) {
+                    writeln!(io.out, "  not covered: {} {}", it.kind, it.name)?;
+                }
+            }
         }
         writeln!(io.out, "{passed} passed, {failed} failed")?;
     }

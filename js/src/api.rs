@@ -161,3 +161,20 @@ pub fn lints_value(lints: &[Lint]) -> Value {
 #[cfg(test)]
 #[path = "api_test.rs"]
 mod tests;
+
+/// `vigil diff` on two documents (JSON text): the regions of requests they decide
+/// differently, each with a witness (see docs/policy.md, "Reviewing a change").
+pub fn diff(old: &str, new: &str, now: i64) -> Result<Value, PolicyError> {
+    let at = |e: PolicyError, which: &str| {
+        let rest = e.path.trim_start_matches('$').trim_start_matches('.');
+        let path = if rest.is_empty() {
+            which.to_string()
+        } else {
+            format!("{which}.{rest}")
+        };
+        PolicyError::new(e.code, path, e.message)
+    };
+    let old = compile(old).map_err(|e| at(e, "old"))?;
+    let new = compile(new).map_err(|e| at(e, "new"))?;
+    Ok(policy_core::analysis::diff(&old, &new, now).to_value())
+}

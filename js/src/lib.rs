@@ -273,6 +273,26 @@ pub fn compile(policy: &PolicyArg, options: Option<CompileOptionsArg>) -> JsValu
     }
 }
 
+/// Compares two policies (JSON strings or objects): every region of requests they decide
+/// differently, with a witness request decided by both (as `vigil diff`). `now`: Unix
+/// seconds (default: the clock). Returns `{ok: true, diff}` or `{ok: false, error}` (the
+/// error's path starts with `old` or `new`); never throws.
+#[wasm_bindgen(unchecked_return_type = "DiffResult")]
+pub fn diff(old: &PolicyArg, new: &PolicyArg, now: Option<f64>) -> JsValue {
+    let now = match now {
+        Some(n) if n.is_finite() && (0.0..1e11).contains(&n) => n as i64,
+        _ => (js_sys::Date::now() / 1000.0) as i64,
+    };
+    let result = to_text(old.as_ref(), "old").and_then(|o| {
+        let n = to_text(new.as_ref(), "new")?;
+        api::diff(&o, &n, now)
+    });
+    match result {
+        Ok(v) => object(&[("ok", JsValue::TRUE), ("diff", to_js(&v))]),
+        Err(e) => object(&[("ok", JsValue::FALSE), ("error", error_js(&e))]),
+    }
+}
+
 /// The module's version (the workspace version).
 #[wasm_bindgen]
 pub fn version() -> String {

@@ -144,6 +144,33 @@ export interface CompileOptions {
   verify?: "wasm" | "webcrypto";
 }
 
+/** One region of requests two policies decide differently (`diff`). */
+export interface DiffChange {
+  /** `newly_allowed`, `newly_denied`, or `changed` (same outcome, another status, code or policy). */
+  kind: "newly_allowed" | "newly_denied" | "changed";
+  /** A request of the region (its token carries an analysis signature: see docs/policy.md). */
+  request: CheckRequest;
+  /** The claims of the witness's token, when it has one. */
+  tokenClaims?: { [claim: string]: unknown };
+  before: Decision;
+  after: Decision;
+  /** How many regions of the search fell here. */
+  cubes: number;
+}
+
+export interface Diff {
+  /** True when no request is decided differently (for what the analysis covers). */
+  equivalent: boolean;
+  /** False when the search stopped before covering every region (then nothing is claimed). */
+  complete: boolean;
+  changes: DiffChange[];
+  /** What the analysis does not cover and held fixed (trust, rate limits, time, ...). */
+  notAnalysed: string[];
+  cubes: number;
+}
+
+export type DiffResult = { ok: true; diff: Diff } | { ok: false; error: VigilError };
+
 export type CompileResult =
   | { ok: true; engine: Engine }
   | { ok: false; error: VigilError };

@@ -16,7 +16,7 @@ const fixtures = (...args) => execFileSync(fixturesBin, args, { encoding: "utf8"
 
 // As a user would: the package directory (its package.json picks nodejs/ under Node).
 const vigil = require(path.join(root, "dist", "js"));
-const { compile, version } = vigil;
+const { compile, diff, version } = vigil;
 
 const tests = [];
 const test = (name, fn) => tests.push([name, fn]);
@@ -43,6 +43,38 @@ test("require() and decide, the same decision as `vigil eval`", () => {
   assert.equal(r.engine.decide(request).decision, "allow");
   assert.equal(r.engine.decide({ ...request, method: "GET" }).status, 403);
   assert.match(version(), /^\d+\.\d+\.\d+/);
+});
+
+test("diff: the same changes and witnesses as `vigil diff --json`", () => {
+  const dir = path.join(root, "examples/diff");
+  const oldFile = path.join(dir, "payment.policy.json");
+  const newFile = path.join(dir, "payment-widened.policy.json");
+  const r = diff(fs.readFileSync(oldFile, "utf8"), JSON.parse(fs.readFileSync(newFile, "utf8")), 1700000000);
+  assert.equal(r.ok, true);
+  let native;
+  try {
+    execFileSync(bin("vigil"), ["diff", oldFile, newFile, "--json", "--time", "1700000000"], { encoding: "utf8" });
+    assert.fail("vigil diff exits 1 when the documents differ");
+  } catch (e) {
+    assert.equal(e.status, 1);
+    native = JSON.parse(e.stdout);
+  }
+  assert.deepEqual(r.diff, native);
+  assert.equal(r.diff.equivalent, false);
+  assert.deepEqual(r.diff.changes.map((c) => c.kind), ["newly_allowed", "newly_allowed"]);
+  // Each witness really is decided as reported by the engine compiled from the same document
+  // (it carries no token, so no analysis key is needed).
+  const after = compile(fs.readFileSync(newFile, "utf8")).engine;
+  for (const c of r.diff.changes) {
+    assert.equal(after.decide(c.request, { now: 1700000000 }).decision, c.after.decision);
+  }
+  const same = diff(fs.readFileSync(oldFile, "utf8"), fs.readFileSync(oldFile, "utf8"), 1700000000);
+  assert.equal(same.diff.equivalent, true);
+  assert.deepEqual(same.diff.changes, []);
+  const bad = diff("{", "{}");
+  assert.equal(bad.ok, false);
+  assert.equal(bad.error.path, "old");
+  assert.equal(diff({}, { authorizationPolicies: [{ name: "x", action: "MAYBE" }] }).error.path, "new.authorizationPolicies[0].action");
 });
 
 test("policy errors come back as data with a JSON path", () => {

@@ -3,7 +3,7 @@
 // returns. The @ts-expect-error lines prove the types are not `any`: if a wrong use stopped
 // being an error, tsc would fail on the unused directive.
 import * as web from "../../dist/js/web/vigil.js";
-import type { CheckRequest, Decision, DecideOptions, Explanation, Lint, VigilError } from "../../dist/js/web/vigil.js";
+import type { CheckRequest, Decision, DecideOptions, Diff, Explanation, Lint, VigilError } from "../../dist/js/web/vigil.js";
 import * as node from "../../dist/js/nodejs/vigil.js";
 
 async function usage(wasm: WebAssembly.Module): Promise<void> {
@@ -36,6 +36,15 @@ async function usage(wasm: WebAssembly.Module): Promise<void> {
   const later: Decision = await r.engine.decideAsync(req);
   const ex: Explanation = r.engine.explain(req, { now: 1 });
   const lints: Lint[] = r.engine.check();
+  const dr = web.diff({ authorizationPolicies: [] }, "{}", 1700000000);
+  if (dr.ok) {
+    const dd: Diff = dr.diff;
+    const kind: "newly_allowed" | "newly_denied" | "changed" | undefined = dd.changes[0]?.kind;
+    console.log(dd.equivalent, kind, dd.notAnalysed.length, dd.changes[0]?.before.status);
+  } else {
+    // @ts-expect-error no diff on a failed comparison
+    console.log(dr.diff);
+  }
   const set = r.engine.setJwks("https://idp", { keys: [] });
   if (!set.ok) console.log(set.error.message);
   const refreshed = await r.engine.refreshKeys();

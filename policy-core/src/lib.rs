@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod analysis;
 pub mod authenticate;
 pub mod decide;
 pub mod enforce;
@@ -202,9 +203,13 @@ impl Engine {
             .collect()
     }
 
-    /// Lints: policy patterns that are valid but probably wrong.
+    /// Lints: policy patterns that are valid but probably wrong, and the analysis findings
+    /// (unreachable and shadowed rules, ALLOW rules that admit everyone or callers with no
+    /// identity: [`analysis::findings`]).
     pub fn lints(&self) -> Vec<lint::Lint> {
-        lint::lint(&self.plan)
+        let mut out = lint::lint(&self.plan);
+        out.extend(analysis::findings::findings(self));
+        out
     }
 
     fn run(

@@ -546,6 +546,19 @@ def write(results, out):
                 charts.append(name)
                 md.append(f"![{label}]({name})\n")
 
+    # -- policy analysis
+    an = native.get("analysis") or []
+    if an:
+        md.append("## 7. Policy analysis (`vigil diff`)\n")
+        md.append("Two generated N-rule documents (*uK* may GET `/svc/K/*`); the new one narrows one "
+                  "policy's path and opens another to every subject. The diff must report exactly one "
+                  "newly allowed and one newly refused region, each with a witness decided by both "
+                  "engines, or nothing is reported. Median of 5 runs (release build); target: 1,000 "
+                  "rules within 1 s.\n")
+        md.append(table(["N", "diff", "p10–p90", "regions decided"],
+                        [[f"{p['n']:,}", human(p["diff_ns"]), f"{human(p['p10_ns'])}–{human(p['p90_ns'])}",
+                          f"{p['regions']:,}"] for p in an]) + "\n")
+
     # -- machine, versions, commands
     md.append("## Machine, versions, commands\n")
     md.append(table(["", ""], [

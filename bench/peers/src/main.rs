@@ -3,13 +3,14 @@
 //! (Vigil, jsonwebtoken) and the verified-token cache, and Vigil's scaling; prints one JSON
 //! document. Every comparison is interleaved in this one process.
 //!
-//! Usage: vigil-bench-peers --root REPO [--quick] [--only policy,verify,scale] [--out FILE]
+//! Usage: vigil-bench-peers --root REPO [--quick] [--only policy,verify,scale,analysis] [--out FILE]
 //!        vigil-bench-peers --root REPO [--quick] --write-fixtures DIR
 
 mod authz;
 mod fixtures_out;
 mod gen;
 mod harness;
+mod analysis;
 mod scale;
 mod verify;
 
@@ -86,6 +87,10 @@ fn run() -> Result<(), String> {
             sample_time: budget.sample_time,
         };
         doc["scale"] = scale::bench(sizes, sb)?;
+    }
+    if want("analysis") {
+        eprintln!("policy analysis");
+        doc["analysis"] = analysis::bench(&[100, 1000])?;
     }
     doc["seconds"] = json!(started.elapsed().as_secs_f64());
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;

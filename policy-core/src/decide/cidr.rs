@@ -100,6 +100,20 @@ impl Cidr {
         }
     }
 
+    /// The first and the last address of the block.
+    pub fn first_last(&self) -> (IpAddr, IpAddr) {
+        match self.net {
+            IpAddr::V4(v4) => {
+                let host = u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
+                (self.net, IpAddr::V4(Ipv4Addr::from(u32::from(v4) | host)))
+            }
+            IpAddr::V6(v6) => {
+                let host = u128::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
+                (self.net, IpAddr::V6(Ipv6Addr::from(u128::from(v6) | host)))
+            }
+        }
+    }
+
     /// True when `ip` is inside this block.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = unmap(ip);

@@ -211,7 +211,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// `…/ns/NAME/…` → `NAME`.
-fn segment_after<'s>(principal: &'s str, label: &str) -> Option<&'s str> {
+pub(crate) fn segment_after<'s>(principal: &'s str, label: &str) -> Option<&'s str> {
     let mut it = principal.split('/');
     while let Some(seg) = it.next() {
         if seg == label {
@@ -476,7 +476,7 @@ fn scalar_text(v: &Value, f: &mut dyn FnMut(&str) -> bool) -> bool {
     }
 }
 
-fn value_matches(values: &Values, v: &str) -> bool {
+pub(crate) fn value_matches(values: &Values, v: &str) -> bool {
     match values {
         Values::Strings(set) => set.matches(v),
         Values::Ips(set) => set.contains_str(v),

@@ -166,6 +166,24 @@ impl MatchSet {
         self.prefixes.iter().map(String::as_str)
     }
 
+    /// Suffix patterns (without the `*`).
+    pub fn suffix_values(&self) -> impl Iterator<Item = &str> {
+        self.suffixes.iter().map(String::as_str)
+    }
+
+    /// True when the set holds `*` (any non-empty value).
+    pub fn has_any(&self) -> bool {
+        self.any
+    }
+
+    /// Path templates (`/a/{*}/b`), as written.
+    pub fn template_sources(&self) -> impl Iterator<Item = &str> {
+        self.sources
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !self.templates.is_empty() && s.contains('{'))
+    }
+
     /// True when `v` matches any pattern. For hosts, `v` must already be lower-case.
     pub fn matches(&self, v: &str) -> bool {
         if self.any && !v.is_empty() {
@@ -284,6 +302,10 @@ impl IpSet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.ranges.contains(ip)
     }
+    /// The blocks, parsed again from their sources.
+    pub fn blocks(&self) -> impl Iterator<Item = Cidr> + '_ {
+        self.sources.iter().filter_map(|s| Cidr::parse(s).ok())
+    }
     /// True when `text` parses as an address inside any block.
     pub fn contains_str(&self, text: &str) -> bool {
         parse_ip(text).is_some_and(|ip| self.contains(ip))
@@ -325,6 +347,10 @@ impl PortSet {
     /// The ports as written.
     pub fn sources(&self) -> &[String] {
         &self.sources
+    }
+    /// The listed ports.
+    pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.ports.iter().copied()
     }
     /// True when `port` is listed.
     pub fn contains(&self, port: u16) -> bool {
