@@ -548,7 +548,105 @@ function update() {
     const snapshot = JSON.stringify([policyText, f]);
     showDecision(result, expectation && expectation.snapshot === snapshot ? expectation.expect : null);
   }
+  showReview(policyText);
   scheduleHash();
+}
+
+// ---------------------------------------------------------------- review: diff and coverage
+
+let reviewed = "";
+
+const KIND_LABEL = { newly_allowed: "+ newly allowed", newly_denied: "− newly refused", changed: "~ decided differently" };
+
+function requestLine(c) {
+  const r = c.request;
+  const parts = [`${r.method ?? "GET"} ${r.path ?? "/"}`];
+  if (r.host) parts.push(`host ${r.host}`);
+  if (r.source?.principal) parts.push(`peer ${r.source.principal}`);
+  if (r.source?.address) parts.push(`from ${r.source.address}`);
+  if (r.destination?.port) parts.push(`port ${r.destination.port}`);
+  for (const [k, v] of Object.entries(r.headers ?? {})) {
+    if (k !== "authorization" && k !== "cookie") parts.push(`${k}: ${Array.isArray(v) ? v.join(", ") : v}`);
+  }
+  if (c.tokenClaims) parts.push(`token of ${c.tokenClaims.iss}/${c.tokenClaims.sub}`);
+  return parts.join(", ");
+}
+
+function verdictLine(d) {
+  return `${d.decision} ${d.status} ${d.code}${d.policy ? ` by ${d.policy}` : ""}`;
+}
+
+/** Compares the edited policy with the sample it started from, and runs the sample's
+ * requests for coverage. Only recomputed when the policy or the sample changes. */
+function showReview(policyText) {
+  const sample = samples.find((s) => s.name === ui.sample.value);
+  const key = JSON.stringify([sample?.name ?? "", policyText, compiled.error ? 1 : 0]);
+  if (key === reviewed) return;
+  reviewed = key;
+  const list = $("diff-list");
+  const cov = $("coverage-list");
+  list.replaceChildren();
+  cov.replaceChildren();
+  $("diff-not-analysed").textContent = "";
+  const say = (id, t) => ($(id).textContent = t);
+  if (!sample) {
+    say("diff-summary", "Load a sample to see what your edits change.");
+    say("coverage-summary", "Load a sample to run its tests for coverage.");
+    return;
+  }
+  if (compiled.error) {
+    say("diff-summary", "The policy does not load: nothing to compare.");
+    say("coverage-summary", "");
+    return;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  if (policyText === sample.policy) {
+    say("diff-summary", "No edits yet: the policy is the sample's.");
+  } else {
+    const r = vigil.diff(sample.policy, policyText, now);
+    if (r.error) {
+      say("diff-summary", `Cannot compare: ${r.error.message}`);
+    } else if (r.diff.equivalent) {
+      say("diff-summary", `Your edits change no decision (${r.diff.cubes} regions compared).`);
+    } else if (!r.diff.changes.length) {
+      say("diff-summary", "Not proven: the comparison stopped before covering every region.");
+    } else {
+      const n = (k) => r.diff.changes.filter((c) => c.kind === k).length;
+      say("diff-summary", `${r.diff.changes.length} change${r.diff.changes.length === 1 ? "" : "s"}: ${n("newly_allowed")} newly allowed, ${n("newly_denied")} newly refused, ${n("changed")} decided differently.`);
+      for (const c of r.diff.changes.slice(0, 50)) {
+        const li = document.createElement("li");
+        li.className = `diff-${c.kind}`;
+        li.append(text("strong", KIND_LABEL[c.kind] ?? c.kind), " ", text("code", requestLine(c)));
+        li.append(document.createElement("br"), `before: ${verdictLine(c.before)} → after: ${verdictLine(c.after)}`);
+        // A witness without a token can be tried as it is; a token the analysis minted carries
+        // an analysis signature that the policy's own keys refuse.
+        if (!c.tokenClaims) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "small";
+          b.textContent = "Try it";
+          b.addEventListener("click", () => {
+            setForm(formFromRequest(c.request, c.request.time ?? now, null));
+            expectation = null;
+            update();
+          });
+          li.append(" ", b);
+        }
+        list.append(li);
+      }
+    }
+    if (r.diff?.notAnalysed?.length) $("diff-not-analysed").textContent = `Not analysed: ${r.diff.notAnalysed.join("; ")}`;
+  }
+  const cases = (sample.requests ?? []).map((q) => ({ request: q.request, options: { now: q.time ?? q.request?.time ?? now, state: q.state ?? null } }));
+  const c = vigil.coverage(compiled.engine, cases);
+  if (c.error) {
+    say("coverage-summary", `Cannot run the sample's tests: ${c.error.message}`);
+    return;
+  }
+  say("coverage-summary", `${cases.length} test requests · ${c.coverage.summary}`);
+  for (const [kind, v] of Object.entries(c.coverage.items)) {
+    for (const name of v.uncovered) cov.append(text("li", `not covered: ${kind} ${name}`));
+  }
 }
 
 function applyJwks() {

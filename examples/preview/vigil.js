@@ -9,6 +9,8 @@ import init, * as mod from "./pkg/index.js";
  * - lints(engine) → [{ level, code, path, message }]
  * - explain(engine, request, { now, state }) → { decision, trace }
  * - setJwks(engine, issuer, text) → null | { code, path, message }
+ * - diff(oldText, newText, now) → { diff } | { error }: regions decided differently (vigil diff)
+ * - coverage(engine, cases) → { coverage } | { error }: what the cases exercised
  * - version
  */
 export async function loadVigil() {
@@ -24,6 +26,14 @@ export async function loadVigil() {
     },
     explain(engine, request, options) {
       return engine.explain(request, options);
+    },
+    diff(oldText, newText, now) {
+      const r = mod.diff(oldText, newText, now);
+      return r.ok ? { diff: r.diff } : { error: r.error };
+    },
+    coverage(engine, cases) {
+      const r = engine.coverage(cases);
+      return r.ok ? { coverage: r.coverage } : { error: r.error };
     },
     setJwks(engine, issuer, text) {
       const r = engine.setJwks(issuer, text);

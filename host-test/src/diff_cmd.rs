@@ -96,10 +96,11 @@ fn print_text(d: &Diff, old: &str, new: &str, io: &mut Io<'_>) -> std::io::Resul
         )?;
     } else {
         let n = |k: &str| d.changes.iter().filter(|c| c.kind() == k).count();
+        let total = d.changes.len();
         writeln!(
             io.out,
-            "{} changes: {} newly allowed, {} newly refused, {} decided differently ({} regions compared)",
-            d.changes.len(),
+            "{total} {}: {} newly allowed, {} newly refused, {} decided differently ({} regions compared)",
+            if total == 1 { "change" } else { "changes" },
             n("newly_allowed"),
             n("newly_denied"),
             n("changed"),

@@ -178,3 +178,40 @@ pub fn diff(old: &str, new: &str, now: i64) -> Result<Value, PolicyError> {
     let new = compile(new).map_err(|e| at(e, "new"))?;
     Ok(policy_core::analysis::diff(&old, &new, now).to_value())
 }
+
+/// Coverage (as `vigil test --coverage`) of `cases` (JSON text: `[{request, options?}]`,
+/// options as for `decide`), with the key sets in `keys`.
+pub fn coverage(
+    engine: &Engine,
+    keys: &policy_core::authenticate::KeyStore,
+    cases: &str,
+    clock: i64,
+) -> Result<Value, PolicyError> {
+    let v = parse(cases, Limits::POLICY)?;
+    let items = v.as_array().ok_or_else(|| {
+        PolicyError::new(
+            ErrorCode::Type,
+            "cases",
+            "expected an array of {request, options}",
+        )
+    })?;
+    let mut cov = policy_core::analysis::coverage::Coverage::new(engine.plan());
+    for (i, c) in items.iter().enumerate() {
+        let o = Obj::new(c, &format!("cases[{i}]"))?;
+        o.deny_unknown(&["request", "options"])?;
+        let req = CheckRequest::from_value(o.raw("request").unwrap_or(&Value::Null))
+            .map_err(|e| PolicyError::new(e.code, format!("cases[{i}].request"), e.message))?;
+        let opts = match o.raw("options") {
+            None | Some(Value::Null) => Options::default(),
+            Some(x) => options(&x.to_json())?,
+        };
+        let mut env = opts.state.env(decision_time(&opts, &req, clock));
+        env.keys = Some(keys);
+        let (d, steps) = engine.explain(&req, &env);
+        cov.record(&d, &steps);
+    }
+    let mut m = Map::new();
+    m.insert("summary", Value::from(cov.summary()));
+    m.insert("items", cov.to_value());
+    Ok(Value::Object(m))
+}

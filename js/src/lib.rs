@@ -651,6 +651,21 @@ impl Engine {
         to_js(&run_shared(&self.inner, &Call::new(request, options), true).0)
     }
 
+    /// Coverage of test cases (as `vigil test --coverage`): `cases` is `[{request, options?}]`;
+    /// returns `{ok: true, coverage: {summary, items}}` or `{ok: false, error}`.
+    #[wasm_bindgen(unchecked_return_type = "CoverageResult")]
+    pub fn coverage(&self, cases: &JsValue) -> JsValue {
+        let Ok(i) = self.inner.try_borrow() else {
+            return object(&[("ok", JsValue::FALSE), ("error", to_js(&busy()))]);
+        };
+        let result = to_text(cases, "cases")
+            .and_then(|t| api::coverage(&i.engine, &i.keys.store, &t, clock_seconds()));
+        match result {
+            Ok(v) => object(&[("ok", JsValue::TRUE), ("coverage", to_js(&v))]),
+            Err(e) => object(&[("ok", JsValue::FALSE), ("error", error_js(&e))]),
+        }
+    }
+
     /// Lints: patterns that are valid but probably wrong (as `vigil check`).
     #[wasm_bindgen(unchecked_return_type = "Lint[]")]
     pub fn check(&self) -> JsValue {

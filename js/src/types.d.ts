@@ -171,6 +171,26 @@ export interface Diff {
 
 export type DiffResult = { ok: true; diff: Diff } | { ok: false; error: VigilError };
 
+export interface CoverageKind {
+  covered: number;
+  total: number;
+  uncovered: string[];
+}
+
+export interface Coverage {
+  /** `coverage: 3/4 policies, 5/7 rules, …` */
+  summary: string;
+  items: {
+    policy: CoverageKind;
+    rule: CoverageKind;
+    resource: CoverageKind;
+    classification: CoverageKind;
+    risk: CoverageKind;
+  };
+}
+
+export type CoverageResult = { ok: true; coverage: Coverage } | { ok: false; error: VigilError };
+
 export type CompileResult =
   | { ok: true; engine: Engine }
   | { ok: false; error: VigilError };

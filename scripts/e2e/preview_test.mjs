@@ -154,6 +154,24 @@ async function run(base, context, consoleErrors) {
   check("keyboard: Escape then Tab leaves the editor", await page.evaluate(() => document.activeElement?.id !== "policy" && document.activeElement !== document.body));
   check("keyboard: undo restores the text", (await page.inputValue("#policy")).startsWith("{"));
 
+  // Review: no edits yet; the sample's tests cover its policy; widening the principal to the
+  // namespace shows a newly allowed region whose witness, tried, is allowed.
+  await page.waitForFunction(() => document.getElementById("diff-summary").textContent.startsWith("No edits"), null, { timeout: TIMEOUT_MS });
+  check("review: an unedited sample has no changes", (await text(page, "#diff-summary")).startsWith("No edits"));
+  check("review: the sample's tests give its coverage", /\d+ test requests · coverage: 1\/1 policies, 1\/1 rules/.test(await text(page, "#coverage-summary")), await text(page, "#coverage-summary"));
+  const original = await page.inputValue("#policy");
+  await page.fill("#policy", original.replace('"principals": ["cluster.local/ns/production/sa/frontend"]', '"namespaces": ["production"]'));
+  await page.waitForFunction(() => /newly allowed/.test(document.getElementById("diff-summary").textContent), null, { timeout: TIMEOUT_MS });
+  const diffText = await text(page, "#diff-list");
+  check("review: widening to the namespace is a newly allowed region with a witness", /\+ newly allowed\s*POST \/checkout\/\S*, peer spiffe:\/\/cluster\.local\/ns\/production\/sa\//.test(diffText), diffText);
+  check("review: the witness's decisions are shown", /before: deny 403 no_matching_policy → after: allow 200 allowed_by_policy by frontend-checkout/.test(diffText), diffText);
+  await page.locator("#review-title").scrollIntoViewIfNeeded();
+  await shot(page, "review");
+  await page.click("#diff-list li button");
+  await expectDecision(page, "review: the witness, tried, is allowed by the edited policy", "allow", 200);
+  await page.fill("#policy", original);
+  await page.waitForFunction(() => document.getElementById("diff-summary").textContent.startsWith("No edits"), null, { timeout: TIMEOUT_MS });
+
   // 2. app-authz: a role claim. The editor's token allows the update; pasting the viewer's
   //    token (role viewer) into the JWT field denies it.
   await page.selectOption("#sample", "app-authz");
