@@ -295,14 +295,14 @@ struct Live(Vec<u32>);
 enum Next {
     /// The document decides the whole cube alike.
     Decided(Live),
-    /// Split this dimension by these candidates.
-    Split(usize, Bits),
+    /// Split this dimension by these candidates; the rules that can still match either part.
+    Split(usize, Bits, Live),
 }
 
 fn next(doc: &DocModel, sp: &Space, cube: &[Bits], live: &Live) -> Next {
     let kind = match doc.token_kind(sp, cube) {
         Ok(k) => k,
-        Err((d, bits)) => return Next::Split(d, bits),
+        Err((d, bits)) => return Next::Split(d, bits, live.clone()),
     };
     if kind == TokenKind::Refused {
         return Next::Decided(Live(Vec::new()));
@@ -320,11 +320,11 @@ fn next(doc: &DocModel, sp: &Space, cube: &[Bits], live: &Live) -> Next {
                 return Next::Decided(Live(keep));
             }
             Status::Partial(p) => {
-                if let Some(pred) = doc.preds.get(p) {
-                    return Next::Split(pred.dim, pred.bits.clone());
-                }
                 keep.extend(live.0.iter().skip(pos).copied());
-                return Next::Decided(Live(keep));
+                return match doc.preds.get(p) {
+                    Some(pred) => Next::Split(pred.dim, pred.bits.clone(), Live(keep)),
+                    None => Next::Decided(Live(keep)),
+                };
             }
         }
     }
@@ -388,15 +388,16 @@ pub fn diff(old: &Engine, new: &Engine, now: i64) -> Diff {
     let mut cubes = 0usize;
     let mut complete = true;
     while let Some((cube, lo, ln)) = stack.pop() {
+        // Each document narrows its own live rules; a split carries both narrowed lists.
         let step = match next(&mo, &sp, &cube, &lo) {
-            Next::Split(d, b) => Err((d, b)),
+            Next::Split(d, b, lo2) => Err((d, b, lo2, ln)),
             Next::Decided(lo2) => match next(&mn, &sp, &cube, &ln) {
-                Next::Split(d, b) => Err((d, b)),
+                Next::Split(d, b, ln2) => Err((d, b, lo2, ln2)),
                 Next::Decided(ln2) => Ok((lo2, ln2)),
             },
         };
         match step {
-            Err((d, bits)) => {
+            Err((d, bits, lo, ln)) => {
                 let Some(c) = cube.get(d) else { continue };
                 let (yes, no) = (c.and(&bits), c.minus(&bits));
                 // The part outside the predicate is popped first: witnesses then use absent and
