@@ -90,6 +90,7 @@ Commands:
   explain   decide one request and show every step that led to the decision
   check     validate and lint policy documents
   diff      which requests a policy change lets in or locks out, with a witness for each
+  bundle    Ed25519 keys, signed policy and feed bundles: keygen, sign, verify
   test      run policy test files (cases with a request and the expected decision)
   bench     time your policy: configure, first decision, cached decision (native, --wasm)
   help      show help for a command (`vigil help eval`)
@@ -197,6 +198,27 @@ Exit codes: 0 equivalent; 1 requests are decided differently (or the search coul
 finish); 2 a policy could not be read or is invalid.
 ";
 
+pub(crate) const BUNDLE_HELP: &str = "\
+vigil bundle — signed policy and feed bundles (docs/bundles.md)
+
+Usage: vigil bundle keygen --kid KID --out PRIVATE.jwk
+       vigil bundle sign --key PRIVATE.jwk --kind KIND --revision N [--issued-at UNIX] DOCUMENT
+       vigil bundle verify --keys PUBLIC.jwks --kind KIND [--after-revision N] [--json]
+                           [--print-document] BUNDLE
+
+keygen   writes a new Ed25519 private key (a JWK, mode 0600, never overwritten) and prints
+         the public key set the verifiers are configured with
+sign     prints the bundle (a JWS: header {alg EdDSA, kid, typ vigil-bundle}, payload {kind,
+         revision, issuedAt, document}); a policy that does not load is not signed
+verify   checks the signature against the key set (chosen by kid), the kind, the revision
+         (above --after-revision: an older bundle replayed is refused) and, for a policy, that
+         it loads; prints what it found
+
+KIND is policy, revocation, networkLists or riskLabels.
+Exit codes: 0 signed / valid; 1 the bundle is refused (with its code); 2 bad usage or
+unreadable input.
+";
+
 pub(crate) const TEST_HELP: &str = "\
 vigil test — run policy test files
 
@@ -264,6 +286,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "explain" => EXPLAIN_HELP,
         "check" => CHECK_HELP,
         "diff" => DIFF_HELP,
+        "bundle" => BUNDLE_HELP,
         "test" => TEST_HELP,
         "bench" => BENCH_HELP,
         _ => return None,
@@ -342,6 +365,7 @@ fn dispatch(args: &[String], io: &mut Io<'_>) -> CmdResult {
                 "explain" => crate::eval::explain(rest, io),
                 "check" => crate::check::check(rest, io),
                 "diff" => crate::diff_cmd::diff(rest, io),
+                "bundle" => crate::bundle_cmd::run(rest, io),
                 "bench" => crate::bench_cmd::bench(rest, io),
                 _ => crate::test_cmd::test(rest, io),
             }

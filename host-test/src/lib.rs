@@ -16,6 +16,7 @@
 
 pub mod args;
 pub mod bench_cmd;
+pub mod bundle_cmd;
 pub mod check;
 pub mod cli;
 pub mod diff_cmd;

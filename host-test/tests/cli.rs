@@ -477,3 +477,148 @@ fn bench_measures_a_policy_and_refuses_bad_input() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--seconds"), "{}", stderr(&o));
 }
+
+#[test]
+fn bundle_keygen_sign_verify_as_an_operator_would() {
+    let dir = scratch("bundle");
+    let key = dir.join("ops.jwk");
+    let _ = std::fs::remove_file(&key);
+    let key = key.to_string_lossy().to_string();
+    let o = vigil(&["bundle", "keygen", "--kid", "ops-1", "--out", &key]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let jwks = write(&dir, "ops.jwks", &stdout(&o));
+    // The key file is the operator's alone, and is never overwritten.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        assert_eq!(mode, 0o600);
+    }
+    assert_eq!(
+        code(&vigil(&["bundle", "keygen", "--kid", "x", "--out", &key])),
+        2
+    );
+    let policy = write(
+        &dir,
+        "p.json",
+        r#"{"authorizationPolicies":[{"name":"a","rules":[{}]}]}"#,
+    );
+    let o = vigil(&[
+        "bundle",
+        "sign",
+        "--key",
+        &key,
+        "--kind",
+        "policy",
+        "--revision",
+        "5",
+        "--issued-at",
+        "1700000000",
+        &policy,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b = write(&dir, "p.bundle", &stdout(&o));
+    let o = vigil(&[
+        "bundle",
+        "verify",
+        "--keys",
+        &jwks,
+        "--kind",
+        "policy",
+        "--json",
+        "--print-document",
+        &b,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let v = stdout(&o);
+    assert!(
+        v.contains(r#""valid":true"#)
+            && v.contains(r#""revision":5"#)
+            && v.contains(r#""kid":"ops-1""#)
+            && v.contains(r#""name":"a""#),
+        "{v}"
+    );
+    // Replayed under a newer installed revision, or tampered: refused with the code, exit 1.
+    let o = vigil(&[
+        "bundle",
+        "verify",
+        "--keys",
+        &jwks,
+        "--kind",
+        "policy",
+        "--after-revision",
+        "5",
+        &b,
+    ]);
+    assert_eq!(
+        (code(&o), stdout(&o).contains("[stale_revision]")),
+        (1, true),
+        "{}",
+        stdout(&o)
+    );
+    let text = std::fs::read_to_string(&b).unwrap_or_default();
+    let mut parts: Vec<String> = text.trim().split('.').map(str::to_string).collect();
+    parts[1] = policy_core::bundle::b64(
+        br#"{"kind":"policy","revision":6,"document":{"defaultAction":"ALLOW"}}"#,
+    );
+    let forged = write(&dir, "forged.bundle", &parts.join("."));
+    let o = vigil(&[
+        "bundle", "verify", "--keys", &jwks, "--kind", "policy", &forged,
+    ]);
+    assert_eq!(
+        (code(&o), stdout(&o).contains("[bad_signature]")),
+        (1, true),
+        "{}",
+        stdout(&o)
+    );
+    // A policy that does not load is not signed.
+    let bad = write(
+        &dir,
+        "bad.json",
+        r#"{"authorizationPolicies":[{"name":"a","action":"MAYBE"}]}"#,
+    );
+    assert_eq!(
+        code(&vigil(&[
+            "bundle",
+            "sign",
+            "--key",
+            &key,
+            "--kind",
+            "policy",
+            "--revision",
+            "6",
+            &bad
+        ])),
+        2
+    );
+}
+
+#[test]
+fn diff_exit_codes_and_json() {
+    let dir = scratch("diff");
+    let a = write(
+        &dir,
+        "a.json",
+        r#"{"authorizationPolicies":[{"name":"a","rules":[{"to":[{"operation":{"paths":["/api/v1/*"]}}]}]}]}"#,
+    );
+    let b = write(
+        &dir,
+        "b.json",
+        r#"{"authorizationPolicies":[{"name":"a","rules":[{"to":[{"operation":{"paths":["/api/*"]}}]}]}]}"#,
+    );
+    let o = vigil(&["diff", &a, &a]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("equivalent"));
+    let o = vigil(&["diff", &a, &b, "--json"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains(r#""kind":"newly_allowed""#),
+        "{}",
+        stdout(&o)
+    );
+    let bad = write(&dir, "bad.json", "{");
+    assert_eq!(code(&vigil(&["diff", &a, &bad])), 2);
+    assert_eq!(code(&vigil(&["diff", &a])), 2);
+}

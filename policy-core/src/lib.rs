@@ -19,6 +19,7 @@ extern crate alloc;
 
 pub mod analysis;
 pub mod authenticate;
+pub mod bundle;
 pub mod decide;
 pub mod enforce;
 pub mod error;
