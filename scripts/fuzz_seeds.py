@@ -3,6 +3,7 @@
 the tokens, key sets, policies and requests of corpus/ and examples/, the Istio YAML of
 examples/istio, and revocation feeds. Writes fuzz/corpus/<target>/<n>; libFuzzer adds what it
 finds next to them. Usage: scripts/fuzz_seeds.py OUT_DIR"""
+import base64
 import glob
 import hashlib
 import json
@@ -47,7 +48,8 @@ def encode_map(pairs):
 
 
 def main(out):
-    seeds = {t: set() for t in ["token", "jwks", "policy", "request", "feed", "header_map", "yaml"]}
+    seeds = {t: set() for t in ["token", "jwks", "policy", "request", "feed", "header_map", "yaml",
+                                "analysis", "bundle"]}
     for policy, cases, tokens in policies():
         if policy:
             seeds["policy"].add(json.dumps(policy).encode())
@@ -89,6 +91,21 @@ def main(out):
     for p in sorted(glob.glob(f"{ROOT}/examples/**/*.yaml", recursive=True)):
         with open(p, "rb") as f:
             seeds["yaml"].add(f.read())
+    # Policy pairs with known differences (examples/diff), old NUL new, and each policy alone.
+    for p in sorted(glob.glob(f"{ROOT}/examples/diff/*.diff.json")):
+        doc = load(p)
+        side = lambda v: json.dumps(v if isinstance(v, dict) else load(os.path.join(os.path.dirname(p), v)))
+        seeds["analysis"].add(side(doc["old"]).encode() + b"\0" + side(doc["new"]).encode())
+    for item in list(seeds["policy"])[:40]:
+        seeds["analysis"].add(item)
+    # Bundle shapes (signed by a key the target does not trust, or not at all).
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+    header = b64(b'{"alg":"EdDSA","kid":"k1","typ":"vigil-bundle"}')
+    for payload in [b'{"kind":"policy","revision":4,"document":{}}',
+                    b'{"kind":"revocation","revision":1,"issuedAt":1700000000,"document":{"jtis":["a"]}}',
+                    b'{"kind":"policy","revision":9007199254740991,"document":{"authorizationPolicies":[]}}']:
+        seeds["bundle"].add(header + b"." + b64(payload) + b"." + b64(bytes(64)))
+    seeds["bundle"].add(b64(b'{"alg":"none","typ":"vigil-bundle"}') + b"." + b64(b"{}") + b".")
     for target, items in seeds.items():
         d = os.path.join(out, target)
         os.makedirs(d, exist_ok=True)

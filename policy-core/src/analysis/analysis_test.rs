@@ -493,8 +493,15 @@ fn every_difference_random_requests_find_is_reported() {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let aud = r.pick(&["[]", r#"["api"]"#, r#"["api","web"]"#]);
         let old = random_doc(&mut r, aud);
+        // The new document sometimes accepts other audiences (a jwtRules change the diff
+        // must see: tokens newly refused or accepted).
+        let aud_new = if r.chance(30) {
+            r.pick(&["[]", r#"["api"]"#, r#"["web","other"]"#])
+        } else {
+            aud
+        };
         let new = if r.chance(50) {
-            random_doc(&mut r, aud)
+            random_doc(&mut r, aud_new)
         } else {
             old.clone()
         };
@@ -521,11 +528,10 @@ fn every_difference_random_requests_find_is_reported() {
         }
         for _ in 0..200 {
             let req = random_request(&mut r);
-            let mut cache = TokenCache::new(1);
-            let a =
-                eo.decide_cached_using(&req, &env, &mut cache, &mut witness::AnalysisSignatures);
-            let b =
-                en.decide_cached_using(&req, &env, &mut cache, &mut witness::AnalysisSignatures);
+            // One cache per engine: a cache belongs to one policy's authenticator.
+            let (mut co, mut cn) = (TokenCache::new(1), TokenCache::new(1));
+            let a = eo.decide_cached_using(&req, &env, &mut co, &mut witness::AnalysisSignatures);
+            let b = en.decide_cached_using(&req, &env, &mut cn, &mut witness::AnalysisSignatures);
             let key = (signature(&a), signature(&b));
             if key.0 != key.1 {
                 differing += 1;
