@@ -277,7 +277,7 @@ const BLOCKS: &[&str] = &["10.0.0.0/8", "10.1.0.0/16", "192.168.1.1", "2001:db8:
 fn random_rule(r: &mut Rng) -> String {
     let mut parts = Vec::new();
     if r.chance(50) {
-        let field = match r.below(7) {
+        let field = match r.below(10) {
             0 => format!(r#""principals":{}"#, r.some(PRINCIPALS)),
             1 => format!(r#""namespaces":{}"#, r.some(NAMESPACES)),
             2 => format!(r#""serviceAccounts":{}"#, r.some(SAS)),
@@ -295,6 +295,9 @@ fn random_rule(r: &mut Rng) -> String {
                 r.some(&["https://idp.example.com/alice", "*"])
             ),
             5 => format!(r#""ipBlocks":{}"#, r.some(BLOCKS)),
+            6 => format!(r#""remoteIpBlocks":{}"#, r.some(BLOCKS)),
+            7 => format!(r#""notPrincipals":{}"#, r.some(PRINCIPALS)),
+            8 => format!(r#""notNamespaces":{}"#, r.some(NAMESPACES)),
             _ => format!(r#""notIpBlocks":{}"#, r.some(BLOCKS)),
         };
         parts.push(format!(r#""from":[{{"source":{{{field}}}}}]"#));
@@ -317,7 +320,11 @@ fn random_rule(r: &mut Rng) -> String {
             fields.push(format!(r#""hosts":{}"#, r.some(HOSTS)));
         }
         if r.chance(20) {
-            fields.push(format!(r#""ports":{}"#, r.some(PORTS)));
+            let f = if r.chance(70) { "ports" } else { "notPorts" };
+            fields.push(format!(r#""{f}":{}"#, r.some(PORTS)));
+        }
+        if r.chance(10) {
+            fields.push(format!(r#""notHosts":{}"#, r.some(HOSTS)));
         }
         if fields.is_empty() {
             fields.push(format!(r#""paths":{}"#, r.some(PATHS)));
@@ -328,7 +335,7 @@ fn random_rule(r: &mut Rng) -> String {
         ));
     }
     if r.chance(50) {
-        let (key, pool): (&str, &[&str]) = match r.below(8) {
+        let (key, pool): (&str, &[&str]) = match r.below(12) {
             0 => ("request.headers[x-a]", &["x", "y", "x*", "*", "*z"]),
             1 => ("request.auth.claims[scope]", &["read", "write"]),
             2 => ("request.auth.claims[group]", &["admins", "dev*"]),
@@ -336,6 +343,10 @@ fn random_rule(r: &mut Rng) -> String {
             4 => ("destination.port", &["80", "443"]),
             5 => ("request.auth.audiences", &["api", "web", "other"]),
             6 => ("request.auth.presenter", &["cli", "web*"]),
+            7 => ("remote.ip", &["10.0.0.0/8", "192.168.1.1"]),
+            8 => ("destination.ip", &["10.9.0.0/16"]),
+            9 => ("request.headers[x-b]", &["1", "2*"]),
+            10 => ("source.namespace", &["a", "b*"]),
             _ => ("connection.sni", &["a.example.com", "*.example.com"]),
         };
         let f = if r.chance(70) { "values" } else { "notValues" };
@@ -347,7 +358,7 @@ fn random_rule(r: &mut Rng) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
-fn random_doc(r: &mut Rng, aud: &str) -> String {
+fn random_doc(r: &mut Rng, aud: &str, trusted: u8) -> String {
     let n = 1 + r.below(4);
     let mut pols = Vec::new();
     for i in 0..n {
@@ -359,7 +370,7 @@ fn random_doc(r: &mut Rng, aud: &str) -> String {
         ));
     }
     format!(
-        r#"{{"jwtRules":[{{"issuer":"{ISS}","audiences":{aud},"jwks":{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}]}}}}],"authorizationPolicies":[{}]}}"#,
+        r#"{{"numTrustedProxies":{trusted},"jwtRules":[{{"issuer":"{ISS}","audiences":{aud},"jwks":{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}]}}}}],"authorizationPolicies":[{}]}}"#,
         pols.join(",")
     )
 }
@@ -421,6 +432,25 @@ fn random_request(r: &mut Rng) -> CheckRequest {
     ][r.below(8)]
     {
         req.headers.push(("x-a".into(), (*v).to_string()));
+    }
+    let xff = r.pick(&[
+        "",
+        "10.3.3.3",
+        "192.168.1.1",
+        "8.8.8.8",
+        "10.1.0.9, 172.16.0.1",
+        "garbage",
+    ]);
+    if !xff.is_empty() {
+        req.headers
+            .push(("x-forwarded-for".into(), xff.to_string()));
+    }
+    let dst = r.pick(&["", "10.9.1.1", "10.8.0.1"]);
+    if !dst.is_empty() {
+        req.destination.address = Some(dst.to_string());
+    }
+    for v in [&[][..], &["1"], &["2x"], &["3"], &["1", "3"]][r.below(5)] {
+        req.headers.push(("x-b".into(), (*v).to_string()));
     }
     let sni = r.pick(&["", "a.example.com", "c.example.com", "other.org"]);
     if !sni.is_empty() {
@@ -492,7 +522,8 @@ fn every_difference_random_requests_find_is_reported() {
     for seed in 1..=cases {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let aud = r.pick(&["[]", r#"["api"]"#, r#"["api","web"]"#]);
-        let old = random_doc(&mut r, aud);
+        let trusted = if r.chance(30) { 1 } else { 0 };
+        let old = random_doc(&mut r, aud, trusted);
         // The new document sometimes accepts other audiences (a jwtRules change the diff
         // must see: tokens newly refused or accepted).
         let aud_new = if r.chance(30) {
@@ -501,7 +532,7 @@ fn every_difference_random_requests_find_is_reported() {
             aud
         };
         let new = if r.chance(50) {
-            random_doc(&mut r, aud_new)
+            random_doc(&mut r, aud_new, trusted)
         } else {
             old.clone()
         };

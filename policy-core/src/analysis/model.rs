@@ -342,7 +342,14 @@ pub fn build_space(plans: &[&Plan]) -> Space {
         sp.push(Dim::SourceIp, c);
     }
     if remote_separate && (!remote_ip.is_empty() || !list_blocks.is_empty()) {
-        let c = absent_or(space::addresses(remote_ip.into_iter(), &list_blocks));
+        // No "absent" here: without `X-Forwarded-For` the client address is the peer's, so
+        // such a request is the one whose header names the peer's address (a pair this
+        // product holds). A request with neither (no downstream address) is not modelled:
+        // Envoy always has one.
+        let c = space::addresses(remote_ip.into_iter(), &list_blocks)
+            .into_iter()
+            .map(Val::One)
+            .collect();
         sp.push(Dim::RemoteIp, c);
     }
     if !dest_ip.is_empty() {
