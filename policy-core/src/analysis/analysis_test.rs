@@ -679,3 +679,32 @@ fn findings_allow_everyone_and_no_identity() {
         )]
     );
 }
+
+#[test]
+fn findings_allow_every_request_to_a_sensitive_resource() {
+    let got = finding_codes(
+        r#"{
+        "resources": [
+            {"name": "docs", "classification": "public", "paths": ["/docs/*"]},
+            {"name": "finance", "classification": "confidential", "paths": ["/finance/*"]}],
+        "authorizationPolicies": [
+            {"name": "office", "rules": [{"from": [{"source": {"ipBlocks": ["10.0.0.0/8"]}}], "to": [{"operation": {"paths": ["/docs/*"]}}]}]},
+            {"name": "finance-open", "rules": [{"to": [{"operation": {"paths": ["/finance/*", "/other"]}}]}]},
+            {"name": "finance-team", "rules": [{"from": [{"source": {"namespaces": ["finance"]}}], "to": [{"operation": {"paths": ["/finance/*"]}}]}]}]}"#,
+    );
+    // `office` admits no identity, but only to a public resource; `finance-open` admits every
+    // request to the confidential one, which leaves nothing for `finance-team` to decide.
+    assert_eq!(
+        got,
+        vec![
+            (
+                "allow_all_sensitive".to_string(),
+                "authorizationPolicies[1].rules[0]".to_string()
+            ),
+            (
+                "shadowed_rule".to_string(),
+                "authorizationPolicies[2].rules[0]".to_string()
+            ),
+        ]
+    );
+}
