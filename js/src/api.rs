@@ -215,3 +215,37 @@ pub fn coverage(
     m.insert("items", cov.to_value());
     Ok(Value::Object(m))
 }
+
+/// Verifies a policy bundle (docs/bundles.md) against `keys` (a JWK Set, JSON text), newer
+/// than `last`, and compiles its policy. Errors carry the bundle code as `path`
+/// `bundle.<code>` (`bundle.bad_signature`, `bundle.stale_revision`, `bundle.bad_document`, …).
+pub fn verify_policy_bundle(
+    text: &str,
+    keys: &policy_core::bundle::BundleKeys,
+    last: policy_core::bundle::Last<'_>,
+) -> Result<Option<(policy_core::bundle::Bundle, Engine)>, PolicyError> {
+    use policy_core::bundle::{verify, Kind, Verified};
+    let refused = |code: &str, message: String| {
+        PolicyError::new(ErrorCode::Invalid, format!("bundle.{code}"), message)
+    };
+    match verify(text, keys, Kind::Policy, last) {
+        Err(e) => Err(refused(e.code, e.message)),
+        Ok(Verified::Unchanged) => Ok(None),
+        Ok(Verified::New(b)) => {
+            let engine = Engine::from_value(&b.document).map_err(|e| {
+                refused(
+                    "bad_document",
+                    format!("the policy does not load: {}: {}", e.path, e.message),
+                )
+            })?;
+            Ok(Some((b, engine)))
+        }
+    }
+}
+
+/// Reads a bundle key set (JSON text).
+pub fn bundle_keys(text: &str) -> Result<policy_core::bundle::BundleKeys, PolicyError> {
+    let v = parse(text, Limits::POLICY)?;
+    policy_core::bundle::BundleKeys::from_jwks(&v)
+        .map_err(|e| PolicyError::new(ErrorCode::Invalid, "keys", e.message))
+}

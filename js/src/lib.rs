@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 
 pub mod api;
+pub mod bundles;
 pub mod keys;
 pub mod webcrypto;
 
@@ -237,6 +238,20 @@ fn compile_options(o: &JsValue) -> Result<CompileOptions, PolicyError> {
     })
 }
 
+/// The engine state for a compiled policy (a fresh token cache: one cache per policy).
+fn inner_for(engine: policy_core::Engine, opts: CompileOptions) -> Inner {
+    let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
+    Inner {
+        engine,
+        keys,
+        cache: TokenCache::new(opts.cache),
+        fetcher: opts.fetcher,
+        inflight: BTreeMap::new(),
+        webcrypto: opts.webcrypto,
+        crypto_keys: BTreeMap::new(),
+    }
+}
+
 /// Compiles a policy (a JSON string or an object) into an engine.
 ///
 /// Returns `{ok: true, engine}` or `{ok: false, error: {code, path, message}}`; never throws.
@@ -246,17 +261,7 @@ pub fn compile(policy: &PolicyArg, options: Option<CompileOptionsArg>) -> JsValu
     let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
     let built = compile_options(&options).and_then(|opts| {
         let text = to_text(policy, "policy")?;
-        let engine = api::compile(&text)?;
-        let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
-        Ok(Inner {
-            engine,
-            keys,
-            cache: TokenCache::new(opts.cache),
-            fetcher: opts.fetcher,
-            inflight: BTreeMap::new(),
-            webcrypto: opts.webcrypto,
-            crypto_keys: BTreeMap::new(),
-        })
+        Ok(inner_for(api::compile(&text)?, opts))
     });
     match built {
         Ok(inner) => object(&[

@@ -191,6 +191,43 @@ export interface Coverage {
 
 export type CoverageResult = { ok: true; coverage: Coverage } | { ok: false; error: VigilError };
 
+export type CompileBundleResult =
+  | { ok: true; engine: Engine; revision: number; kid: string }
+  | { ok: false; error: VigilError };
+
+export interface BundleSourceOptions {
+  /** Where the bundle is served (an object store, a CDN, any HTTP origin). */
+  url: string;
+  /** The Ed25519 public keys (a JWK Set, each key with a `kid`) bundles must be signed by. */
+  keys: string | { keys: object[] };
+  /** Fetches the bundle: resolve to `{status: 200, body, etag?}` or `{status: 304}`. Send
+   * `If-None-Match: etag` when `etag` is given. */
+  fetch: (url: string, options: { etag?: string }) => Promise<{ status: number; body?: string; etag?: string }>;
+  /** Options for the engine each bundle's policy is compiled into (as `compile`). */
+  compile?: CompileOptions;
+}
+
+export type BundleSourceResult = { ok: true; source: BundleSource } | { ok: false; error: VigilError };
+
+export interface BundleRefresh {
+  /** False when the fetch failed or the bundle was refused (the last good engine stays). */
+  ok: boolean;
+  /** True when a newer bundle was installed. */
+  changed: boolean;
+  error: string | null;
+}
+
+export interface BundleSourceStats {
+  revision: number | null;
+  kid: string | null;
+  /** Milliseconds since the epoch. */
+  fetchedAt: number | null;
+  installedAt: number | null;
+  lastError: string | null;
+  refused: number;
+  unchanged: number;
+}
+
 export type CompileResult =
   | { ok: true; engine: Engine }
   | { ok: false; error: VigilError };

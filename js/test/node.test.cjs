@@ -16,7 +16,7 @@ const fixtures = (...args) => execFileSync(fixturesBin, args, { encoding: "utf8"
 
 // As a user would: the package directory (its package.json picks nodejs/ under Node).
 const vigil = require(path.join(root, "dist", "js"));
-const { compile, diff, version } = vigil;
+const { compile, compileBundle, bundleSource, diff, version } = vigil;
 
 const tests = [];
 const test = (name, fn) => tests.push([name, fn]);
@@ -75,6 +75,74 @@ test("diff: the same changes and witnesses as `vigil diff --json`", () => {
   assert.equal(bad.ok, false);
   assert.equal(bad.error.path, "old");
   assert.equal(diff({}, { authorizationPolicies: [{ name: "x", action: "MAYBE" }] }).error.path, "new.authorizationPolicies[0].action");
+});
+
+test("signed policy bundles: compileBundle and a polled bundleSource keep the last good policy", async () => {
+  const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "vigil-bundle-"));
+  const keyFile = path.join(dir, "ops.jwk");
+  const jwks = execFileSync(bin("vigil"), ["bundle", "keygen", "--kid", "ops-1", "--out", keyFile], { encoding: "utf8" });
+  const open = path.join(dir, "open.json");
+  const closed = path.join(dir, "closed.json");
+  fs.writeFileSync(open, JSON.stringify({ authorizationPolicies: [{ name: "open", rules: [{}] }] }));
+  fs.writeFileSync(closed, JSON.stringify({ authorizationPolicies: [{ name: "admins", rules: [{ to: [{ operation: { paths: ["/admin/*"] } }] }] }] }));
+  const sign = (file, revision) =>
+    execFileSync(bin("vigil"), ["bundle", "sign", "--key", keyFile, "--kind", "policy", "--revision", String(revision), file], { encoding: "utf8" }).trim();
+  const b1 = sign(open, 1);
+  const b2 = sign(closed, 2);
+  const one = compileBundle(b1, { keys: jwks });
+  assert.equal(one.ok, true);
+  assert.equal(one.revision, 1);
+  assert.equal(one.kid, "ops-1");
+  assert.equal(one.engine.decide({ path: "/x" }).decision, "allow");
+  assert.equal(compileBundle(b1, { keys: jwks, afterRevision: 1 }).error.path, "bundle.stale_revision");
+  const parts = b2.split(".");
+  const forged = [parts[0], Buffer.from(JSON.stringify({ kind: "policy", revision: 3, document: { authorizationPolicies: [{ name: "open", rules: [{}] }] } })).toString("base64url"), parts[2]].join(".");
+  assert.equal(compileBundle(forged, { keys: jwks }).error.path, "bundle.bad_signature");
+
+  // The origin serves b1, then 304, then a forged bundle, then b1 again (a replay once b2 is
+  // installed), then b2.
+  const served = [
+    { status: 200, body: b1, etag: '"1"' },
+    { status: 304 },
+    { status: 200, body: forged, etag: '"f"' },
+    { status: 200, body: b2, etag: '"2"' },
+    { status: 200, body: b1, etag: '"1"' },
+    { status: 503 },
+  ];
+  const asked = [];
+  const src = bundleSource({
+    url: "https://bundles.example/app.bundle",
+    keys: jwks,
+    fetch: async (url, { etag }) => {
+      asked.push([url, etag ?? null]);
+      return served.shift();
+    },
+  });
+  assert.equal(src.ok, true);
+  const s = src.source;
+  assert.equal(s.engine(), undefined);
+  assert.deepEqual(await s.refresh(), { ok: true, changed: true, error: null });
+  assert.equal(s.engine().decide({ path: "/admin/x" }).decision, "allow");
+  assert.deepEqual(await s.refresh(), { ok: true, changed: false, error: null });
+  const refused = await s.refresh();
+  assert.equal(refused.ok, false);
+  assert.match(refused.error, /\[bad_signature\]/);
+  assert.equal(s.stats().revision, 1, "the last good bundle stays");
+  assert.deepEqual(await s.refresh(), { ok: true, changed: true, error: null });
+  assert.equal(s.engine().decide({ path: "/x" }).decision, "deny");
+  assert.equal(s.engine().decide({ path: "/admin/x" }).decision, "allow");
+  const replay = await s.refresh();
+  assert.match(replay.error, /\[stale_revision\]/);
+  assert.match((await s.refresh()).error, /status 503/);
+  const st = s.stats();
+  assert.equal(st.revision, 2);
+  assert.equal(st.kid, "ops-1");
+  assert.equal(st.refused, 3);
+  assert.equal(st.unchanged, 1);
+  // Conditional requests: the ETag of the installed bundle is sent back.
+  assert.deepEqual(asked.map((a) => a[1]), [null, '"1"', '"1"', '"1"', '"2"', '"2"']);
+  assert.equal(bundleSource({ url: "x", keys: jwks }).error.path, "options.fetch");
+  assert.equal(bundleSource({ url: "x", keys: { keys: [] }, fetch: async () => ({}) }).error.path, "keys");
 });
 
 test("policy errors come back as data with a JSON path", () => {

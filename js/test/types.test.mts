@@ -36,6 +36,25 @@ async function usage(wasm: WebAssembly.Module): Promise<void> {
   const later: Decision = await r.engine.decideAsync(req);
   const ex: Explanation = r.engine.explain(req, { now: 1 });
   const lints: Lint[] = r.engine.check();
+  const cb = web.compileBundle("a.b.c", { keys: { keys: [] }, afterRevision: 3, tokenCacheSize: 8 });
+  if (cb.ok) {
+    const rev: number = cb.revision;
+    console.log(rev, cb.kid, cb.engine.decide(req).status);
+  } else {
+    console.log(cb.error.path);
+  }
+  const bs = web.bundleSource({
+    url: "https://bundles.example/app.bundle",
+    keys: "{}",
+    fetch: async (_url: string, { etag }: { etag?: string }) => ({ status: etag ? 304 : 200, body: "a.b.c", etag: '"1"' }),
+  });
+  if (bs.ok) {
+    const refreshed = await bs.source.refresh();
+    const changed: boolean = refreshed.changed;
+    const st = bs.source.stats();
+    const rev: number | null = st.revision;
+    console.log(changed, rev, st.lastError, bs.source.engine()?.decide(req).decision);
+  }
   const dr = web.diff({ authorizationPolicies: [] }, "{}", 1700000000);
   if (dr.ok) {
     const dd: Diff = dr.diff;
