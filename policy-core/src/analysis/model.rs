@@ -8,6 +8,7 @@ use crate::decide::{segment_after, value_matches};
 use crate::policy::authz::{Action, Condition, Key, Operation, Rule, Source, Values};
 use crate::policy::matcher::{IpSet, MatchSet, PortSet};
 use crate::policy::Plan;
+use alloc::borrow::Cow;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -568,6 +569,7 @@ fn token_candidates(issuers: &BTreeSet<String>, principal: &Patterns) -> Vec<Val
         }
         for sub in subs {
             out.push(Val::Token {
+                principal: format!("{iss}/{sub}"),
                 iss: iss.clone(),
                 sub,
             });
@@ -639,7 +641,7 @@ impl Builder<'_> {
         &mut self,
         set: &MatchSet,
         dim: &Dim,
-        get: &dyn Fn(&Val) -> Option<String>,
+        get: &dyn Fn(&Val) -> Option<Cow<'_, str>>,
     ) -> Option<Expr> {
         (!set.is_empty()).then(|| {
             self.pred(dim, false, false, &|v| {
@@ -651,7 +653,7 @@ impl Builder<'_> {
         &mut self,
         set: &MatchSet,
         dim: &Dim,
-        get: &dyn Fn(&Val) -> Option<String>,
+        get: &dyn Fn(&Val) -> Option<Cow<'_, str>>,
     ) -> Option<Expr> {
         (!set.is_empty()).then(|| {
             self.pred(dim, false, true, &|v| {
@@ -661,28 +663,57 @@ impl Builder<'_> {
     }
 }
 
-fn one(v: &Val) -> Option<String> {
-    v.one().map(ToString::to_string)
+fn one(v: &Val) -> Option<Cow<'_, str>> {
+    v.one().map(Cow::Borrowed)
 }
-fn lower(v: &Val) -> Option<String> {
-    v.one().map(str::to_ascii_lowercase)
+fn lower(v: &Val) -> Option<Cow<'_, str>> {
+    v.one().map(|s| {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
+    })
 }
-fn ns_of(v: &Val) -> Option<String> {
+fn ns_of(v: &Val) -> Option<Cow<'_, str>> {
     v.one()
         .and_then(|p| segment_after(p, "ns"))
-        .map(ToString::to_string)
+        .map(Cow::Borrowed)
 }
-fn sa_of(v: &Val) -> Option<String> {
+fn sa_of(v: &Val) -> Option<Cow<'_, str>> {
     let p = v.one()?;
-    Some(format!(
+    Some(Cow::Owned(format!(
         "{}/{}",
         segment_after(p, "ns")?,
         segment_after(p, "sa")?
-    ))
+    )))
 }
-fn principal_of(v: &Val) -> Option<String> {
+/// A condition key's values for a candidate.
+fn cond_values<'v>(key: &Key, v: &'v Val) -> Vec<Cow<'v, str>> {
+    match key {
+        Key::SourceNamespace => ns_of(v).into_iter().collect(),
+        Key::SourceServiceAccount => sa_of(v).into_iter().collect(),
+        Key::Sni => lower(v).into_iter().collect(),
+        Key::AuthPrincipal => principal_of(v).map(Cow::Borrowed).into_iter().collect(),
+        Key::AuthClaim(p) if matches!(claim_dim(p), ClaimDim::Iss) => match v {
+            Val::Token { iss, .. } => alloc::vec![Cow::Borrowed(iss.as_str())],
+            _ => Vec::new(),
+        },
+        Key::AuthClaim(p) if matches!(claim_dim(p), ClaimDim::Sub) => match v {
+            Val::Token { sub, .. } => alloc::vec![Cow::Borrowed(sub.as_str())],
+            _ => Vec::new(),
+        },
+        _ => v.values().into_iter().map(Cow::Borrowed).collect(),
+    }
+}
+
+/// The host as the context has it: always present (empty when the request has none).
+fn host_of(v: &Val) -> Option<Cow<'_, str>> {
+    Some(lower(v).unwrap_or(Cow::Borrowed("")))
+}
+fn principal_of(v: &Val) -> Option<&str> {
     match v {
-        Val::Token { iss, sub } => Some(format!("{iss}/{sub}")),
+        Val::Token { principal, .. } => Some(principal),
         _ => None,
     }
 }
@@ -775,12 +806,12 @@ fn source_expr(b: &mut Builder<'_>, s: &Source, plan: &Plan) -> Expr {
     ];
     if !rp.is_empty() {
         parts.push(Some(b.pred(&Dim::Token, true, false, &|v| {
-            principal_of(v).is_some_and(|p| rp.matches(&p))
+            principal_of(v).is_some_and(|p| rp.matches(p))
         })));
     }
     if !nrp.is_empty() {
         parts.push(Some(b.pred(&Dim::Token, true, true, &|v| {
-            !principal_of(v).is_some_and(|p| nrp.matches(&p))
+            !principal_of(v).is_some_and(|p| nrp.matches(p))
         })));
     }
     parts.push(ip_field(b, &s.ip_blocks, &Dim::SourceIp, false));
@@ -804,7 +835,7 @@ fn operation_expr(b: &mut Builder<'_>, o: &Operation) -> Expr {
         })
     };
     // The host is always present in the context (empty when the request has none).
-    let host = |v: &Val| Some(lower(v).unwrap_or_default());
+    let host = host_of;
     let parts = alloc::vec![
         b.pos(&o.hosts, &Dim::Host, &host),
         b.neg(&o.not_hosts, &Dim::Host, &host),
@@ -843,35 +874,21 @@ fn condition_expr(b: &mut Builder<'_>, c: &Condition, plan: &Plan) -> Expr {
         },
         _ => return Expr::Opaque,
     };
-    let key = c.key.clone();
-    let values = move |v: &Val| -> Vec<String> {
-        match &key {
-            Key::SourceNamespace => ns_of(v).into_iter().collect(),
-            Key::SourceServiceAccount => sa_of(v).into_iter().collect(),
-            Key::Sni => lower(v).into_iter().collect(),
-            Key::AuthPrincipal => principal_of(v).into_iter().collect(),
-            Key::AuthClaim(p) if matches!(claim_dim(p), ClaimDim::Iss) => match v {
-                Val::Token { iss, .. } => alloc::vec![iss.clone()],
-                _ => Vec::new(),
-            },
-            Key::AuthClaim(p) if matches!(claim_dim(p), ClaimDim::Sub) => match v {
-                Val::Token { sub, .. } => alloc::vec![sub.clone()],
-                _ => Vec::new(),
-            },
-            _ => v.values().into_iter().map(ToString::to_string).collect(),
-        }
-    };
     let mut parts = Vec::new();
     if !c.values.is_empty() {
         let vals = &c.values;
         parts.push(Some(b.pred(&dim, auth, false, &|v| {
-            values(v).iter().any(|x| value_matches(vals, x))
+            cond_values(&c.key, v)
+                .iter()
+                .any(|x| value_matches(vals, x))
         })));
     }
     if !c.not_values.is_empty() {
         let vals = &c.not_values;
         parts.push(Some(b.pred(&dim, auth, true, &|v| {
-            !values(v).iter().any(|x| value_matches(vals, x))
+            !cond_values(&c.key, v)
+                .iter()
+                .any(|x| value_matches(vals, x))
         })));
     }
     and(parts)

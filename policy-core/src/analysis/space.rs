@@ -106,6 +106,8 @@ pub enum Val {
         iss: String,
         /// The subject.
         sub: String,
+        /// `iss/sub`, the request principal (computed once, matched by many predicates).
+        principal: String,
     },
 }
 

@@ -285,7 +285,7 @@ pub fn request<'a>(
                 }
             }
             (Dim::Token, Val::BadToken) => bad_token = true,
-            (Dim::Token, Val::Token { iss, sub }) => {
+            (Dim::Token, Val::Token { iss, sub, .. }) => {
                 let found = issuer(iss);
                 let c = claims(sp, pick, iss, sub, now, &found.rules);
                 if let Some(r) = found.rules.first() {
