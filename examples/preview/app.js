@@ -565,8 +565,11 @@ function requestLine(c) {
   if (r.source?.principal) parts.push(`peer ${r.source.principal}`);
   if (r.source?.address) parts.push(`from ${r.source.address}`);
   if (r.destination?.port) parts.push(`port ${r.destination.port}`);
+  // The witness's token is shown by its claims, wherever the rule reads it from.
+  const isToken = (v) => c.tokenClaims && /^(\S+ )?eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(v);
   for (const [k, v] of Object.entries(r.headers ?? {})) {
-    if (k !== "authorization" && k !== "cookie") parts.push(`${k}: ${Array.isArray(v) ? v.join(", ") : v}`);
+    const values = Array.isArray(v) ? v : [v];
+    if (k !== "authorization" && k !== "cookie" && !values.some(isToken)) parts.push(`${k}: ${values.join(", ")}`);
   }
   if (c.tokenClaims) parts.push(`token of ${c.tokenClaims.iss}/${c.tokenClaims.sub}`);
   return parts.join(", ");
