@@ -223,11 +223,7 @@ pub fn bench(args: &[String], io: &mut Io<'_>) -> CmdResult {
 
     let report = Value::Object(report);
     if parsed.flag("json") {
-        let text = if parsed.flag("pretty") {
-            report.to_json_pretty()
-        } else {
-            report.to_json()
-        };
+        let text = crate::cli::json_text(&report, parsed.flag("pretty"));
         writeln!(io.out, "{text}")?;
     } else {
         write_text(io, &report, n)?;

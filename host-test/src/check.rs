@@ -84,11 +84,7 @@ pub fn check(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     let (warnings, infos) = (count(Level::Warning), count(Level::Info));
     if parsed.flag("json") {
         let v = report_value(&results, errors, warnings, infos);
-        let text = if parsed.flag("pretty") {
-            v.to_json_pretty()
-        } else {
-            v.to_json()
-        };
+        let text = crate::cli::json_text(&v, parsed.flag("pretty"));
         writeln!(io.out, "{text}")?;
     } else {
         for r in &results {

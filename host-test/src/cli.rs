@@ -37,6 +37,15 @@ pub fn system_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// A JSON report as `--json` prints it: one line, or indented with `--pretty`.
+pub fn json_text(v: &Value, pretty: bool) -> String {
+    if pretty {
+        v.to_json_pretty()
+    } else {
+        v.to_json()
+    }
+}
+
 /// A command that stopped: an exit code and a message for standard error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -138,11 +138,7 @@ pub fn diff(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     let d = analysis::diff(&eo, &en, now);
     if parsed.flag("json") {
         let v = d.to_value();
-        let text = if parsed.flag("pretty") {
-            v.to_json_pretty()
-        } else {
-            v.to_json()
-        };
+        let text = crate::cli::json_text(&v, parsed.flag("pretty"));
         writeln!(io.out, "{text}")?;
     } else {
         print_text(&d, old, new, io)?;

@@ -1,7 +1,7 @@
 //! `vigil eval` and `vigil explain`: one request, one decision.
 
 use crate::args::{self, Spec};
-use crate::cli::{self, CmdResult, Failure, Io, StdinOnce, EXIT_FAILED, EXIT_OK};
+use crate::cli::{self, json_text, CmdResult, Failure, Io, StdinOnce, EXIT_FAILED, EXIT_OK};
 use crate::input::{Origin, Source};
 use policy_core::json::{Limits, Map, Value};
 use policy_core::{CheckRequest, Decision, Engine, Env, Step};
@@ -57,14 +57,6 @@ fn load(spec: &Spec, parsed: &args::Parsed, io: &mut Io<'_>) -> Result<Inputs, F
         request,
         env: Env::at(now),
     })
-}
-
-fn json_text(v: &Value, pretty: bool) -> String {
-    if pretty {
-        v.to_json_pretty()
-    } else {
-        v.to_json()
-    }
 }
 
 /// `vigil eval`.

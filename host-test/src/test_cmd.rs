@@ -352,11 +352,7 @@ pub fn test(rest: &[String], io: &mut Io<'_>) -> CmdResult {
                 }
             }
         }
-        let text = if parsed.flag("pretty") {
-            v.to_json_pretty()
-        } else {
-            v.to_json()
-        };
+        let text = crate::cli::json_text(&v, parsed.flag("pretty"));
         writeln!(io.out, "{text}")?;
     } else {
         if tabular {

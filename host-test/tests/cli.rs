@@ -478,6 +478,31 @@ fn bench_measures_a_policy_and_refuses_bad_input() {
     assert!(stderr(&o).contains("--seconds"), "{}", stderr(&o));
 }
 
+/// `vigil bundle sign` of a policy file at a revision, with `extra` options before the file.
+fn sign_policy(key: &str, revision: &str, extra: &[&str], file: &str) -> Output {
+    let mut args = vec![
+        "bundle",
+        "sign",
+        "--key",
+        key,
+        "--kind",
+        "policy",
+        "--revision",
+        revision,
+    ];
+    args.extend_from_slice(extra);
+    args.push(file);
+    vigil(&args)
+}
+
+/// `vigil bundle verify` of a policy bundle against a key set, with `extra` options.
+fn verify_policy(jwks: &str, extra: &[&str], bundle: &str) -> Output {
+    let mut args = vec!["bundle", "verify", "--keys", jwks, "--kind", "policy"];
+    args.extend_from_slice(extra);
+    args.push(bundle);
+    vigil(&args)
+}
+
 #[test]
 fn bundle_keygen_sign_verify_as_an_operator_would() {
     let dir = scratch("bundle");
@@ -505,32 +530,10 @@ fn bundle_keygen_sign_verify_as_an_operator_would() {
         "p.json",
         r#"{"authorizationPolicies":[{"name":"a","rules":[{}]}]}"#,
     );
-    let o = vigil(&[
-        "bundle",
-        "sign",
-        "--key",
-        &key,
-        "--kind",
-        "policy",
-        "--revision",
-        "5",
-        "--issued-at",
-        "1700000000",
-        &policy,
-    ]);
+    let o = sign_policy(&key, "5", &["--issued-at", "1700000000"], &policy);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let b = write(&dir, "p.bundle", &stdout(&o));
-    let o = vigil(&[
-        "bundle",
-        "verify",
-        "--keys",
-        &jwks,
-        "--kind",
-        "policy",
-        "--json",
-        "--print-document",
-        &b,
-    ]);
+    let o = verify_policy(&jwks, &["--json", "--print-document"], &b);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     let v = stdout(&o);
     assert!(
@@ -541,17 +544,7 @@ fn bundle_keygen_sign_verify_as_an_operator_would() {
         "{v}"
     );
     // Replayed under a newer installed revision, or tampered: refused with the code, exit 1.
-    let o = vigil(&[
-        "bundle",
-        "verify",
-        "--keys",
-        &jwks,
-        "--kind",
-        "policy",
-        "--after-revision",
-        "5",
-        &b,
-    ]);
+    let o = verify_policy(&jwks, &["--after-revision", "5"], &b);
     assert_eq!(
         (code(&o), stdout(&o).contains("[stale_revision]")),
         (1, true),
@@ -564,9 +557,7 @@ fn bundle_keygen_sign_verify_as_an_operator_would() {
         br#"{"kind":"policy","revision":6,"document":{"defaultAction":"ALLOW"}}"#,
     );
     let forged = write(&dir, "forged.bundle", &parts.join("."));
-    let o = vigil(&[
-        "bundle", "verify", "--keys", &jwks, "--kind", "policy", &forged,
-    ]);
+    let o = verify_policy(&jwks, &[], &forged);
     assert_eq!(
         (code(&o), stdout(&o).contains("[bad_signature]")),
         (1, true),
@@ -579,20 +570,7 @@ fn bundle_keygen_sign_verify_as_an_operator_would() {
         "bad.json",
         r#"{"authorizationPolicies":[{"name":"a","action":"MAYBE"}]}"#,
     );
-    assert_eq!(
-        code(&vigil(&[
-            "bundle",
-            "sign",
-            "--key",
-            &key,
-            "--kind",
-            "policy",
-            "--revision",
-            "6",
-            &bad
-        ])),
-        2
-    );
+    assert_eq!(code(&sign_policy(&key, "6", &[], &bad)), 2);
 }
 
 #[test]

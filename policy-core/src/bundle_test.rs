@@ -40,6 +40,11 @@ fn code(r: Result<Verified, BundleError>) -> &'static str {
     }
 }
 
+/// The code of verifying `b` as a policy bundle after `last`.
+fn policy_code(b: &str, keys: &BundleKeys, last: Last<'_>) -> &'static str {
+    code(verify(b, keys, Kind::Policy, last))
+}
+
 const DOC: &str = r#"{"authorizationPolicies":[{"name":"a","rules":[{}]}]}"#;
 
 #[test]
@@ -63,12 +68,7 @@ fn a_signed_bundle_verifies_and_carries_its_document() {
     }
     // A trailing newline (a file) is the same bundle.
     assert_eq!(
-        code(verify(
-            &format!("{b}\n"),
-            &keys,
-            Kind::Policy,
-            Last::default()
-        )),
+        policy_code(&format!("{b}\n"), &keys, Last::default()),
         "new"
     );
 }
@@ -80,31 +80,28 @@ fn tampering_replay_and_confusion_are_refused() {
     let b = sign(&k1, "k1", Kind::Policy, 7, DOC);
     // Rotation: either trusted key.
     assert_eq!(
-        code(verify(
+        policy_code(
             &sign(&k2, "k2", Kind::Policy, 8, DOC),
             &keys,
-            Kind::Policy,
             Last::default()
-        )),
+        ),
         "new"
     );
     // A key the verifier does not trust, or a trusted kid with another key's signature.
     assert_eq!(
-        code(verify(
+        policy_code(
             &sign(&other, "k3", Kind::Policy, 8, DOC),
             &keys,
-            Kind::Policy,
             Last::default()
-        )),
+        ),
         "unknown_key"
     );
     assert_eq!(
-        code(verify(
+        policy_code(
             &sign(&other, "k1", Kind::Policy, 8, DOC),
             &keys,
-            Kind::Policy,
             Last::default()
-        )),
+        ),
         "bad_signature"
     );
     // The payload changed after signing (an allow-list widened in a bucket).
@@ -118,7 +115,7 @@ fn tampering_replay_and_confusion_are_refused() {
     );
     let forged = format!("{}.{}", widened, parts.get(2).copied().unwrap_or(""));
     assert_eq!(
-        code(verify(&forged, &keys, Kind::Policy, Last::default())),
+        policy_code(&forged, &keys, Last::default()),
         "bad_signature"
     );
     // Replay: an older or equal revision with other bytes; the same bytes again are unchanged.
@@ -126,42 +123,26 @@ fn tampering_replay_and_confusion_are_refused() {
         revision: Some(7),
         text: Some(&b),
     };
-    assert_eq!(code(verify(&b, &keys, Kind::Policy, last)), "unchanged");
+    assert_eq!(policy_code(&b, &keys, last), "unchanged");
     assert_eq!(
-        code(verify(
-            &sign(&k1, "k1", Kind::Policy, 6, DOC),
-            &keys,
-            Kind::Policy,
-            last
-        )),
+        policy_code(&sign(&k1, "k1", Kind::Policy, 6, DOC), &keys, last),
         "stale_revision"
     );
     assert_eq!(
-        code(verify(
-            &sign(&k1, "k1", Kind::Policy, 7, "{}"),
-            &keys,
-            Kind::Policy,
-            last
-        )),
+        policy_code(&sign(&k1, "k1", Kind::Policy, 7, "{}"), &keys, last),
         "stale_revision"
     );
     assert_eq!(
-        code(verify(
-            &sign(&k1, "k1", Kind::Policy, 8, "{}"),
-            &keys,
-            Kind::Policy,
-            last
-        )),
+        policy_code(&sign(&k1, "k1", Kind::Policy, 8, "{}"), &keys, last),
         "new"
     );
     // A revocation bundle where a policy is expected.
     assert_eq!(
-        code(verify(
+        policy_code(
             &sign(&k1, "k1", Kind::Revocation, 9, "{}"),
             &keys,
-            Kind::Policy,
             Last::default()
-        )),
+        ),
         "wrong_kind"
     );
 }
@@ -176,12 +157,11 @@ fn the_header_and_the_grammar_are_strict() {
         assemble(&input, &k.sign(input.as_bytes()).to_bytes())
     };
     assert_eq!(
-        code(verify(
+        policy_code(
             &sign_header(r#"{"alg":"EdDSA","kid":"k1","typ":"vigil-bundle"}"#),
             &keys,
-            Kind::Policy,
             Last::default()
-        )),
+        ),
         "new"
     );
     for (h, want) in [
@@ -202,12 +182,7 @@ fn the_header_and_the_grammar_are_strict() {
         ),
     ] {
         assert_eq!(
-            code(verify(
-                &sign_header(h),
-                &keys,
-                Kind::Policy,
-                Last::default()
-            )),
+            policy_code(&sign_header(h), &keys, Last::default()),
             want,
             "{h}"
         );
@@ -219,10 +194,7 @@ fn the_header_and_the_grammar_are_strict() {
         );
     }
     let big = "a".repeat(MAX_BUNDLE_BYTES + 1);
-    assert_eq!(
-        code(verify(&big, &keys, Kind::Policy, Last::default())),
-        "too_large"
-    );
+    assert_eq!(policy_code(&big, &keys, Last::default()), "too_large");
     // Payload rules, signed: revision range, kind names, unknown members, a document object.
     for (p, want) in [
         (
@@ -256,11 +228,7 @@ fn the_header_and_the_grammar_are_strict() {
             b64(p.as_bytes())
         );
         let b = assemble(&input, &k.sign(input.as_bytes()).to_bytes());
-        assert_eq!(
-            code(verify(&b, &keys, Kind::Policy, Last::default())),
-            want,
-            "{p}"
-        );
+        assert_eq!(policy_code(&b, &keys, Last::default()), want, "{p}");
     }
 }
 

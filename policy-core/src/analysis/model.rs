@@ -358,9 +358,7 @@ pub fn build_space(plans: &[&Plan]) -> Space {
         sp.push(Dim::DestIp, c);
     }
     if !sni.is_empty() {
-        let (s, _) = space::strings(&sni, Kind::Host);
-        let c = absent_or(s);
-        sp.push(Dim::Sni, c);
+        single_dim(&mut sp, Dim::Sni, &sni, Kind::Host);
     }
     for (name, pats) in &headers {
         if RESERVED_HEADERS.contains(&name.as_str()) {
@@ -384,15 +382,19 @@ pub fn build_space(plans: &[&Plan]) -> Space {
             sp.push(Dim::Aud, c);
         }
         if !azp.is_empty() {
-            let (s, _) = space::strings(&azp, Kind::Plain);
-            let c = absent_or(s);
-            sp.push(Dim::Azp, c);
+            single_dim(&mut sp, Dim::Azp, &azp, Kind::Plain);
         }
         for (p, pats) in &claims {
             multi_dim(&mut sp, Dim::Claim(p.clone()), pats);
         }
     }
     sp
+}
+
+/// An optional single-valued string dimension (SNI, a token's presenter): absent, each value.
+fn single_dim(sp: &mut Space, dim: Dim, pats: &Patterns, kind: Kind) {
+    let (values, _) = space::strings(pats, kind);
+    sp.push(dim, absent_or(values));
 }
 
 /// A multi-valued dimension (a header, a claim): absent, the empty value, each value, pairs.
@@ -636,18 +638,28 @@ impl Builder<'_> {
         Expr::Pred(self.preds.len() - 1)
     }
 
-    /// A positive string field on a single-valued attribute.
+    /// A string field on a single-valued attribute: positive (the attribute is present and
+    /// matches), or negated (`not*`: absent, or matching none).
+    fn field(
+        &mut self,
+        set: &MatchSet,
+        dim: &Dim,
+        get: &dyn Fn(&Val) -> Option<Cow<'_, str>>,
+        negated: bool,
+    ) -> Option<Expr> {
+        (!set.is_empty()).then(|| {
+            self.pred(dim, false, negated, &|v| {
+                get(v).is_some_and(|s| set.matches(&s)) != negated
+            })
+        })
+    }
     fn pos(
         &mut self,
         set: &MatchSet,
         dim: &Dim,
         get: &dyn Fn(&Val) -> Option<Cow<'_, str>>,
     ) -> Option<Expr> {
-        (!set.is_empty()).then(|| {
-            self.pred(dim, false, false, &|v| {
-                get(v).is_some_and(|s| set.matches(&s))
-            })
-        })
+        self.field(set, dim, get, false)
     }
     fn neg(
         &mut self,
@@ -655,11 +667,7 @@ impl Builder<'_> {
         dim: &Dim,
         get: &dyn Fn(&Val) -> Option<Cow<'_, str>>,
     ) -> Option<Expr> {
-        (!set.is_empty()).then(|| {
-            self.pred(dim, false, true, &|v| {
-                !get(v).is_some_and(|s| set.matches(&s))
-            })
-        })
+        self.field(set, dim, get, true)
     }
 }
 
