@@ -1,11 +1,11 @@
 //! Montgomery arithmetic modulo an odd number of up to a few thousand bits, for the RSA public
 //! operation.
 //!
-//! The limb is the widest whose product the target multiplies in one instruction: 64-bit limbs
-//! with 128-bit products on 64-bit targets, 32-bit limbs with 64-bit products on 32-bit ones —
-//! Wasm among them, which has `i64.mul` but no 64×64→128 multiply, so 64-bit limbs there would
-//! call a slow software routine for every product. Both widths are one generic code, and the
-//! tests run both natively against a reference.
+//! The limb is a machine word: 64-bit limbs with 128-bit products are what 64-bit hosts use
+//! for RSA. 32-bit limbs (the same generic code) were the Wasm arithmetic until the lazy-carry
+//! limbs of [`crate::lazy`] replaced them there; they stay as a differential-test subject
+//! ([`crate::rsa::RsaPublicKey::with_arithmetic`]). The tests run both widths natively
+//! against a reference.
 //!
 //! A multiplication is the full product, then a Montgomery reduction (operand scanning, one row
 //! of multiply-accumulate at a time); a squaring, which is all but one step of a
@@ -109,13 +109,6 @@ macro_rules! limb {
 
 limb!(u32, u64);
 limb!(u64, u128);
-
-/// The limb of this target: see the module docs.
-#[cfg(target_pointer_width = "64")]
-pub type NativeLimb = u64;
-/// The limb of this target: see the module docs.
-#[cfg(not(target_pointer_width = "64"))]
-pub type NativeLimb = u32;
 
 /// Big-endian bytes into `limbs` little-endian limbs (bytes beyond them are ignored).
 pub fn from_be<L: Limb>(bytes: &[u8], limbs: usize) -> Vec<L> {

@@ -20,8 +20,9 @@
 
 extern crate alloc;
 
-mod bignum;
+pub mod bignum;
 pub mod ec;
+pub mod lazy;
 pub mod rsa;
 
 use sha2::Digest as _;

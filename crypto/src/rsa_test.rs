@@ -11,6 +11,57 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::Digest as _;
 
+/// The key under every arithmetic: 64-bit limbs (64-bit hosts), 32-bit limbs, and 28-bit
+/// limbs with lazy carries (Wasm). Every operation runs on all three, which must agree.
+#[derive(Debug)]
+struct Ours {
+    words: RsaPublicKey<Modulus<u64>>,
+    narrow: RsaPublicKey<Modulus<u32>>,
+    lazy: RsaPublicKey<LazyModulus>,
+}
+
+impl Ours {
+    fn new(n: &[u8], e: &[u8], min: usize, max: usize) -> Result<Ours, RsaKeyError> {
+        Ok(Ours {
+            words: RsaPublicKey::with_arithmetic(n, e, min, max)?,
+            narrow: RsaPublicKey::with_arithmetic(n, e, min, max)?,
+            lazy: RsaPublicKey::with_arithmetic(n, e, min, max)?,
+        })
+    }
+    fn agree<T: PartialEq + std::fmt::Debug>(&self, words: T, narrow: T, lazy: T) -> T {
+        assert_eq!(words, narrow, "64-bit and 32-bit limbs disagree");
+        assert_eq!(words, lazy, "64-bit limbs and lazy carries disagree");
+        words
+    }
+    fn size(&self) -> usize {
+        self.words.size()
+    }
+    fn bits(&self) -> usize {
+        self.words.bits()
+    }
+    fn public_op(&self, s: &[u8]) -> Option<Vec<u8>> {
+        self.agree(
+            self.words.public_op(s),
+            self.narrow.public_op(s),
+            self.lazy.public_op(s),
+        )
+    }
+    fn verify_pkcs1v15(&self, hash: Hash, digest: &[u8], sig: &[u8]) -> bool {
+        self.agree(
+            self.words.verify_pkcs1v15(hash, digest, sig),
+            self.narrow.verify_pkcs1v15(hash, digest, sig),
+            self.lazy.verify_pkcs1v15(hash, digest, sig),
+        )
+    }
+    fn verify_pss(&self, hash: Hash, digest: &[u8], sig: &[u8]) -> bool {
+        self.agree(
+            self.words.verify_pss(hash, digest, sig),
+            self.narrow.verify_pss(hash, digest, sig),
+            self.lazy.verify_pss(hash, digest, sig),
+        )
+    }
+}
+
 fn scale() -> usize {
     std::env::var("VIGIL_CRYPTO_CASES")
         .ok()
@@ -58,7 +109,7 @@ fn public_operation_matches_modpow_on_random_moduli() {
                 1 => 3,
                 _ => (u64::from(rng.next_u32()) | 1).max(3),
             };
-            let key = RsaPublicKey::new(&n.to_bytes_be(), &e.to_be_bytes(), 2048, 4096).unwrap();
+            let key = Ours::new(&n.to_bytes_be(), &e.to_be_bytes(), 2048, 4096).unwrap();
             assert_eq!(key.bits(), bits);
             let size = key.size();
             let one = BigUint::from(1u8);
@@ -163,7 +214,7 @@ fn pss(hash: Hash) -> Pss {
 /// Ours and the reference on one (digest, signature); returns ours. The reference reduces a
 /// signature ≥ n modulo n (RFC 8017 says such a signature is invalid): ours must refuse those.
 fn check(
-    ours: &RsaPublicKey,
+    ours: &Ours,
     reference: &::rsa::RsaPublicKey,
     is_pss: bool,
     hash: Hash,
@@ -202,7 +253,7 @@ fn signatures_match_the_reference() {
     for bits in sizes {
         let private = RsaPrivateKey::new(&mut rng, bits).unwrap();
         let reference = private.to_public_key();
-        let ours = RsaPublicKey::new(
+        let ours = Ours::new(
             &reference.n().to_bytes_be(),
             &reference.e().to_bytes_be(),
             2048,
@@ -310,7 +361,7 @@ fn malformed_encodings_are_refused() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0003);
     let private = RsaPrivateKey::new(&mut rng, 2048).unwrap();
     let reference = private.to_public_key();
-    let ours = RsaPublicKey::new(
+    let ours = Ours::new(
         &reference.n().to_bytes_be(),
         &reference.e().to_bytes_be(),
         2048,
@@ -415,7 +466,7 @@ fn cube_root_forgery_with_e3_is_refused() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0004);
     let private = RsaPrivateKey::new_with_exp(&mut rng, 2048, &BigUint::from(3u8)).unwrap();
     let reference = private.to_public_key();
-    let ours = RsaPublicKey::new(
+    let ours = Ours::new(
         &reference.n().to_bytes_be(),
         &reference.e().to_bytes_be(),
         2048,
@@ -468,7 +519,7 @@ fn pss_top_octet_when_modbits_is_1_mod_8() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0005);
     let private = RsaPrivateKey::new(&mut rng, 2049).unwrap();
     let reference = private.to_public_key();
-    let ours = RsaPublicKey::new(
+    let ours = Ours::new(
         &reference.n().to_bytes_be(),
         &reference.e().to_bytes_be(),
         2048,

@@ -1,0 +1,504 @@
+//! Montgomery arithmetic with lazy carries and Wasm SIMD, for the RSA public operation inside
+//! Wasm.
+//!
+//! Wasm has a 64-bit multiply (`i64.mul`) but no add-with-carry and no 64×64→128 product, so
+//! the word-sized limbs of [`crate::bignum`] spend their time on the carry chain: every
+//! product there is `mul`, `add`, `add`, `shr`, the carry of one feeding the next. Here a
+//! number is held in limbs of `w ≤ 28` bits (stored in `u32`): a product of two limbs is below
+//! 2^56, so a 64-bit accumulator takes every product of a column without overflowing and the
+//! carry moves once per column. With no carry between products, four of them are one step of
+//! Wasm SIMD: two `i64x2.extmul_{low,high}_i32x4_u` multiply four pairs of 32-bit lanes into
+//! 64-bit lanes (see [`Lanes`]).
+//!
+//! The product is Montgomery product scanning (column by column, the reduction interleaved):
+//! column `x` is `Σ aᵢ·b_(x−i) + mᵢ·n_(x−i)`. With `b` and `n` stored reversed, both runs of a
+//! column go up together, and with each number kept in four copies shifted by one limb
+//! ([`Shifted`]), a run from any limb is a run of whole vectors.
+//!
+//! **The bound.** Column `x` receives at most `k` products of the operands and `k` of the
+//! reduction (each `< 2^2w`), plus the carry out of the column below (`< 2^(64−w)`): it stays
+//! below 2^64 when `2k + 1 ≤ 2^(64−2w)` and `w ≥ 22`. [`limb_bits`] picks the widest `w ≤ 28`
+//! for which the modulus's `k` satisfies this: 28 bits up to 3,556-bit moduli (RSA-2048 and
+//! -3072), 27 bits up to 13,797 bits (RSA-4096), narrower beyond. Every lane of the SIMD sums
+//! holds part of one column, so it is bounded by the same.
+//!
+//! The same algorithm runs natively on plain arrays ([`Quad`]): the differential tests
+//! (`lazy_test.rs`) check every operation against `num-bigint-dig` on random moduli, on moduli
+//! of all ones (where every column reaches its bound) and at each limb width, natively and,
+//! in `scripts/test`, compiled to Wasm with SIMD under Node.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+
+/// The narrowest limb considered (the bound's `w ≥ 22` holds with room).
+const MIN_BITS: u32 = 22;
+/// The widest limb: products of 56 bits, 256 of them to a 64-bit accumulator.
+const MAX_BITS: u32 = 28;
+
+/// The limb width for a modulus of `bits` bits and the number of limbs: the widest `w ≤ 28`
+/// with `2k + 1 ≤ 2^(64−2w)` (see the module docs), or `None` for a modulus too large for
+/// any width considered (more than ~2^41 bits: never reached, keys are checked first).
+pub(crate) fn limb_bits(bits: usize) -> Option<(u32, usize)> {
+    (MIN_BITS..=MAX_BITS).rev().find_map(|w| {
+        let k = bits.div_ceil(w as usize).max(1);
+        let cap = 1u128 << (64 - 2 * w);
+        (2 * (k as u128) < cap).then_some((w, k))
+    })
+}
+
+/// Big-endian bytes into `k` little-endian limbs of `w` bits (bits beyond them are dropped).
+pub(crate) fn from_be(bytes: &[u8], w: u32, k: usize) -> Vec<u32> {
+    let mask = (1u64 << w) - 1;
+    let mut out = vec![0u32; k];
+    let mut acc = 0u64;
+    let mut have = 0u32;
+    let mut from_last = bytes.iter().rev();
+    for limb in out.iter_mut() {
+        while have < w {
+            acc |= u64::from(from_last.next().copied().unwrap_or(0)) << have;
+            have += 8;
+        }
+        *limb = (acc & mask) as u32;
+        acc >>= w;
+        have -= w;
+    }
+    out
+}
+
+/// Little-endian limbs of `w` bits into exactly `out.len()` big-endian bytes (higher bits are
+/// dropped).
+pub(crate) fn to_be(limbs: &[u32], w: u32, out: &mut [u8]) {
+    let mut acc = 0u64;
+    let mut have = 0u32;
+    let mut bytes = out.iter_mut().rev();
+    for limb in limbs {
+        acc |= u64::from(*limb) << have;
+        have += w;
+        while have >= 8 {
+            if let Some(o) = bytes.next() {
+                *o = acc as u8;
+            }
+            acc >>= 8;
+            have -= 8;
+        }
+    }
+    for o in bytes {
+        *o = acc as u8;
+        acc >>= 8;
+    }
+}
+
+/// Compares two numbers of the same number of limbs.
+fn cmp(a: &[u32], b: &[u32]) -> Ordering {
+    a.iter().rev().cmp(b.iter().rev())
+}
+
+/// An odd modulus in `w`-bit limbs with its Montgomery constants: `−n⁻¹ mod 2^w` and
+/// `R² mod n`, where `R = 2^(w·k)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LazyModulus {
+    n: Vec<u32>,
+    w: u32,
+    n0inv: u64,
+    rr: Vec<u32>,
+}
+
+/// Four 32-bit lanes and what a column sum needs of them: Wasm SIMD's `v128` inside Wasm,
+/// and a plain array elsewhere (the same algorithm, so that the differential tests run it
+/// natively too).
+trait Lanes: Copy {
+    /// Two 64-bit lanes.
+    type Wide: Copy;
+    /// Four limbs.
+    fn from_limbs(l: [u32; 4]) -> Self;
+    /// Lane `lane` (0 to 3) replaced by `v`.
+    fn with_lane(self, lane: usize, v: u32) -> Self;
+    /// Zero.
+    fn wide_zero() -> Self::Wide;
+    /// `(lo + a₀b₀ ‖ a₁b₁, hi + a₂b₂ ‖ a₃b₃)`: the four products of the lanes, added into two
+    /// pairs of 64-bit lanes (`i64x2.extmul_{low,high}_i32x4_u`).
+    fn mac(lo: Self::Wide, hi: Self::Wide, a: Self, b: Self) -> (Self::Wide, Self::Wide);
+    /// The sum of the four 64-bit lanes.
+    fn sum(lo: Self::Wide, hi: Self::Wide) -> u64;
+}
+
+/// The lanes of this target: Wasm SIMD inside Wasm, plain arrays elsewhere.
+#[cfg(target_arch = "wasm32")]
+type TargetLanes = core::arch::wasm32::v128;
+/// The lanes of this target: Wasm SIMD inside Wasm, plain arrays elsewhere.
+#[cfg(not(target_arch = "wasm32"))]
+type TargetLanes = Quad;
+
+/// The portable lanes.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+struct Quad([u32; 4]);
+
+impl Lanes for Quad {
+    type Wide = [u64; 2];
+    #[inline(always)]
+    fn from_limbs(l: [u32; 4]) -> Self {
+        Quad(l)
+    }
+    #[inline(always)]
+    fn with_lane(self, lane: usize, v: u32) -> Self {
+        let mut l = self.0;
+        if let Some(slot) = l.get_mut(lane) {
+            *slot = v;
+        }
+        Quad(l)
+    }
+    #[inline(always)]
+    fn wide_zero() -> Self::Wide {
+        [0; 2]
+    }
+    #[inline(always)]
+    fn mac(lo: Self::Wide, hi: Self::Wide, a: Self, b: Self) -> (Self::Wide, Self::Wide) {
+        let [a0, a1, a2, a3] = a.0.map(u64::from);
+        let [b0, b1, b2, b3] = b.0.map(u64::from);
+        let [l0, l1] = lo;
+        let [h0, h1] = hi;
+        ([l0 + a0 * b0, l1 + a1 * b1], [h0 + a2 * b2, h1 + a3 * b3])
+    }
+    #[inline(always)]
+    fn sum(lo: Self::Wide, hi: Self::Wide) -> u64 {
+        lo.iter().chain(&hi).sum()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod simd {
+    use super::Lanes;
+    use core::arch::wasm32::*;
+
+    /// Ones in lane `i`, zeros elsewhere.
+    const LANE: [v128; 4] = [
+        u32x4(u32::MAX, 0, 0, 0),
+        u32x4(0, u32::MAX, 0, 0),
+        u32x4(0, 0, u32::MAX, 0),
+        u32x4(0, 0, 0, u32::MAX),
+    ];
+
+    /// Wasm SIMD lanes. The products are `i64x2.extmul_{low,high}_i32x4_u` (two 32×32→64
+    /// multiplies each). LLVM keeps them only when both operands are whole `v128` values
+    /// in the loop — vectors loaded from `v128` memory, as the shifted copies are: built from
+    /// separate `u32` loads, or hoisted out of the loop as a splat, they become extending
+    /// loads and a general `i64x2.mul`, which V8 emulates with three 32-bit multiplies.
+    impl Lanes for v128 {
+        type Wide = v128;
+        #[inline(always)]
+        fn from_limbs(l: [u32; 4]) -> Self {
+            let [a, b, c, d] = l;
+            u32x4(a, b, c, d)
+        }
+        #[inline(always)]
+        fn with_lane(self, lane: usize, v: u32) -> Self {
+            let one = LANE.get(lane).copied().unwrap_or(u32x4_splat(0));
+            v128_bitselect(u32x4_splat(v), self, one)
+        }
+        #[inline(always)]
+        fn wide_zero() -> Self::Wide {
+            u64x2_splat(0)
+        }
+        #[inline(always)]
+        fn mac(lo: v128, hi: v128, a: v128, b: v128) -> (v128, v128) {
+            (
+                u64x2_add(lo, u64x2_extmul_low_u32x4(a, b)),
+                u64x2_add(hi, u64x2_extmul_high_u32x4(a, b)),
+            )
+        }
+        #[inline(always)]
+        fn sum(lo: v128, hi: v128) -> u64 {
+            let s = u64x2_add(lo, hi);
+            u64x2_extract_lane::<0>(s) + u64x2_extract_lane::<1>(s)
+        }
+    }
+}
+
+/// A number in four copies of lanes, each shifted by one limb more (`q`-th vector of copy `s`
+/// = limbs `4q+s .. 4q+s+4`, zero past the end and padded by a zero vector), so that a run
+/// of limbs from any offset is a run of whole vectors: that is what keeps the products
+/// `extmul` inside Wasm (see [`Lanes`]). A `reversed` number holds the limbs last to first.
+struct Shifted<V> {
+    v: Vec<V>,
+    /// Vectors per copy.
+    q: usize,
+}
+
+impl<V: Lanes> Shifted<V> {
+    #[inline(always)]
+    fn new(k: usize) -> Shifted<V> {
+        let q = k.div_ceil(4) + 1;
+        Shifted {
+            v: vec![V::from_limbs([0; 4]); 4 * q],
+            q,
+        }
+    }
+
+    /// Fills the copies from `limbs` (last to first when `reversed`), through `pad`: scratch
+    /// of at least `4·q + 3` limbs.
+    #[inline(never)]
+    #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+    fn fill(&mut self, limbs: &[u32], reversed: bool, pad: &mut [u32]) {
+        pad.fill(0);
+        if reversed {
+            pad.iter_mut()
+                .zip(limbs.iter().rev())
+                .for_each(|(p, l)| *p = *l);
+        } else {
+            pad.iter_mut().zip(limbs).for_each(|(p, l)| *p = *l);
+        }
+        let q = self.q;
+        for (s, copy) in self.v.chunks_exact_mut(q).enumerate() {
+            let runs = pad.get(s..).unwrap_or(&[]).chunks_exact(4);
+            for (v, run) in copy.iter_mut().zip(runs) {
+                if let [a, b, c, d] = run {
+                    *v = V::from_limbs([*a, *b, *c, *d]);
+                }
+            }
+        }
+    }
+
+    /// Every limb zero.
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.v.fill(V::from_limbs([0; 4]));
+    }
+
+    /// Limb `i` set to `x` in every copy that holds it (lane `(i − s) mod 4` of copy `s`).
+    #[inline(always)]
+    fn set(&mut self, i: usize, x: u32) {
+        let q = self.q;
+        for (s, copy) in self.v.chunks_exact_mut(q).enumerate().take(i + 1) {
+            let d = i - s;
+            if let Some(v) = copy.get_mut(d / 4) {
+                *v = v.with_lane(d % 4, x);
+            }
+        }
+    }
+
+    /// The vectors from limb `i` on.
+    #[inline(always)]
+    fn from(&self, i: usize) -> &[V] {
+        let s = i % 4;
+        self.v
+            .get(s * self.q + i / 4..(s + 1) * self.q)
+            .unwrap_or(&[])
+    }
+}
+
+/// `Σ xₜ·yₜ + uₜ·vₜ` for `t < count` rounded up to whole vectors (a column of a product and
+/// of its reduction, in one pass): the runs' lanes past `count` pair a limb with a zero (past
+/// the end of a number, or a multiplier not yet found).
+#[inline(always)]
+fn dot2<V: Lanes>(x: &[V], y: &[V], u: &[V], v: &[V], count: usize) -> u64 {
+    let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
+    let runs = x.iter().zip(y).zip(u).zip(v).take(count.div_ceil(4));
+    for (((a, b), c), d) in runs {
+        (lo, hi) = V::mac(lo, hi, *a, *b);
+        (lo, hi) = V::mac(lo, hi, *c, *d);
+    }
+    V::sum(lo, hi)
+}
+
+/// The operands of one exponentiation in shifted lanes: `a` forward, `b` and `n` reversed
+/// (column `x` pairs `a_i` with `b_(x−i)`, which is reversed limb `k−1−x+i`: both runs go up
+/// together), and the reduction's multipliers `m` as they are found.
+struct Work<V> {
+    a: Shifted<V>,
+    b: Shifted<V>,
+    m: Shifted<V>,
+    n: Shifted<V>,
+    /// Scratch for [`Shifted::fill`].
+    pad: Vec<u32>,
+}
+
+impl LazyModulus {
+    /// The modulus from big-endian bytes without leading zeros; `None` when it is even, 1 or
+    /// has leading zeros.
+    pub fn new(n_be: &[u8]) -> Option<LazyModulus> {
+        if n_be.last().is_none_or(|b| b & 1 == 0) || n_be.first() == Some(&0) || n_be == [1] {
+            return None;
+        }
+        let top = n_be.first().copied().unwrap_or(0);
+        let bits = n_be.len() * 8 - top.leading_zeros() as usize;
+        let (w, k) = limb_bits(bits)?;
+        let n = from_be(n_be, w, k);
+        let n0 = u64::from(n.first().copied().unwrap_or(1));
+        // Newton's iteration doubles the correct low bits: 1 → 2 → … → 64 in six steps.
+        let mut x = 1u64;
+        for _ in 0..6 {
+            x = x.wrapping_mul(2u64.wrapping_sub(n0.wrapping_mul(x)));
+        }
+        let mask = (1u64 << w) - 1;
+        let n0inv = x.wrapping_neg() & mask;
+        // R² mod n: 1 doubled modulo n, 2·w·k times.
+        let mut rr = vec![0u32; k];
+        if let Some(r0) = rr.first_mut() {
+            *r0 = 1;
+        }
+        for _ in 0..2 * w as usize * k {
+            let mut carry = 0u32;
+            for limb in rr.iter_mut() {
+                let doubled = (*limb << 1) | carry;
+                carry = doubled >> w;
+                *limb = doubled & mask as u32;
+            }
+            if carry != 0 || cmp(&rr, &n) != Ordering::Less {
+                sub_in_place(&mut rr, &n, w);
+            }
+        }
+        Some(LazyModulus { n, w, n0inv, rr })
+    }
+
+    /// Number of limbs.
+    pub fn limbs(&self) -> usize {
+        self.n.len()
+    }
+
+    /// Bits per limb.
+    pub fn limb_width(&self) -> u32 {
+        self.w
+    }
+
+    /// The modulus's limbs.
+    #[cfg(test)]
+    pub(crate) fn n(&self) -> &[u32] {
+        &self.n
+    }
+
+    /// `R² mod n`.
+    #[cfg(test)]
+    pub(crate) fn rr(&self) -> &[u32] {
+        &self.rr
+    }
+
+    #[inline(always)]
+    fn work<V: Lanes>(&self) -> Work<V> {
+        let k = self.limbs();
+        let mut n = Shifted::new(k);
+        let mut pad = vec![0u32; 4 * n.q + 3];
+        n.fill(&self.n, true, &mut pad);
+        Work {
+            a: Shifted::new(k),
+            b: Shifted::new(k),
+            m: Shifted::new(k),
+            n,
+            pad,
+        }
+    }
+
+    /// `out = a·b·R⁻¹ mod n` for `a, b < n` (k limbs each; a square is `b = a`), by
+    /// Montgomery product scanning over all `2k` columns: column `x` sums `aᵢ·b_(x−i)` and
+    /// the reduction's `mᵢ·n_(x−i)`; the columns below `k` choose `m_x` so that the column's
+    /// low `w` bits vanish, the columns from `k` on give the result's limbs (reduced below n
+    /// at the end).
+    ///
+    /// Column `x` sums the terms `lo ≤ i ≤ hi` with `b` and `n` reversed from limb `rb`: below
+    /// `k`, `lo = 0` and `rb = k−1−x`; from `k` on, `lo = x−k+1` and `rb = 0`, so in each half
+    /// only one of the runs moves. m_x is still zero in column x, so the reduction's terms run
+    /// with the product's. Squares take this same path: computing each cross product once and
+    /// doubling needs a second loop and a masked last vector per column, which cost more in
+    /// Wasm (and 1.5 KB of filter) than the 25 % of products they save.
+    ///
+    /// One instance for every use, to keep the filter small; inside Wasm it is compiled with
+    /// SIMD, so that the lanes' operations inline into it.
+    #[inline(never)]
+    #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+    fn mul_with<V: Lanes>(&self, out: &mut [u32], a: &[u32], b: &[u32], work: &mut Work<V>) {
+        let k = self.limbs();
+        let w = self.w;
+        let mask = (1u64 << w) - 1;
+        let n0 = u64::from(self.n.first().copied().unwrap_or(0));
+        work.a.fill(a, false, &mut work.pad);
+        work.b.fill(b, true, &mut work.pad);
+        work.m.clear();
+        let mut carry = 0u64;
+        for x in 0..k {
+            let rb = k - 1 - x;
+            let (a, m) = (work.a.from(0), work.m.from(0));
+            let s = carry + dot2(a, work.b.from(rb), m, work.n.from(rb), x + 1);
+            let mx = s.wrapping_mul(self.n0inv) & mask;
+            work.m.set(x, mx as u32);
+            carry = (s + mx * n0) >> w;
+        }
+        let (b, n) = (work.b.from(0), work.n.from(0));
+        for (x, o) in (k..2 * k).zip(out.iter_mut()) {
+            let lo = x + 1 - k;
+            let s = carry + dot2(work.a.from(lo), b, work.m.from(lo), n, k - lo);
+            *o = (s & mask) as u32;
+            carry = s >> w;
+        }
+        // The value is below 2n < 2R: `carry` is its bit R, if any.
+        if carry != 0 || cmp(out, &self.n) != Ordering::Less {
+            sub_in_place(out, &self.n, w);
+        }
+    }
+
+    /// `base^e mod n` (square-and-multiply, left to right; the last multiplication takes
+    /// `base` outside the Montgomery domain, which brings the result out of it).
+    #[inline(always)]
+    fn pow_with<V: Lanes>(&self, base: &[u32], e: u64) -> Vec<u32> {
+        let k = self.limbs();
+        let mut work = self.work::<V>();
+        let mut mont = vec![0u32; k];
+        self.mul_with(&mut mont, base, &self.rr, &mut work);
+        let mut acc = mont.clone();
+        let mut tmp = vec![0u32; k];
+        let top_bit = 63u32.saturating_sub(e.leading_zeros());
+        for i in (1..top_bit).rev() {
+            self.mul_with(&mut tmp, &acc, &acc, &mut work);
+            if (e >> i) & 1 == 1 {
+                self.mul_with(&mut acc, &tmp, &mont, &mut work);
+            } else {
+                core::mem::swap(&mut acc, &mut tmp);
+            }
+        }
+        self.mul_with(&mut tmp, &acc, &acc, &mut work);
+        self.mul_with(&mut acc, &tmp, base, &mut work);
+        acc
+    }
+
+    /// `out = a·b·R⁻¹ mod n` for `a, b < n` (k limbs each).
+    #[cfg(test)]
+    pub(crate) fn mul(&self, out: &mut [u32], a: &[u32], b: &[u32]) {
+        self.mul_with(out, a, b, &mut self.work::<TargetLanes>());
+    }
+
+    /// `out = a²·R⁻¹ mod n` for `a < n` (k limbs).
+    #[cfg(test)]
+    pub(crate) fn sqr(&self, out: &mut [u32], a: &[u32]) {
+        self.mul_with(out, a, a, &mut self.work::<TargetLanes>());
+    }
+
+    /// `base^e mod n` for `base < n` and odd `e ≥ 3`, as k limbs.
+    pub fn pow_odd(&self, base: &[u32], e: u64) -> Vec<u32> {
+        self.pow_with::<TargetLanes>(base, e)
+    }
+
+    /// `s^e mod n` into `out` (big-endian, `out.len()` bytes) for `s` given big-endian and
+    /// already known to be below n.
+    pub fn pow_be(&self, s_be: &[u8], e: u64, out: &mut [u8]) {
+        let s = from_be(s_be, self.w, self.limbs());
+        let result = self.pow_odd(&s, e);
+        to_be(&result, self.w, out);
+    }
+}
+
+/// `a −= b` in `w`-bit limbs, modulo `2^(w·len)`.
+fn sub_in_place(a: &mut [u32], b: &[u32], w: u32) {
+    let mask = (1u64 << w) - 1;
+    let mut borrow = 0u64;
+    for (x, y) in a.iter_mut().zip(b) {
+        let d = u64::from(*x)
+            .wrapping_sub(u64::from(*y))
+            .wrapping_sub(borrow);
+        *x = (d & mask) as u32;
+        borrow = d >> 63;
+    }
+}
+
+#[cfg(test)]
+#[path = "lazy_test.rs"]
+mod tests;
