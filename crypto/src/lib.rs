@@ -20,7 +20,7 @@
 
 extern crate alloc;
 
-pub mod bignum;
+mod bignum;
 pub mod ec;
 pub mod lazy;
 pub mod rsa;
