@@ -13,6 +13,7 @@
 //! e = 3); PSS requires the salt length to equal the hash length (RFC 7518 §3.5) and the
 //! encoded message to fit `emLen` octets.
 
+#[cfg(any(test, target_pointer_width = "64"))]
 use crate::bignum::{self, Modulus};
 use crate::lazy::LazyModulus;
 use crate::Hash;
@@ -64,6 +65,7 @@ pub trait Arithmetic: Clone + PartialEq + Eq + fmt::Debug {
     fn pow_be(&self, s_be: &[u8], e: u64, out: &mut [u8]);
 }
 
+#[cfg(any(test, target_pointer_width = "64"))]
 impl Arithmetic for Modulus<u64> {
     fn from_modulus(n_be: &[u8]) -> Option<Self> {
         Modulus::new(n_be)
@@ -74,6 +76,7 @@ impl Arithmetic for Modulus<u64> {
     }
 }
 
+#[cfg(any(test, target_pointer_width = "64"))]
 impl Arithmetic for Modulus<u32> {
     fn from_modulus(n_be: &[u8]) -> Option<Self> {
         Modulus::new(n_be)
