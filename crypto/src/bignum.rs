@@ -229,11 +229,6 @@ impl<L: Limb> Modulus<L> {
         self.n.len()
     }
 
-    /// The modulus's limbs.
-    pub fn n(&self) -> &[L] {
-        &self.n
-    }
-
     /// `t` (k limbs, plus `top` above them, `t < 2n`) reduced below n, into `out`.
     fn finish(&self, out: &mut [L], t: &[L], top: L) {
         out.iter_mut().zip(t).for_each(|(o, x)| *o = *x);
