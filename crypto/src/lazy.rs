@@ -216,12 +216,14 @@ mod simd {
     }
 }
 
-/// A number in four copies of lanes, each shifted by one limb more (`q`-th vector of copy `s`
-/// = limbs `4q+s .. 4q+s+4`, zero past the end and padded by a zero vector), so that a run
+/// Two numbers in four copies of lanes, each shifted by one limb more (`q`-th vector of copy
+/// `s` = limbs `4q+s .. 4q+s+4`, zero past the end and padded by a zero vector), so that a run
 /// of limbs from any offset is a run of whole vectors: that is what keeps the products
-/// `extmul` inside Wasm (see [`Lanes`]). A `reversed` number holds the limbs last to first.
+/// `extmul` inside Wasm (see [`Lanes`]). The two numbers of a column's sum (`a` and `m`, or
+/// `b` and `n`) sit side by side, so that a column walks two streams of memory, not four.
+/// A `reversed` number holds the limbs last to first.
 struct Shifted<V> {
-    v: Vec<V>,
+    v: Vec<[V; 2]>,
     /// Vectors per copy.
     q: usize,
 }
@@ -230,17 +232,18 @@ impl<V: Lanes> Shifted<V> {
     #[inline(always)]
     fn new(k: usize) -> Shifted<V> {
         let q = k.div_ceil(4) + 1;
+        let zero = V::from_limbs([0; 4]);
         Shifted {
-            v: vec![V::from_limbs([0; 4]); 4 * q],
+            v: vec![[zero, zero]; 4 * q],
             q,
         }
     }
 
-    /// Fills the copies from `limbs` (last to first when `reversed`), through `pad`: scratch
-    /// of at least `4·q + 3` limbs.
+    /// Fills number `which` (0 or 1) from `limbs` (last to first when `reversed`), through
+    /// `pad`: scratch of at least `4·q + 3` limbs.
     #[inline(never)]
     #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-    fn fill(&mut self, limbs: &[u32], reversed: bool, pad: &mut [u32]) {
+    fn fill(&mut self, which: usize, limbs: &[u32], reversed: bool, pad: &mut [u32]) {
         pad.fill(0);
         if reversed {
             pad.iter_mut()
@@ -252,35 +255,37 @@ impl<V: Lanes> Shifted<V> {
         let q = self.q;
         for (s, copy) in self.v.chunks_exact_mut(q).enumerate() {
             let runs = pad.get(s..).unwrap_or(&[]).chunks_exact(4);
-            for (v, run) in copy.iter_mut().zip(runs) {
-                if let [a, b, c, d] = run {
+            for (pair, run) in copy.iter_mut().zip(runs) {
+                if let ([a, b, c, d], Some(v)) = (run, pair.get_mut(which)) {
                     *v = V::from_limbs([*a, *b, *c, *d]);
                 }
             }
         }
     }
 
-    /// Every limb zero.
+    /// Every limb of number 1 zero.
     #[inline(always)]
-    fn clear(&mut self) {
-        self.v.fill(V::from_limbs([0; 4]));
+    fn clear_second(&mut self) {
+        let zero = V::from_limbs([0; 4]);
+        self.v.iter_mut().for_each(|[_, m]| *m = zero);
     }
 
-    /// Limb `i` set to `x` in every copy that holds it (lane `(i − s) mod 4` of copy `s`).
+    /// Limb `i` of number 1 set to `x` in every copy that holds it (lane `(i − s) mod 4` of
+    /// copy `s`).
     #[inline(always)]
-    fn set(&mut self, i: usize, x: u32) {
+    fn set_second(&mut self, i: usize, x: u32) {
         let q = self.q;
         for (s, copy) in self.v.chunks_exact_mut(q).enumerate().take(i + 1) {
             let d = i - s;
-            if let Some(v) = copy.get_mut(d / 4) {
+            if let Some([_, v]) = copy.get_mut(d / 4) {
                 *v = v.with_lane(d % 4, x);
             }
         }
     }
 
-    /// The vectors from limb `i` on.
+    /// The pairs of vectors from limb `i` on.
     #[inline(always)]
-    fn from(&self, i: usize) -> &[V] {
+    fn from(&self, i: usize) -> &[[V; 2]] {
         let s = i % 4;
         self.v
             .get(s * self.q + i / 4..(s + 1) * self.q)
@@ -288,28 +293,25 @@ impl<V: Lanes> Shifted<V> {
     }
 }
 
-/// `Σ xₜ·yₜ + uₜ·vₜ` for `t < count` rounded up to whole vectors (a column of a product and
-/// of its reduction, in one pass): the runs' lanes past `count` pair a limb with a zero (past
-/// the end of a number, or a multiplier not yet found).
+/// `Σ xₜ·yₜ + uₜ·vₜ` over the pairs `(x, u)` and `(y, v)`, for `t < count` rounded up to
+/// whole vectors (a column of a product and of its reduction, in one pass): the lanes past
+/// `count` pair a limb with a zero (past the end of a number, or a multiplier not yet found).
 #[inline(always)]
-fn dot2<V: Lanes>(x: &[V], y: &[V], u: &[V], v: &[V], count: usize) -> u64 {
+fn dot2<V: Lanes>(xu: &[[V; 2]], yv: &[[V; 2]], count: usize) -> u64 {
     let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
-    let runs = x.iter().zip(y).zip(u).zip(v).take(count.div_ceil(4));
-    for (((a, b), c), d) in runs {
-        (lo, hi) = V::mac(lo, hi, *a, *b);
-        (lo, hi) = V::mac(lo, hi, *c, *d);
+    for ([x, u], [y, v]) in xu.iter().zip(yv).take(count.div_ceil(4)) {
+        (lo, hi) = V::mac(lo, hi, *x, *y);
+        (lo, hi) = V::mac(lo, hi, *u, *v);
     }
     V::sum(lo, hi)
 }
 
-/// The operands of one exponentiation in shifted lanes: `a` forward, `b` and `n` reversed
-/// (column `x` pairs `a_i` with `b_(x−i)`, which is reversed limb `k−1−x+i`: both runs go up
-/// together), and the reduction's multipliers `m` as they are found.
+/// The operands of one exponentiation in shifted lanes: `a` forward beside the reduction's
+/// multipliers `m` (as they are found), `b` and `n` reversed side by side (column `x` pairs
+/// `a_i` with `b_(x−i)`, which is reversed limb `k−1−x+i`: both runs go up together).
 struct Work<V> {
-    a: Shifted<V>,
-    b: Shifted<V>,
-    m: Shifted<V>,
-    n: Shifted<V>,
+    am: Shifted<V>,
+    bn: Shifted<V>,
     /// Scratch for [`Shifted::fill`].
     pad: Vec<u32>,
 }
@@ -377,14 +379,12 @@ impl LazyModulus {
     #[inline(always)]
     fn work<V: Lanes>(&self) -> Work<V> {
         let k = self.limbs();
-        let mut n = Shifted::new(k);
-        let mut pad = vec![0u32; 4 * n.q + 3];
-        n.fill(&self.n, true, &mut pad);
+        let mut bn = Shifted::new(k);
+        let mut pad = vec![0u32; 4 * bn.q + 3];
+        bn.fill(1, &self.n, true, &mut pad);
         Work {
-            a: Shifted::new(k),
-            b: Shifted::new(k),
-            m: Shifted::new(k),
-            n,
+            am: Shifted::new(k),
+            bn,
             pad,
         }
     }
@@ -411,22 +411,21 @@ impl LazyModulus {
         let w = self.w;
         let mask = (1u64 << w) - 1;
         let n0 = u64::from(self.n.first().copied().unwrap_or(0));
-        work.a.fill(a, false, &mut work.pad);
-        work.b.fill(b, true, &mut work.pad);
-        work.m.clear();
+        work.am.fill(0, a, false, &mut work.pad);
+        work.bn.fill(0, b, true, &mut work.pad);
+        work.am.clear_second();
         let mut carry = 0u64;
         for x in 0..k {
             let rb = k - 1 - x;
-            let (a, m) = (work.a.from(0), work.m.from(0));
-            let s = carry + dot2(a, work.b.from(rb), m, work.n.from(rb), x + 1);
+            let s = carry + dot2(work.am.from(0), work.bn.from(rb), x + 1);
             let mx = s.wrapping_mul(self.n0inv) & mask;
-            work.m.set(x, mx as u32);
+            work.am.set_second(x, mx as u32);
             carry = (s + mx * n0) >> w;
         }
-        let (b, n) = (work.b.from(0), work.n.from(0));
+        let bn = work.bn.from(0);
         for (x, o) in (k..2 * k).zip(out.iter_mut()) {
             let lo = x + 1 - k;
-            let s = carry + dot2(work.a.from(lo), b, work.m.from(lo), n, k - lo);
+            let s = carry + dot2(work.am.from(lo), bn, k - lo);
             *o = (s & mask) as u32;
             carry = s >> w;
         }
