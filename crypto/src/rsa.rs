@@ -249,15 +249,26 @@ impl<A: Arithmetic> RsaPublicKey<A> {
         let Some(em) = self.public_op(signature) else {
             return false;
         };
-        // EM = 0x00 ‖ 0x01 ‖ PS (0xff, k − tLen − 3 bytes) ‖ 0x00 ‖ DigestInfo ‖ H.
+        // EM = 0x00 ‖ 0x01 ‖ PS (0xff, k − tLen − 3 bytes) ‖ 0x00 ‖ DigestInfo ‖ H, compared
+        // whole.
         let ps_len = k - t_len - 3;
-        let expected = [0x00u8, 0x01]
-            .iter()
-            .chain(core::iter::repeat_n(&0xffu8, ps_len))
-            .chain(&[0x00u8])
-            .chain(prefix)
-            .chain(digest);
-        em.iter().eq(expected)
+        let Some((head, rest)) = em.split_at_checked(2) else {
+            return false;
+        };
+        let Some((ps, rest)) = rest.split_at_checked(ps_len) else {
+            return false;
+        };
+        let Some((zero, rest)) = rest.split_first() else {
+            return false;
+        };
+        let Some((info, hash)) = rest.split_at_checked(prefix.len()) else {
+            return false;
+        };
+        head == [0x00, 0x01]
+            && ps.iter().all(|b| *b == 0xff)
+            && *zero == 0x00
+            && info == prefix
+            && hash == digest
     }
 
     /// RSASSA-PSS verification (MGF1 with the same hash, salt as long as the hash) of

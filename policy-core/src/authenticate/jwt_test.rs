@@ -20,6 +20,67 @@ fn base64_is_canonical() {
     }
 }
 
+/// The decoder RFC 7515 asks for: base64url, no padding, zero spare bits (the `base64`
+/// crate's `URL_SAFE_NO_PAD`, whose decoding refuses non-zero trailing bits).
+fn reference_b64(s: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+#[test]
+fn base64_matches_the_reference() {
+    // A small generator (xorshift) over bytes biased towards the alphabet, with the
+    // characters a lax decoder would take: padding, the standard alphabet's + and /,
+    // whitespace, NUL, high bytes.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let odd = b"=+/ \n\0\x80\xff.";
+    let mut cases = 0;
+    for round in 0..20_000 {
+        let len = (next() % 24) as usize + if round % 10 == 0 { 300 } else { 0 };
+        let mut s: Vec<u8> = (0..len)
+            .map(|_| {
+                let r = next();
+                if r % 50 == 0 {
+                    odd[(r / 50) as usize % odd.len()]
+                } else {
+                    B64_ALPHABET[(r / 50) as usize % 64]
+                }
+            })
+            .collect();
+        // Half the time a valid encoding, possibly with one character changed.
+        if round % 2 == 0 {
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            s = b64url_encode(&bytes).into_bytes();
+            assert_eq!(b64url_decode(&s).as_deref(), Some(&bytes[..]));
+            if round % 4 == 0 && !s.is_empty() {
+                let i = (next() as usize) % s.len();
+                s[i] = B64_ALPHABET[(next() % 64) as usize];
+            }
+        }
+        assert_eq!(b64url_decode(&s), reference_b64(&s), "{:?}", String::from_utf8_lossy(&s));
+        cases += 1;
+    }
+    // Every two- and three-character tail (all spare-bit patterns), after a full quad.
+    for a in B64_ALPHABET.iter().chain(b"=+") {
+        for b in B64_ALPHABET.iter().chain(b"=/") {
+            let two = [b'Q', b'U', b'J', b'D', *a, *b];
+            assert_eq!(b64url_decode(&two), reference_b64(&two));
+            for c in [b'A', b'B', b'C', b'D', b'E', b'-', b'_', b'='] {
+                let three = [*a, *b, c];
+                assert_eq!(b64url_decode(&three), reference_b64(&three));
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 20_000);
+}
+
 #[test]
 fn typ_matching() {
     assert!(type_matches("at+jwt", "at+jwt"));
