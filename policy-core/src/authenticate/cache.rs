@@ -39,8 +39,16 @@ pub struct TokenCache {
     misses: u64,
 }
 
-fn hash(token: &str) -> Key {
-    Sha256::digest(token.as_bytes()).into()
+/// A token's place in the cache (SHA-256 of the token): computed once per request, for the
+/// lookup and, on a miss, the insertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenKey(Key);
+
+impl TokenKey {
+    /// The key of `token`.
+    pub fn of(token: &str) -> TokenKey {
+        TokenKey(Sha256::digest(token.as_bytes()).into())
+    }
 }
 
 impl TokenCache {
@@ -57,7 +65,16 @@ impl TokenCache {
 
     /// The identity of a cached, still valid token whose key is still in `keys`.
     pub fn get(&mut self, token: &str, now: i64, keys: &KeyStore) -> Option<Arc<Identity>> {
-        let k = hash(token);
+        self.get_keyed(TokenKey::of(token), now, keys)
+    }
+
+    /// [`TokenCache::get`] by the token's key.
+    pub fn get_keyed(
+        &mut self,
+        TokenKey(k): TokenKey,
+        now: i64,
+        keys: &KeyStore,
+    ) -> Option<Arc<Identity>> {
         let nowf = now as f64;
         let valid = match self.map.get(&k) {
             None => {
@@ -87,11 +104,20 @@ impl TokenCache {
 
     /// Caches a verified identity; `skew_seconds` is its rule's clock skew.
     pub fn insert(&mut self, token: &str, id: impl Into<Arc<Identity>>, skew_seconds: u32) {
+        self.insert_keyed(TokenKey::of(token), id, skew_seconds);
+    }
+
+    /// [`TokenCache::insert`] by the token's key.
+    pub fn insert_keyed(
+        &mut self,
+        TokenKey(k): TokenKey,
+        id: impl Into<Arc<Identity>>,
+        skew_seconds: u32,
+    ) {
         if self.capacity == 0 {
             return;
         }
         let id = id.into();
-        let k = hash(token);
         let skew = f64::from(skew_seconds);
         let entry = Entry {
             not_after: id.exp + skew,

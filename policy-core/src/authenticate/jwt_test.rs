@@ -24,7 +24,9 @@ fn base64_is_canonical() {
 /// crate's `URL_SAFE_NO_PAD`, whose decoding refuses non-zero trailing bits).
 fn reference_b64(s: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
 }
 
 #[test]
@@ -63,7 +65,12 @@ fn base64_matches_the_reference() {
                 s[i] = B64_ALPHABET[(next() % 64) as usize];
             }
         }
-        assert_eq!(b64url_decode(&s), reference_b64(&s), "{:?}", String::from_utf8_lossy(&s));
+        assert_eq!(
+            b64url_decode(&s),
+            reference_b64(&s),
+            "{:?}",
+            String::from_utf8_lossy(&s)
+        );
         cases += 1;
     }
     // Every two- and three-character tail (all spare-bit patterns), after a full quad.

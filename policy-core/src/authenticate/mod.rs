@@ -21,7 +21,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod rule;
 
-pub use cache::TokenCache;
+pub use cache::{TokenCache, TokenKey};
 pub use jwks::{Alg, JwkSet, JwksError};
 pub use rule::{parse_jwt_rule, JwtRule};
 
@@ -506,8 +506,10 @@ impl Authenticator {
         };
         let is_device = |i: usize| self.rules.get(i).is_some_and(|r| r.device);
         let mut cache = cache;
-        if let Some(c) = cache.as_deref_mut() {
-            if let Some(mut id) = c.get(&found.token, now, keys) {
+        // Hashed once: the lookup and, on a miss, the insertion.
+        let key = cache.as_ref().map(|_| TokenKey::of(&found.token));
+        if let (Some(c), Some(key)) = (cache.as_deref_mut(), key) {
+            if let Some(mut id) = c.get_keyed(key, now, keys) {
                 let allowed = is_device(id.rule)
                     && self
                         .rules
@@ -543,9 +545,9 @@ impl Authenticator {
         match verified {
             Ok(id) => {
                 let id = Arc::new(id);
-                if let Some(c) = cache {
+                if let (Some(c), Some(key)) = (cache, key) {
                     let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
-                    c.insert(&found.token, Arc::clone(&id), skew);
+                    c.insert_keyed(key, Arc::clone(&id), skew);
                 }
                 AuthOutcome::Verified(id)
             }
@@ -606,8 +608,10 @@ impl Authenticator {
             Err(e) => return AuthOutcome::Failed(e),
         };
         let mut cache = cache;
-        if let Some(c) = cache.as_deref_mut() {
-            if let Some(mut id) = c.get(&found.token, now, keys) {
+        // Hashed once: the lookup and, on a miss, the insertion.
+        let key = cache.as_ref().map(|_| TokenKey::of(&found.token));
+        if let (Some(c), Some(key)) = (cache.as_deref_mut(), key) {
+            if let Some(mut id) = c.get_keyed(key, now, keys) {
                 let allowed = self
                     .rules
                     .get(id.rule)
@@ -631,9 +635,9 @@ impl Authenticator {
         ) {
             Ok(id) => {
                 let id = Arc::new(id);
-                if let Some(c) = cache {
+                if let (Some(c), Some(key)) = (cache, key) {
                     let skew = self.rules.get(id.rule).map_or(0, |r| r.clock_skew_seconds);
-                    c.insert(&found.token, Arc::clone(&id), skew);
+                    c.insert_keyed(key, Arc::clone(&id), skew);
                 }
                 AuthOutcome::Verified(id)
             }
