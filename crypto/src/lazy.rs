@@ -306,6 +306,45 @@ fn dot2<V: Lanes>(xu: &[[V; 2]], yv: &[[V; 2]], count: usize) -> u64 {
     V::sum(lo, hi)
 }
 
+/// Two columns sharing their first run: `(Σ xₜ·yₜ + uₜ·vₜ, Σ xₜ·y'ₜ + uₜ·v'ₜ)` over the
+/// pairs `(x, u)`, `(y, v)` and `(y', v')`, `t < count` rounded up to whole vectors.
+#[inline(always)]
+fn dot_shared_first<V: Lanes>(
+    xu: &[[V; 2]],
+    yv: &[[V; 2]],
+    yv1: &[[V; 2]],
+    count: usize,
+) -> (u64, u64) {
+    let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
+    let (mut lo1, mut hi1) = (V::wide_zero(), V::wide_zero());
+    for (([x, u], [y, v]), [y1, v1]) in xu.iter().zip(yv).zip(yv1).take(count.div_ceil(4)) {
+        (lo, hi) = V::mac(lo, hi, *x, *y);
+        (lo, hi) = V::mac(lo, hi, *u, *v);
+        (lo1, hi1) = V::mac(lo1, hi1, *x, *y1);
+        (lo1, hi1) = V::mac(lo1, hi1, *u, *v1);
+    }
+    (V::sum(lo, hi), V::sum(lo1, hi1))
+}
+
+/// Two columns sharing their second run: `(Σ xₜ·yₜ + uₜ·vₜ, Σ x'ₜ·yₜ + u'ₜ·vₜ)`.
+#[inline(always)]
+fn dot_shared_second<V: Lanes>(
+    xu: &[[V; 2]],
+    xu1: &[[V; 2]],
+    yv: &[[V; 2]],
+    count: usize,
+) -> (u64, u64) {
+    let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
+    let (mut lo1, mut hi1) = (V::wide_zero(), V::wide_zero());
+    for (([x, u], [x1, u1]), [y, v]) in xu.iter().zip(xu1).zip(yv).take(count.div_ceil(4)) {
+        (lo, hi) = V::mac(lo, hi, *x, *y);
+        (lo, hi) = V::mac(lo, hi, *u, *v);
+        (lo1, hi1) = V::mac(lo1, hi1, *x1, *y);
+        (lo1, hi1) = V::mac(lo1, hi1, *u1, *v);
+    }
+    (V::sum(lo, hi), V::sum(lo1, hi1))
+}
+
 /// The operands of one exponentiation in shifted lanes: `a` forward beside the reduction's
 /// multipliers `m` (as they are found), `b` and `n` reversed side by side (column `x` pairs
 /// `a_i` with `b_(x−i)`, which is reversed limb `k−1−x+i`: both runs go up together).
@@ -414,20 +453,51 @@ impl LazyModulus {
         work.am.fill(0, a, false, &mut work.pad);
         work.bn.fill(0, b, true, &mut work.pad);
         work.am.clear_second();
+        // Columns go in pairs, one pass over the runs for both: below k the pair shares the
+        // `a`/`m` run (column x+1's extra lane meets a zero of reversed `b`/`n` in column x),
+        // from k on it shares the `b`/`n` run (column x+1 is one term shorter: its last lane
+        // meets the zero past `a`/`m`). In a pair below k, m_x is found between the two
+        // columns, so column x+1 gets its term m_x·n_1 afterwards.
+        let n1 = u64::from(self.n.get(1).copied().unwrap_or(0));
         let mut carry = 0u64;
-        for x in 0..k {
-            let rb = k - 1 - x;
-            let s = carry + dot2(work.am.from(0), work.bn.from(rb), x + 1);
+        let mut x = 0;
+        while x < k {
+            let (s0, s1) = if x + 1 < k {
+                let (am, b0, b1) = (
+                    work.am.from(0),
+                    work.bn.from(k - 1 - x),
+                    work.bn.from(k - 2 - x),
+                );
+                dot_shared_first(am, b0, b1, x + 2)
+            } else {
+                (dot2(work.am.from(0), work.bn.from(k - 1 - x), x + 1), 0)
+            };
+            let s = carry + s0;
             let mx = s.wrapping_mul(self.n0inv) & mask;
             work.am.set_second(x, mx as u32);
             carry = (s + mx * n0) >> w;
+            if x + 1 < k {
+                let s = carry + s1 + mx * n1;
+                let mx1 = s.wrapping_mul(self.n0inv) & mask;
+                work.am.set_second(x + 1, mx1 as u32);
+                carry = (s + mx1 * n0) >> w;
+            }
+            x += 2;
         }
         let bn = work.bn.from(0);
-        for (x, o) in (k..2 * k).zip(out.iter_mut()) {
+        let mut outs = out.iter_mut();
+        let mut x = k;
+        while x < 2 * k {
             let lo = x + 1 - k;
-            let s = carry + dot2(work.am.from(lo), bn, k - lo);
-            *o = (s & mask) as u32;
-            carry = s >> w;
+            let (s0, s1) = dot_shared_second(work.am.from(lo), work.am.from(lo + 1), bn, k - lo);
+            for s in [s0, s1].into_iter().take(2 * k - x) {
+                let s = carry + s;
+                if let Some(o) = outs.next() {
+                    *o = (s & mask) as u32;
+                }
+                carry = s >> w;
+            }
+            x += 2;
         }
         // The value is below 2n < 2R: `carry` is its bit R, if any.
         if carry != 0 || cmp(out, &self.n) != Ordering::Less {
