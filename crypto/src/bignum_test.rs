@@ -3,27 +3,10 @@
 //! `VIGIL_CRYPTO_CASES=N` multiplies the number of random cases.
 
 use super::*;
+use crate::test_util::{operands, random_odd, scale};
 use ::rsa::BigUint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-
-fn scale() -> usize {
-    std::env::var("VIGIL_CRYPTO_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
-fn random_odd(rng: &mut ChaCha20Rng, bits: usize) -> BigUint {
-    let mut b = vec![0u8; bits.div_ceil(8)];
-    rng.fill_bytes(&mut b);
-    let extra = b.len() * 8 - bits;
-    b[0] &= 0xff >> extra;
-    b[0] |= 0x80 >> extra;
-    *b.last_mut().unwrap() |= 1;
-    BigUint::from_bytes_be(&b)
-}
 
 fn limbs<L: Limb>(x: &BigUint, m: &Modulus<L>) -> Vec<L> {
     from_be(&x.to_bytes_be(), m.limbs())
@@ -33,25 +16,6 @@ fn value<L: Limb>(x: &[L]) -> BigUint {
     let mut out = vec![0u8; x.len() * (L::BITS as usize / 8)];
     to_be(x, &mut out);
     BigUint::from_bytes_be(&out)
-}
-
-fn operands(rng: &mut ChaCha20Rng, n: &BigUint) -> Vec<BigUint> {
-    let one = BigUint::from(1u8);
-    let mut v = vec![
-        BigUint::from(0u8),
-        one.clone(),
-        BigUint::from(2u8),
-        n - &one,
-        n - BigUint::from(2u8),
-        n >> 1usize,
-        (&one << (n.bits() - 1)) - &one,
-    ];
-    for _ in 0..4 {
-        let mut b = vec![0u8; n.bits().div_ceil(8)];
-        rng.fill_bytes(&mut b);
-        v.push(BigUint::from_bytes_be(&b) % n);
-    }
-    v
 }
 
 /// mul and sqr in and out of the Montgomery domain, and pow_odd, against BigUint.

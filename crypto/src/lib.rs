@@ -26,6 +26,8 @@ mod bignum;
 pub mod ec;
 pub mod lazy;
 pub mod rsa;
+#[cfg(test)]
+mod test_util;
 
 use sha2::Digest as _;
 

@@ -66,23 +66,12 @@ pub trait Arithmetic: Clone + PartialEq + Eq + fmt::Debug {
 }
 
 #[cfg(any(test, target_pointer_width = "64"))]
-impl Arithmetic for Modulus<u64> {
+impl<L: bignum::Limb> Arithmetic for Modulus<L> {
     fn from_modulus(n_be: &[u8]) -> Option<Self> {
         Modulus::new(n_be)
     }
     fn pow_be(&self, s_be: &[u8], e: u64, out: &mut [u8]) {
-        let s: Vec<u64> = bignum::from_be(s_be, self.limbs());
-        bignum::to_be(&self.pow_odd(&s, e), out);
-    }
-}
-
-#[cfg(any(test, target_pointer_width = "64"))]
-impl Arithmetic for Modulus<u32> {
-    fn from_modulus(n_be: &[u8]) -> Option<Self> {
-        Modulus::new(n_be)
-    }
-    fn pow_be(&self, s_be: &[u8], e: u64, out: &mut [u8]) {
-        let s: Vec<u32> = bignum::from_be(s_be, self.limbs());
+        let s: Vec<L> = bignum::from_be(s_be, self.limbs());
         bignum::to_be(&self.pow_odd(&s, e), out);
     }
 }

@@ -5,6 +5,7 @@
 //! `VIGIL_CRYPTO_CASES=N` multiplies the number of random cases (default 1).
 
 use super::*;
+use crate::test_util::{random_odd, scale};
 use ::rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use ::rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
 use rand_chacha::ChaCha20Rng;
@@ -62,14 +63,6 @@ impl Ours {
     }
 }
 
-fn scale() -> usize {
-    std::env::var("VIGIL_CRYPTO_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
 fn random_bytes(rng: &mut ChaCha20Rng, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     rng.fill_bytes(&mut v);
@@ -84,14 +77,6 @@ fn be(n: &BigUint, len: usize) -> Vec<u8> {
 }
 
 /// A random odd number of exactly `bits` bits.
-fn random_odd(rng: &mut ChaCha20Rng, bits: usize) -> BigUint {
-    let mut b = random_bytes(rng, bits.div_ceil(8));
-    let extra = b.len() * 8 - bits;
-    b[0] &= 0xff >> extra;
-    b[0] |= 0x80 >> extra;
-    *b.last_mut().unwrap() |= 1;
-    BigUint::from_bytes_be(&b)
-}
 
 #[test]
 fn public_operation_matches_modpow_on_random_moduli() {
