@@ -112,15 +112,13 @@ trait Lanes: Copy {
     type Wide: Copy;
     /// Four limbs.
     fn from_limbs(l: [u32; 4]) -> Self;
-    /// Lane `lane` (0 to 3) replaced by `v`.
-    fn with_lane(self, lane: usize, v: u32) -> Self;
     /// Zero.
     fn wide_zero() -> Self::Wide;
-    /// `(lo + a₀b₀ ‖ a₁b₁, hi + a₂b₂ ‖ a₃b₃)`: the four products of the lanes, added into two
-    /// pairs of 64-bit lanes (`i64x2.extmul_{low,high}_i32x4_u`).
-    fn mac(lo: Self::Wide, hi: Self::Wide, a: Self, b: Self) -> (Self::Wide, Self::Wide);
-    /// The sum of the four 64-bit lanes.
-    fn sum(lo: Self::Wide, hi: Self::Wide) -> u64;
+    /// `acc + (a₀b₀ + a₂b₂ ‖ a₁b₁ + a₃b₃)`: the four products of the lanes added into one
+    /// pair of 64-bit lanes (`i64x2.extmul_{low,high}_i32x4_u`).
+    fn mac(acc: Self::Wide, a: Self, b: Self) -> Self::Wide;
+    /// The sum of the two 64-bit lanes.
+    fn sum(acc: Self::Wide) -> u64;
 }
 
 /// The lanes of this target: Wasm SIMD inside Wasm, plain arrays elsewhere.
@@ -142,28 +140,19 @@ impl Lanes for Quad {
         Quad(l)
     }
     #[inline(always)]
-    fn with_lane(self, lane: usize, v: u32) -> Self {
-        let mut l = self.0;
-        if let Some(slot) = l.get_mut(lane) {
-            *slot = v;
-        }
-        Quad(l)
-    }
-    #[inline(always)]
     fn wide_zero() -> Self::Wide {
         [0; 2]
     }
     #[inline(always)]
-    fn mac(lo: Self::Wide, hi: Self::Wide, a: Self, b: Self) -> (Self::Wide, Self::Wide) {
+    fn mac(acc: Self::Wide, a: Self, b: Self) -> Self::Wide {
         let [a0, a1, a2, a3] = a.0.map(u64::from);
         let [b0, b1, b2, b3] = b.0.map(u64::from);
-        let [l0, l1] = lo;
-        let [h0, h1] = hi;
-        ([l0 + a0 * b0, l1 + a1 * b1], [h0 + a2 * b2, h1 + a3 * b3])
+        let [c0, c1] = acc;
+        [c0 + a0 * b0 + a2 * b2, c1 + a1 * b1 + a3 * b3]
     }
     #[inline(always)]
-    fn sum(lo: Self::Wide, hi: Self::Wide) -> u64 {
-        lo.iter().chain(&hi).sum()
+    fn sum(acc: Self::Wide) -> u64 {
+        acc.iter().sum()
     }
 }
 
@@ -171,14 +160,6 @@ impl Lanes for Quad {
 mod simd {
     use super::Lanes;
     use core::arch::wasm32::*;
-
-    /// Ones in lane `i`, zeros elsewhere.
-    const LANE: [v128; 4] = [
-        u32x4(u32::MAX, 0, 0, 0),
-        u32x4(0, u32::MAX, 0, 0),
-        u32x4(0, 0, u32::MAX, 0),
-        u32x4(0, 0, 0, u32::MAX),
-    ];
 
     /// Wasm SIMD lanes. The products are `i64x2.extmul_{low,high}_i32x4_u` (two 32×32→64
     /// multiplies each). LLVM keeps them only when both operands are whole `v128` values
@@ -193,25 +174,19 @@ mod simd {
             u32x4(a, b, c, d)
         }
         #[inline(always)]
-        fn with_lane(self, lane: usize, v: u32) -> Self {
-            let one = LANE.get(lane).copied().unwrap_or(u32x4_splat(0));
-            v128_bitselect(u32x4_splat(v), self, one)
-        }
-        #[inline(always)]
         fn wide_zero() -> Self::Wide {
             u64x2_splat(0)
         }
         #[inline(always)]
-        fn mac(lo: v128, hi: v128, a: v128, b: v128) -> (v128, v128) {
-            (
-                u64x2_add(lo, u64x2_extmul_low_u32x4(a, b)),
-                u64x2_add(hi, u64x2_extmul_high_u32x4(a, b)),
+        fn mac(acc: v128, a: v128, b: v128) -> v128 {
+            u64x2_add(
+                u64x2_add(acc, u64x2_extmul_low_u32x4(a, b)),
+                u64x2_extmul_high_u32x4(a, b),
             )
         }
         #[inline(always)]
-        fn sum(lo: v128, hi: v128) -> u64 {
-            let s = u64x2_add(lo, hi);
-            u64x2_extract_lane::<0>(s) + u64x2_extract_lane::<1>(s)
+        fn sum(acc: v128) -> u64 {
+            u64x2_extract_lane::<0>(acc) + u64x2_extract_lane::<1>(acc)
         }
     }
 }
@@ -263,23 +238,18 @@ impl<V: Lanes> Shifted<V> {
         }
     }
 
-    /// Every limb of number 1 zero.
+    /// Number 1's limbs zero in copy 0 (the only copy read below column k).
     #[inline(always)]
-    fn clear_second(&mut self) {
+    fn clear_second_first_copy(&mut self) {
         let zero = V::from_limbs([0; 4]);
-        self.v.iter_mut().for_each(|[_, m]| *m = zero);
+        self.v.iter_mut().take(self.q).for_each(|[_, m]| *m = zero);
     }
 
-    /// Limb `i` of number 1 set to `x` in every copy that holds it (lane `(i − s) mod 4` of
-    /// copy `s`).
+    /// Number 1's limbs `4i .. 4i+4` set to `l` in copy 0.
     #[inline(always)]
-    fn set_second(&mut self, i: usize, x: u32) {
-        let q = self.q;
-        for (s, copy) in self.v.chunks_exact_mut(q).enumerate().take(i + 1) {
-            let d = i - s;
-            if let Some([_, v]) = copy.get_mut(d / 4) {
-                *v = v.with_lane(d % 4, x);
-            }
+    fn set_second_first_copy(&mut self, i: usize, l: [u32; 4]) {
+        if let Some([_, v]) = self.v.get_mut(i) {
+            *v = V::from_limbs(l);
         }
     }
 
@@ -293,56 +263,23 @@ impl<V: Lanes> Shifted<V> {
     }
 }
 
-/// `Σ xₜ·yₜ + uₜ·vₜ` over the pairs `(x, u)` and `(y, v)`, for `t < count` rounded up to
-/// whole vectors (a column of a product and of its reduction, in one pass): the lanes past
-/// `count` pair a limb with a zero (past the end of a number, or a multiplier not yet found).
+/// Four column sums sharing one run: `Σ xₜ·yₜ + uₜ·vₜ` for the pairs `(x, u)` of `shared`
+/// and `(y, v)` of each of `runs`, over `t < count` rounded up to whole vectors (lanes past a
+/// column's last term pair a limb with a zero). Products commute, so the shared run is `a`/`m`
+/// below column k and `b`/`n` from k on. Every run must hold the vectors counted.
 #[inline(always)]
-fn dot2<V: Lanes>(xu: &[[V; 2]], yv: &[[V; 2]], count: usize) -> u64 {
-    let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
-    for ([x, u], [y, v]) in xu.iter().zip(yv).take(count.div_ceil(4)) {
-        (lo, hi) = V::mac(lo, hi, *x, *y);
-        (lo, hi) = V::mac(lo, hi, *u, *v);
+fn dot4<V: Lanes>(shared: &[[V; 2]], runs: [&[[V; 2]]; 4], count: usize) -> [u64; 4] {
+    let [r0, r1, r2, r3] = runs;
+    let mut acc = [V::wide_zero(); 4];
+    let iter = shared.iter().zip(r0).zip(r1).zip(r2).zip(r3);
+    for (((([x, u], [y0, v0]), [y1, v1]), [y2, v2]), [y3, v3]) in iter.take(count.div_ceil(4)) {
+        let [a0, a1, a2, a3] = &mut acc;
+        *a0 = V::mac(V::mac(*a0, *x, *y0), *u, *v0);
+        *a1 = V::mac(V::mac(*a1, *x, *y1), *u, *v1);
+        *a2 = V::mac(V::mac(*a2, *x, *y2), *u, *v2);
+        *a3 = V::mac(V::mac(*a3, *x, *y3), *u, *v3);
     }
-    V::sum(lo, hi)
-}
-
-/// Two columns sharing their first run: `(Σ xₜ·yₜ + uₜ·vₜ, Σ xₜ·y'ₜ + uₜ·v'ₜ)` over the
-/// pairs `(x, u)`, `(y, v)` and `(y', v')`, `t < count` rounded up to whole vectors.
-#[inline(always)]
-fn dot_shared_first<V: Lanes>(
-    xu: &[[V; 2]],
-    yv: &[[V; 2]],
-    yv1: &[[V; 2]],
-    count: usize,
-) -> (u64, u64) {
-    let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
-    let (mut lo1, mut hi1) = (V::wide_zero(), V::wide_zero());
-    for (([x, u], [y, v]), [y1, v1]) in xu.iter().zip(yv).zip(yv1).take(count.div_ceil(4)) {
-        (lo, hi) = V::mac(lo, hi, *x, *y);
-        (lo, hi) = V::mac(lo, hi, *u, *v);
-        (lo1, hi1) = V::mac(lo1, hi1, *x, *y1);
-        (lo1, hi1) = V::mac(lo1, hi1, *u, *v1);
-    }
-    (V::sum(lo, hi), V::sum(lo1, hi1))
-}
-
-/// Two columns sharing their second run: `(Σ xₜ·yₜ + uₜ·vₜ, Σ x'ₜ·yₜ + u'ₜ·vₜ)`.
-#[inline(always)]
-fn dot_shared_second<V: Lanes>(
-    xu: &[[V; 2]],
-    xu1: &[[V; 2]],
-    yv: &[[V; 2]],
-    count: usize,
-) -> (u64, u64) {
-    let (mut lo, mut hi) = (V::wide_zero(), V::wide_zero());
-    let (mut lo1, mut hi1) = (V::wide_zero(), V::wide_zero());
-    for (([x, u], [x1, u1]), [y, v]) in xu.iter().zip(xu1).zip(yv).take(count.div_ceil(4)) {
-        (lo, hi) = V::mac(lo, hi, *x, *y);
-        (lo, hi) = V::mac(lo, hi, *u, *v);
-        (lo1, hi1) = V::mac(lo1, hi1, *x1, *y);
-        (lo1, hi1) = V::mac(lo1, hi1, *u1, *v);
-    }
-    (V::sum(lo, hi), V::sum(lo1, hi1))
+    acc.map(V::sum)
 }
 
 /// The operands of one exponentiation in shifted lanes: `a` forward beside the reduction's
@@ -353,6 +290,8 @@ struct Work<V> {
     bn: Shifted<V>,
     /// Scratch for [`Shifted::fill`].
     pad: Vec<u32>,
+    /// The reduction's multipliers, as found.
+    m: Vec<u32>,
 }
 
 impl LazyModulus {
@@ -425,6 +364,7 @@ impl LazyModulus {
             am: Shifted::new(k),
             bn,
             pad,
+            m: vec![0; k],
         }
     }
 
@@ -452,52 +392,56 @@ impl LazyModulus {
         let n0 = u64::from(self.n.first().copied().unwrap_or(0));
         work.am.fill(0, a, false, &mut work.pad);
         work.bn.fill(0, b, true, &mut work.pad);
-        work.am.clear_second();
-        // Columns go in pairs, one pass over the runs for both: below k the pair shares the
-        // `a`/`m` run (column x+1's extra lane meets a zero of reversed `b`/`n` in column x),
-        // from k on it shares the `b`/`n` run (column x+1 is one term shorter: its last lane
-        // meets the zero past `a`/`m`). In a pair below k, m_x is found between the two
-        // columns, so column x+1 gets its term m_x·n_1 afterwards.
-        let n1 = u64::from(self.n.get(1).copied().unwrap_or(0));
+        work.am.clear_second_first_copy();
+        // Columns go in blocks of four, one pass over the runs for all four: below k the
+        // block shares the `a`/`m` run (column x+j's extra lanes meet zeros of reversed `b`/`n`
+        // in the columns before it), from k on it shares the `b`/`n` run (column x+j is j terms
+        // shorter: its last lanes meet the zeros past `a`/`m`). Below k, the multipliers m_x..
+        // are found after the pass, so column x+j gets its terms m_(x+i)·n_(j−i), i < j, then.
+        // Columns past the half are computed on valid runs and ignored.
+        let n_at = |i: usize| u64::from(self.n.get(i).copied().unwrap_or(0));
+        let (n1, n2, n3) = (n_at(1), n_at(2), n_at(3));
         let mut carry = 0u64;
         let mut x = 0;
         while x < k {
-            let (s0, s1) = if x + 1 < k {
-                let (am, b0, b1) = (
-                    work.am.from(0),
-                    work.bn.from(k - 1 - x),
-                    work.bn.from(k - 2 - x),
-                );
-                dot_shared_first(am, b0, b1, x + 2)
-            } else {
-                (dot2(work.am.from(0), work.bn.from(k - 1 - x), x + 1), 0)
-            };
-            let s = carry + s0;
-            let mx = s.wrapping_mul(self.n0inv) & mask;
-            work.am.set_second(x, mx as u32);
-            carry = (s + mx * n0) >> w;
-            if x + 1 < k {
-                let s = carry + s1 + mx * n1;
-                let mx1 = s.wrapping_mul(self.n0inv) & mask;
-                work.am.set_second(x + 1, mx1 as u32);
-                carry = (s + mx1 * n0) >> w;
+            let run = |j: usize| work.bn.from(k.saturating_sub(1 + x + j));
+            let s = dot4(work.am.from(0), [run(0), run(1), run(2), run(3)], x + 4);
+            let mut m = [0u64; 4];
+            for (j, sj) in s.into_iter().enumerate().take(k - x) {
+                let fix = match j {
+                    1 => m[0] * n1,
+                    2 => m[0] * n2 + m[1] * n1,
+                    3 => m[0] * n3 + m[1] * n2 + m[2] * n1,
+                    _ => 0,
+                };
+                let s = carry + sj + fix;
+                let mj = s.wrapping_mul(self.n0inv) & mask;
+                if let (Some(slot), Some(keep)) = (m.get_mut(j), work.m.get_mut(x + j)) {
+                    *slot = mj;
+                    *keep = mj as u32;
+                }
+                carry = (s + mj * n0) >> w;
             }
-            x += 2;
+            work.am.set_second_first_copy(x / 4, m.map(|v| v as u32));
+            x += 4;
         }
+        // From k on, the runs of `m` start anywhere: every copy.
+        work.am.fill(1, &work.m, false, &mut work.pad);
         let bn = work.bn.from(0);
         let mut outs = out.iter_mut();
         let mut x = k;
         while x < 2 * k {
             let lo = x + 1 - k;
-            let (s0, s1) = dot_shared_second(work.am.from(lo), work.am.from(lo + 1), bn, k - lo);
-            for s in [s0, s1].into_iter().take(2 * k - x) {
+            let run = |j: usize| work.am.from(lo + j);
+            let s = dot4(bn, [run(0), run(1), run(2), run(3)], k - lo);
+            for s in s.into_iter().take(2 * k - x) {
                 let s = carry + s;
                 if let Some(o) = outs.next() {
                     *o = (s & mask) as u32;
                 }
                 carry = s >> w;
             }
-            x += 2;
+            x += 4;
         }
         // The value is below 2n < 2R: `carry` is its bit R, if any.
         if carry != 0 || cmp(out, &self.n) != Ordering::Less {
