@@ -17,6 +17,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+mod float;
+
 /// A JSON number. Integers that fit `i64` keep their exact value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Number {
@@ -676,7 +678,7 @@ fn write_number(n: &Number, out: &mut String) {
             if f > -1e15 && f < 1e15 && (f as i64) as f64 == f {
                 let _ = fmt::write(out, format_args!("{}", f as i64));
             } else {
-                let _ = fmt::write(out, format_args!("{f}"));
+                float::write_f64(f, out);
             }
         }
     }
