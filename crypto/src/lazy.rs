@@ -253,6 +253,13 @@ impl<V: Lanes> Shifted<V> {
         }
     }
 
+    /// The four copies.
+    #[inline(always)]
+    fn copies(&self) -> [&[[V; 2]]; 4] {
+        let q = self.q;
+        core::array::from_fn(|s| self.v.get(s * q..(s + 1) * q).unwrap_or(&[]))
+    }
+
     /// The pairs of vectors from limb `i` on.
     #[inline(always)]
     fn from(&self, i: usize) -> &[[V; 2]] {
@@ -260,6 +267,15 @@ impl<V: Lanes> Shifted<V> {
         self.v
             .get(s * self.q + i / 4..(s + 1) * self.q)
             .unwrap_or(&[])
+    }
+}
+
+/// The run from limb `i` on, out of a number's four copies.
+#[inline(always)]
+fn from_copies<'a, V>(copies: &[&'a [[V; 2]]; 4], i: usize) -> &'a [[V; 2]] {
+    match copies.get(i % 4) {
+        Some(c) => c.get(i / 4..).unwrap_or(&[]),
+        None => &[],
     }
 }
 
@@ -403,8 +419,9 @@ impl LazyModulus {
         let (n1, n2, n3) = (n_at(1), n_at(2), n_at(3));
         let mut carry = 0u64;
         let mut x = 0;
+        let bn_copies = work.bn.copies();
         while x < k {
-            let run = |j: usize| work.bn.from(k.saturating_sub(1 + x + j));
+            let run = |j: usize| from_copies(&bn_copies, k.saturating_sub(1 + x + j));
             let s = dot4(work.am.from(0), [run(0), run(1), run(2), run(3)], x + 4);
             let mut m = [0u64; 4];
             for (j, sj) in s.into_iter().enumerate().take(k - x) {
