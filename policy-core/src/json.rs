@@ -652,19 +652,47 @@ impl Parser<'_> {
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
 pub fn write_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = fmt::write(out, format_args!("\\u{:04x}", c as u32));
+    let bytes = s.as_bytes();
+    // Runs of bytes that need no escape are copied whole; every escape point is an ASCII byte
+    // or the first byte of U+2028 / U+2029, so every run ends on a character boundary.
+    let (mut start, mut i) = (0, 0);
+    while let Some(&b) = bytes.get(i) {
+        let (escape, len): (&str, usize) = match b {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            0..=0x1f => ("", 1),
+            0xe2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) =>
+            {
+                ("", 3)
             }
-            c => out.push(c),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(s.get(start..i).unwrap_or(""));
+        if !escape.is_empty() {
+            out.push_str(escape);
+        } else if len == 3 {
+            out.push_str(if bytes.get(i + 2) == Some(&0xa8) {
+                "\\u2028"
+            } else {
+                "\\u2029"
+            });
+        } else {
+            out.push_str("\\u00");
+            for nibble in [b >> 4, b & 0xf] {
+                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
         }
+        i += len;
+        start = i;
     }
+    out.push_str(s.get(start..).unwrap_or(""));
     out.push('"');
 }
 

@@ -100,3 +100,14 @@ fn percent() {
     assert_eq!(percent_decode("%4"), None);
     assert_eq!(percent_decode("%ff"), None);
 }
+
+#[test]
+fn b64token_table_is_the_grammar() {
+    // RFC 6750: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+    let grammar = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    for b in 0..=255u8 {
+        assert_eq!(B64TOKEN[usize::from(b)], grammar(b), "byte {b:#04x}");
+        assert_eq!(all_b64token(&[b'a', b, b'z']), grammar(b), "byte {b:#04x}");
+    }
+    assert!(all_b64token(b""));
+}
