@@ -34,6 +34,7 @@ use crate::extract::token::TokenSource;
 use crate::json::{self, JsonErrorKind, Limits, Map, Value};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use vigil_crypto::rsa::Padding;
 use vigil_crypto::Hash;
 
 /// Bounds for a token header: 4 KiB, depth 4.
@@ -328,12 +329,12 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
                 Alg::Rs384 | Alg::Ps384 => Hash::Sha384,
                 _ => Hash::Sha512,
             };
-            let digest = hash.digest(&[message]);
-            if matches!(a, Alg::Ps256 | Alg::Ps384 | Alg::Ps512) {
-                k.verify_pss(hash, digest.as_bytes(), signature)
+            let padding = if matches!(a, Alg::Ps256 | Alg::Ps384 | Alg::Ps512) {
+                Padding::Pss
             } else {
-                k.verify_pkcs1v15(hash, digest.as_bytes(), signature)
-            }
+                Padding::Pkcs1v15
+            };
+            k.verify_message(padding, hash, message, signature)
         }
         (Alg::Es256 | Alg::Es384 | Alg::Es512, PublicKey::Ec(k)) => {
             let hash = match alg {
