@@ -392,7 +392,7 @@ def write(results, out):
     md.append("## 2. Token verification (per verify)\n")
     md.append("The same RS256 (RSA-2048), ES256 (P-256) and EdDSA (Ed25519) tokens from the fixture keys "
               "(`vigil-fixtures`). **Vigil native**: `Authenticator::verify` — strict JWS grammar, header "
-              "checks, claims (iss, aud, exp, nbf, iat), signature (RustCrypto via jwt-compact), release "
+              "checks, claims (iss, aud, exp, nbf, iat), signature (vigil-crypto; RSA by ring on x86-64 and AArch64), release "
               "build at opt-level 3. **jsonwebtoken**: `decode` with the same checks (ring). **filter.wasm, "
               "first decision**: one request through the proxy-wasm filter in the wasmtime host "
               "(`vigil bench --wasm`), each request carrying a token the filter has never seen, so each "
