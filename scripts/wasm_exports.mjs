@@ -6,7 +6,9 @@
 // defaults just continue). cpp-host skips a callback the module does not export, so dropping
 // them saves four calls into the VM per request; wasm-opt then removes the dispatch code
 // behind them. The allow-list is what the filter implements (filter/src/wasm/mod.rs) plus what
-// the ABI requires; anything else is dropped.
+// the ABI requires. What may be dropped is listed too: an export in neither list (a callback
+// the filter starts to implement, an SDK upgrade) fails the build instead of being dropped
+// silently.
 //
 // Usage: node scripts/wasm_exports.mjs IN.wasm OUT.wasm
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,31 @@ const KEEP = new Set([
   'proxy_on_http_call_response',
   'proxy_on_tick',
   'proxy_on_delete',
+]);
+
+// Callbacks the filter does not implement (the SDK's defaults continue or do nothing, as
+// cpp-host does for a callback that is not exported), and linker symbols no proxy reads.
+const DROP = new Set([
+  'proxy_on_done',
+  'proxy_on_log',
+  'proxy_on_queue_ready',
+  'proxy_on_foreign_function',
+  'proxy_on_request_body',
+  'proxy_on_request_trailers',
+  'proxy_on_response_headers',
+  'proxy_on_response_body',
+  'proxy_on_response_trailers',
+  'proxy_on_new_connection',
+  'proxy_on_downstream_data',
+  'proxy_on_upstream_data',
+  'proxy_on_downstream_connection_close',
+  'proxy_on_upstream_connection_close',
+  'proxy_on_grpc_receive_initial_metadata',
+  'proxy_on_grpc_receive',
+  'proxy_on_grpc_receive_trailing_metadata',
+  'proxy_on_grpc_close',
+  '__data_end',
+  '__heap_base',
 ]);
 
 function leb(bytes, at) {
@@ -76,6 +103,9 @@ while (at < wasm.length) {
     const [len, name] = leb(wasm, p);
     const text = wasm.subarray(name, name + len).toString('utf8');
     [, p] = leb(wasm, name + len + 1); // kind byte, then the index
+    if (!KEEP.has(text) && !DROP.has(text)) {
+      throw new Error(`${input}: export ${text} is in neither list of scripts/wasm_exports.mjs`);
+    }
     (KEEP.has(text) ? kept : dropped).push(text);
     if (KEEP.has(text)) entries.push(wasm.subarray(start, p));
   }

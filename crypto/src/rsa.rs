@@ -237,8 +237,8 @@ impl<A: Arithmetic> RsaPublicKey<A> {
     /// same answer as [`Self::verify_pkcs1v15`] / [`Self::verify_pss`] on the message's
     /// digest. On x86-64 and AArch64 this is *ring*'s verification (assembly Montgomery
     /// multiplication, 1.3× faster than `bignum` natively; the native Envoy module's RSA is
-    /// then as fast as jwt_authn's BoringSSL): *ring* accepts what Vigil accepts (2,048 to
-    /// 8,192-bit moduli, odd e from 3 to 2^33−1, a signature as long as the modulus and
+    /// then as fast as jwt_authn's BoringSSL): for 2,048 to 8,192-bit moduli *ring* accepts
+    /// what Vigil accepts (odd e from 3 to 2^33−1, a signature as long as the modulus and
     /// below it, the whole PKCS #1 v1.5 encoding, PSS with a salt as long as the hash), and
     /// `rsa_test.rs` checks that both answers agree on valid, corrupted and crafted
     /// signatures. Elsewhere (Wasm) the message is hashed and verified here.
@@ -260,9 +260,9 @@ impl<A: Arithmetic> RsaPublicKey<A> {
                 (Padding::Pss, Hash::Sha384) => &r::RSA_PSS_2048_8192_SHA384,
                 (Padding::Pss, Hash::Sha512) => &r::RSA_PSS_2048_8192_SHA512,
             };
-            // *ring* refuses keys below 2,048 bits; such keys (only built by tests with a
-            // lower minimum) take the path below.
-            if self.bits >= 2048 {
+            // *ring*'s range is 2,048 to 8,192 bits; keys outside it (built only by callers
+            // with other bounds: Vigil's key sets stop at 4,096) take the path below.
+            if (2048..=8192).contains(&self.bits) {
                 let key = r::RsaPublicKeyComponents {
                     n: &self.n_be,
                     e: &self.e_be,

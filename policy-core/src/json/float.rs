@@ -5,7 +5,8 @@
 //! as `"exp": 1700000000.5` copied into a header or a decision record. This writer computes the
 //! exact decimal expansion of the double with a small big number (a double is `m·2^e`, whose
 //! expansion is `m·2^e` or `m·5^−e / 10^−e`: finite), then cuts it to 1, 2, … significant
-//! digits, nearest first, until the text reads back as the same double (17 digits always do):
+//! digits (a binary search: a form that reads back at p digits implies one at p+1), nearest
+//! first, until the text reads back as the same double (17 digits always do):
 //! the shortest form, and the nearest of that length, ties to even — ECMAScript's rule. Slow
 //! next to Ryū (tens of µs for a subnormal), which does not matter for numbers this rare.
 //! It is differential-tested against `core`'s own shortest digits (`json/float_test.rs`),
@@ -181,16 +182,30 @@ pub(crate) fn write_f64(f: f64, out: &mut String) {
     }
     let (digits, n) = exact_digits(f.abs());
     let mut text = String::new();
-    // 17 significant digits always read back; the exact expansion is the last resort.
-    for p in 1..=digits.len().max(1) {
-        for (kept, n) in round(&digits, n, p) {
+    // The text of the first candidate at `p` digits that reads back as `f`.
+    let fits = |p: usize, text: &mut String| {
+        round(&digits, n, p).into_iter().any(|(kept, n)| {
             text.clear();
-            render(f < 0.0, &kept, n, &mut text);
-            if text.parse::<f64>() == Ok(f) {
-                out.push_str(&text);
-                return;
-            }
+            render(f < 0.0, &kept, n, text);
+            text.parse::<f64>() == Ok(f)
+        })
+    };
+    // Some p-digit form reads back ⇒ some (p+1)-digit one does (the finer grid holds the
+    // coarser): a binary search for the fewest. 17 digits, or the whole expansion when it
+    // is shorter, always read back.
+    let (mut lo, mut hi) = (1, digits.len().clamp(1, 17));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid, &mut text) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
+    }
+    if !fits(lo, &mut text) {
+        // Unreachable (17 digits read back); the exact expansion is the safe answer.
+        text.clear();
+        render(f < 0.0, &digits, n, &mut text);
     }
     out.push_str(&text);
 }
