@@ -3,11 +3,14 @@
 //! paused refetch of an unknown `kid`). Bindings call these with their [`Host`] and
 //! [`Stream`] implementations and carry out the returned [`Action`].
 
+use crate::bundle::{Bundled, Origin, Polled};
 use crate::host::{Counter, Host, Level, Response, Stream};
 use crate::jwks::{Fetch, Keys, Progress};
 use crate::request;
 use crate::state::{Revocation, SharedBehavior, SharedRate};
 use policy_core::authenticate::TokenCache;
+use policy_core::bundle::Source;
+use policy_core::json::{self, Limits};
 use policy_core::policy::LogSink;
 use policy_core::{CheckRequest, Decision, Engine, Env, Outcome};
 use std::cell::{Cell, RefCell};
@@ -43,6 +46,79 @@ pub fn compile(bytes: &[u8]) -> Result<Engine, String> {
     let text =
         std::str::from_utf8(bytes).map_err(|e| format!("vigil: policy is not UTF-8: {e}"))?;
     Engine::from_json(text).map_err(|e| format!("vigil: invalid policy: {e} [{}]", e.code()))
+}
+
+/// A filter configuration: a policy document, or where to poll a signed policy bundle.
+#[derive(Debug, Clone)]
+pub enum Config {
+    /// The policy itself.
+    Policy(Arc<Engine>),
+    /// `{"bundle": {...}}`: the policy comes from a signed bundle ([`crate::bundle`]).
+    Bundle(Arc<Origin>),
+}
+
+/// Parses a configuration: a policy document, or a bundled configuration
+/// (`{"bundle": {"uri", "cluster", "keys", "pollMs"}}`); the error is the precise message the
+/// proxy logs when it refuses the configuration.
+pub fn configure(bytes: &[u8]) -> Result<Config, String> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) if bytes.len() <= MAX_CONFIG => t,
+        // The policy path's own messages.
+        _ => return compile(bytes).map(|e| Config::Policy(Arc::new(e))),
+    };
+    let Ok(v) = json::parse(text, Limits::POLICY) else {
+        return compile(bytes).map(|e| Config::Policy(Arc::new(e)));
+    };
+    match Source::from_config(&v) {
+        Ok(Some(source)) => Origin::new(source)
+            .map(|o| Config::Bundle(Arc::new(o)))
+            .ok_or_else(|| {
+                "vigil: invalid bundle configuration: `bundle.uri` has no usable host [invalid]"
+                    .to_string()
+            }),
+        Ok(None) => Engine::from_value(&v)
+            .map(|e| Config::Policy(Arc::new(e)))
+            .map_err(|e| format!("vigil: invalid policy: {e} [{}]", e.code())),
+        Err(e) => Err(format!(
+            "vigil: invalid bundle configuration: {e} [{}]",
+            e.code()
+        )),
+    }
+}
+
+/// The policy of one worker (a Wasm VM or a native worker thread).
+#[derive(Debug)]
+pub enum Worker {
+    /// A policy from the configuration.
+    Fixed(Rc<Shared>),
+    /// A policy from a signed bundle, installed from shared data when a newer one is published.
+    Bundled(Bundled),
+}
+
+impl Worker {
+    /// A worker's policy for a configuration.
+    pub fn new(config: &Config) -> Worker {
+        match config {
+            Config::Policy(e) => Worker::Fixed(Rc::new(Shared::new(e.clone()))),
+            Config::Bundle(o) => Worker::Bundled(Bundled::new(o.clone())),
+        }
+    }
+
+    /// The policy a new request uses (`None`: no bundle installed yet). For a bundled policy
+    /// this reads the published revision, and installs a newer bundle.
+    pub fn current(&self, host: &dyn Host) -> Option<Rc<Shared>> {
+        match self {
+            Worker::Fixed(s) => Some(s.clone()),
+            Worker::Bundled(b) => b.current(host),
+        }
+    }
+}
+
+/// The tick period a poll of `poll_ms` needs: half of it, from 50 ms to [`TICK_MS`].
+fn tick_for(poll_ms: u64) -> u32 {
+    TICK_MS
+        .min(u32::try_from(poll_ms / 2).unwrap_or(TICK_MS))
+        .max(50)
 }
 
 fn count_outcome(host: &dyn Host, d: &Decision) {
@@ -113,12 +189,7 @@ impl Shared {
         if remotes == 0 && poll.is_none() {
             return None;
         }
-        Some(match poll {
-            Some(ms) => TICK_MS
-                .min(u32::try_from(ms / 2).unwrap_or(TICK_MS))
-                .max(50),
-            None => TICK_MS,
-        })
+        Some(poll.map_or(TICK_MS, tick_for))
     }
 
     /// The compiled policy.
@@ -179,71 +250,134 @@ impl Shared {
     }
 }
 
-/// The root context: owns the compiled policy and the scheduled fetches.
+/// The root context: owns the worker's policy and the scheduled fetches.
 #[derive(Debug, Default)]
 pub struct Root {
+    worker: Option<Worker>,
+    /// The policy the fetches in flight belong to.
     shared: Option<Rc<Shared>>,
     fetches: BTreeMap<u32, Fetch>,
+    /// The tick period last reported to the binding.
+    tick: Option<u32>,
 }
 
 impl Root {
-    /// Installs a compiled policy; returns the tick period it needs, if any. The binding
-    /// sets the tick, then calls [`Root::on_tick`] once.
-    pub fn configure(&mut self, host: &dyn Host, engine: Arc<Engine>) -> Option<u32> {
-        let shared = Shared::new(engine);
-        let policies = shared.engine.plan().policies().count();
-        let remotes = shared.keys.remotes.borrow().len();
-        let tick = shared.tick_ms();
-        self.shared = Some(Rc::new(shared));
+    /// Installs a configuration; returns the tick period it needs, if any. The binding sets
+    /// the tick, then calls [`Root::on_tick`] once.
+    pub fn configure(&mut self, host: &dyn Host, config: &Config) -> Option<u32> {
+        let worker = Worker::new(config);
+        self.shared = worker.current(host);
         self.fetches.clear();
-        host.log(
-            Level::Info,
-            &format!(
-                "vigil: policy loaded ({policies} authorization policies, {remotes} remote key sets)"
+        match (&worker, &self.shared) {
+            (Worker::Bundled(b), _) => host.log(
+                Level::Info,
+                &format!(
+                    "vigil: waiting for the signed policy bundle at `{}` (polled every {} ms)",
+                    b.origin().uri(),
+                    b.origin().poll_ms()
+                ),
             ),
-        );
-        tick
+            (Worker::Fixed(_), Some(shared)) => host.log(
+                Level::Info,
+                &format!(
+                    "vigil: policy loaded ({} authorization policies, {} remote key sets)",
+                    shared.engine.plan().policies().count(),
+                    shared.keys.remotes.borrow().len()
+                ),
+            ),
+            (Worker::Fixed(_), None) => {}
+        }
+        self.worker = Some(worker);
+        self.tick = self.tick_ms();
+        self.tick
     }
 
-    /// The worker state requests of this root use (`None` before a policy is loaded).
-    pub fn shared(&self) -> Option<Rc<Shared>> {
-        self.shared.clone()
-    }
-
-    /// The tick: installs what other workers published, polls the revocation feed and
-    /// starts the key-set fetches that are due (one worker at a time, through a lease).
-    pub fn on_tick(&mut self, host: &dyn Host) {
-        let Some(shared) = self.shared.clone() else {
-            return;
-        };
-        shared.keys.sync(host);
-        let Ok(now) = host.now_ms() else {
-            return;
-        };
-        shared.synced_ms.set(now);
-        shared.revocation.sync(host);
-        shared.revocation.maybe_poll(host, now);
-        let n = shared.keys.remotes.borrow().len();
-        for i in 0..n {
-            let in_flight = self.fetches.values().any(|f| f.remote == i);
-            if in_flight || !shared.keys.due(i, now) || !shared.keys.take_lease(host, i, now) {
-                continue;
+    /// The tick period the configuration and its current policy need (`None`: nothing to
+    /// fetch or poll).
+    pub fn tick_ms(&self) -> Option<u32> {
+        let policy = self.shared.as_ref().and_then(|s| s.tick_ms());
+        match &self.worker {
+            Some(Worker::Bundled(b)) => {
+                let own = crate::bundle::tick_ms(b.origin().poll_ms());
+                Some(policy.map_or(own, |p| p.min(own)))
             }
-            match shared.keys.start(host, i) {
-                Ok((token, fetch)) => {
-                    self.fetches.insert(token, fetch);
+            _ => policy,
+        }
+    }
+
+    /// The policy new requests of this root use (`None`: none loaded, or no bundle yet);
+    /// installs a newer published bundle first.
+    pub fn shared(&self, host: &dyn Host) -> Option<Rc<Shared>> {
+        self.worker.as_ref()?.current(host)
+    }
+
+    /// Follows a newly installed bundle: the fetches in flight were for the old policy.
+    fn adopt(&mut self, current: Option<Rc<Shared>>) {
+        let same = match (&current, &self.shared) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.shared = current;
+            self.fetches.clear();
+        }
+    }
+
+    /// The tick: installs what other workers published, polls the bundle and the revocation
+    /// feed, and starts the key-set fetches that are due (one worker at a time, through a
+    /// lease). Returns the new tick period when the installed policy needs another one.
+    pub fn on_tick(&mut self, host: &dyn Host) -> Option<u32> {
+        let Ok(now) = host.now_ms() else {
+            return None;
+        };
+        if let Some(Worker::Bundled(b)) = &self.worker {
+            let current = b.current(host);
+            b.maybe_poll(host, now);
+            self.adopt(current);
+        }
+        if let Some(shared) = self.shared.clone() {
+            shared.keys.sync(host);
+            shared.synced_ms.set(now);
+            shared.revocation.sync(host);
+            shared.revocation.maybe_poll(host, now);
+            let n = shared.keys.remotes.borrow().len();
+            for i in 0..n {
+                let in_flight = self.fetches.values().any(|f| f.remote == i);
+                if in_flight || !shared.keys.due(i, now) || !shared.keys.take_lease(host, i, now) {
+                    continue;
                 }
-                Err(e) => {
-                    shared.keys.release_lease(host, i);
-                    host.count(Counter::JwksFetchFailed, 1);
-                    host.log(Level::Warn, &format!("vigil: {e}"));
+                match shared.keys.start(host, i) {
+                    Ok((token, fetch)) => {
+                        self.fetches.insert(token, fetch);
+                    }
+                    Err(e) => {
+                        shared.keys.release_lease(host, i);
+                        host.count(Counter::JwksFetchFailed, 1);
+                        host.log(Level::Warn, &format!("vigil: {e}"));
+                    }
                 }
             }
         }
+        let tick = self.tick_ms();
+        if tick != self.tick {
+            self.tick = tick;
+            return tick;
+        }
+        None
     }
 
     /// The response to a call the root made.
     pub fn on_call_response(&mut self, host: &dyn Host, token: u32, resp: &dyn Response) {
+        if let Some(Worker::Bundled(b)) = &self.worker {
+            if b.polls(token) {
+                if let Polled::Installed(_) = b.on_response(host, resp) {
+                    let current = b.current(host);
+                    self.adopt(current);
+                }
+                return;
+            }
+        }
         let Some(shared) = self.shared.clone() else {
             return;
         };
@@ -437,7 +571,12 @@ impl Http {
     /// The request's headers arrived: decide.
     pub fn on_request_headers(&mut self, host: &dyn Host, stream: &dyn Stream) -> Action {
         let Some(shared) = self.shared.clone() else {
-            unavailable(host, stream, "not_configured", "the policy is not loaded");
+            unavailable(
+                host,
+                stream,
+                "not_configured",
+                "the policy is not loaded (a bundled filter waits for its first valid bundle)",
+            );
             return Action::Pause;
         };
         let (req, now_ms) = match (
@@ -522,6 +661,11 @@ impl Http {
     /// Whether the request waits for a call (the binding keeps it paused).
     pub fn waiting(&self) -> bool {
         self.waiting.is_some()
+    }
+
+    /// The policy this request uses.
+    pub fn shared(&self) -> Option<&Rc<Shared>> {
+        self.shared.as_ref()
     }
 }
 

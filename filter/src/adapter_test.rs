@@ -14,6 +14,8 @@ struct FakeHost {
     later_ms: Cell<u64>,
     /// Paths of the calls made; `Some` makes calls succeed (token = index + 1).
     calls: Option<RefCell<Vec<String>>>,
+    /// The `if-none-match` header of each call made.
+    conditions: RefCell<Vec<Option<String>>>,
 }
 
 impl FakeHost {
@@ -39,6 +41,27 @@ impl Response for FakeResponse {
     }
     fn body(&self) -> Result<Vec<u8>, Status> {
         Ok(self.1.to_vec())
+    }
+    fn header(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// A response with a body made at run time and an optional `ETag`.
+struct Tagged(&'static str, String, Option<&'static str>);
+
+impl Response for Tagged {
+    fn status(&self) -> String {
+        self.0.to_string()
+    }
+    fn body_size(&self) -> usize {
+        self.1.len()
+    }
+    fn body(&self) -> Result<Vec<u8>, Status> {
+        Ok(self.1.as_bytes().to_vec())
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        (name == "etag").then_some(self.2?.to_string())
     }
 }
 
@@ -67,6 +90,12 @@ impl Host for FakeHost {
     fn http_call(&self, _: &str, headers: &[(&str, &str)], _: u32) -> Result<u32, Status> {
         let calls = self.calls.as_ref().ok_or(Status::BAD_ARGUMENT)?;
         let path = headers.iter().find(|(k, _)| *k == ":path").map(|(_, v)| *v);
+        self.conditions.borrow_mut().push(
+            headers
+                .iter()
+                .find(|(k, _)| *k == "if-none-match")
+                .map(|(_, v)| v.to_string()),
+        );
         calls
             .borrow_mut()
             .push(path.unwrap_or_default().to_string());
@@ -132,7 +161,7 @@ fn root(host: &FakeHost, policy: &str) -> Root {
     let mut r = Root::default();
     let engine = compile(policy.as_bytes()).unwrap();
     assert_eq!(
-        r.configure(host, Arc::new(engine)),
+        r.configure(host, &Config::Policy(Arc::new(engine))),
         None,
         "nothing to fetch"
     );
@@ -156,13 +185,13 @@ fn decisions_are_enforced_counted_and_logged() {
     let r = root(&host, POLICY);
     let allowed = FakeStream::get("/public/a");
     assert_eq!(
-        Http::new(r.shared()).on_request_headers(&host, &allowed),
+        Http::new(r.shared(&host)).on_request_headers(&host, &allowed),
         Action::Continue
     );
     assert!(allowed.responses.borrow().is_empty());
     let denied = FakeStream::get("/private");
     assert_eq!(
-        Http::new(r.shared()).on_request_headers(&host, &denied),
+        Http::new(r.shared(&host)).on_request_headers(&host, &denied),
         Action::Pause
     );
     let (status, body) = denied.responses.borrow()[0].clone();
@@ -194,13 +223,13 @@ fn records_go_to_the_access_log_when_asked() {
     );
     let r = root(&host, &policy);
     let ok = FakeStream::get("/public/a?token=secret");
-    Http::new(r.shared()).on_request_headers(&host, &ok);
+    Http::new(r.shared(&host)).on_request_headers(&host, &ok);
     assert!(
         ok.records.borrow().is_empty(),
         "allowed ones are not sampled"
     );
     let no = FakeStream::get("/private?token=secret");
-    Http::new(r.shared()).on_request_headers(&host, &no);
+    Http::new(r.shared(&host)).on_request_headers(&host, &no);
     let records = no.records.borrow();
     assert_eq!(records.len(), 1);
     let rec = policy_core::json::parse(&records[0], policy_core::json::Limits::REQUEST).unwrap();
@@ -223,7 +252,7 @@ fn an_unreadable_request_is_refused() {
     let r = root(&host, POLICY);
     let s = FakeStream::default();
     assert_eq!(
-        Http::new(r.shared()).on_request_headers(&host, &s),
+        Http::new(r.shared(&host)).on_request_headers(&host, &s),
         Action::Pause
     );
     assert_eq!(s.responses.borrow()[0].0, 503);
@@ -250,7 +279,10 @@ fn a_failed_scheduled_fetch_is_retried_without_waiting_out_the_lease() {
     let host = FakeHost::calling();
     let mut r = Root::default();
     assert!(r
-        .configure(&host, Arc::new(compile(REMOTE.as_bytes()).unwrap()))
+        .configure(
+            &host,
+            &Config::Policy(Arc::new(compile(REMOTE.as_bytes()).unwrap()))
+        )
         .is_some());
     r.on_tick(&host);
     assert_eq!(host.calls(), 1, "the first tick fetches the set");
@@ -283,4 +315,336 @@ fn a_failed_scheduled_fetch_is_retried_without_waiting_out_the_lease() {
     host.later_ms.set(10_000);
     r.on_tick(&host);
     assert_eq!(host.calls(), 2, "fresh for its TTL");
+}
+
+/// Signed policy bundles and signed revocation feeds, with the fake host standing in for the
+/// origin (the real path is tested through Envoy in scripts/e2e/bundle_test.py).
+mod bundles {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+    use policy_core::bundle::{assemble, b64, signing_input, Kind};
+    use policy_core::json::{parse, Limits};
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn jwk(kid: &str, k: &SigningKey) -> String {
+        format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","x":"{}"}}"#,
+            b64(k.verifying_key().as_bytes())
+        )
+    }
+
+    fn sign(k: &SigningKey, kid: &str, kind: Kind, revision: u64, doc: &str) -> String {
+        let d = parse(doc, Limits::POLICY).unwrap();
+        let input = signing_input(kid, kind, revision, None, &d);
+        assemble(&input, &k.sign(input.as_bytes()).to_bytes())
+    }
+
+    fn bundled(keys: &str) -> Config {
+        let c = format!(
+            r#"{{"bundle": {{"uri": "http://origin.test/p.bundle", "cluster": "origin",
+                "keys": {{"keys": [{keys}]}}, "pollMs": 1000}}}}"#
+        );
+        configure(c.as_bytes()).unwrap()
+    }
+
+    /// Allows `/public/*` only (revision's policy) or `/other/*`.
+    fn doc(prefix: &str) -> String {
+        format!(
+            r#"{{"authorizationPolicies": [{{"name": "p", "rules": [{{"to": [{{"operation": {{"paths": ["/{prefix}/*"]}}}}]}}]}}]}}"#
+        )
+    }
+
+    fn status(host: &FakeHost, shared: Option<Rc<Shared>>, path: &str) -> u32 {
+        let s = FakeStream::get(path);
+        match Http::new(shared).on_request_headers(host, &s) {
+            Action::Continue => 200,
+            Action::Pause => s.responses.borrow()[0].0,
+        }
+    }
+
+    fn count(host: &FakeHost, name: &str) -> u64 {
+        host.counts.borrow().get(name).copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn bundled_configurations_are_read_or_refused_precisely() {
+        let k = key(1);
+        assert!(matches!(bundled(&jwk("k1", &k)), Config::Bundle(_)));
+        assert!(matches!(
+            configure(POLICY.as_bytes()).unwrap(),
+            Config::Policy(_)
+        ));
+        let cases: [(&str, &str); 6] = [
+            (
+                r#"{"bundle": {"uri": "ftp://x/b", "keys": {"keys": []}}}"#,
+                "bundle.uri",
+            ),
+            (
+                r#"{"bundle": {"uri": "http://x/b"}}"#,
+                "missing required field `keys`",
+            ),
+            (
+                r#"{"bundle": {"uri": "http://x/b", "keys": {"keys": []}}}"#,
+                "no keys",
+            ),
+            (
+                r#"{"bundle": {"uri": "http://x/b", "keys": {"keys": [{"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"}]}}}"#,
+                "bundle.keys",
+            ),
+            (
+                r#"{"bundle": {"uri": "http://x/b", "keys": {"keys": []}, "pollMs": 5}}"#,
+                "bundle",
+            ),
+            (
+                r#"{"bundle": {}, "authorizationPolicies": []}"#,
+                "unknown field",
+            ),
+        ];
+        for (c, want) in cases {
+            let e = configure(c.as_bytes()).unwrap_err();
+            assert!(
+                e.starts_with("vigil: invalid bundle configuration: "),
+                "{e}"
+            );
+            assert!(e.contains(want), "{c}: {e}");
+        }
+        // A policy's own errors are unchanged.
+        let e = configure(br#"{"authorizationPolicies": 3}"#).unwrap_err();
+        assert!(e.starts_with("vigil: invalid policy: "), "{e}");
+        let e = configure(b"{").unwrap_err();
+        assert!(e.starts_with("vigil: invalid policy: "), "{e}");
+    }
+
+    #[test]
+    fn a_bundle_is_installed_on_every_worker_and_only_when_it_verifies() {
+        let (k1, k2, other) = (key(1), key(2), key(3));
+        let config = bundled(&format!("{},{}", jwk("k1", &k1), jwk("k2", &k2)));
+        let host = FakeHost::calling();
+        let mut root = Root::default();
+        let tick = root.configure(&host, &config);
+        assert_eq!(tick, Some(250), "a quarter of the poll period");
+        // Nothing installed yet: closed.
+        assert_eq!(status(&host, root.shared(&host), "/public/a"), 503);
+        root.on_tick(&host);
+        assert_eq!(host.calls(), 1);
+        assert_eq!(host.conditions.borrow()[0], None, "no ETag yet");
+        let rev1 = sign(&k1, "k1", Kind::Policy, 1, &doc("public"));
+        root.on_call_response(&host, 1, &Tagged("200", rev1.clone(), Some("\"e1\"")));
+        assert_eq!(count(&host, "vigil_bundle_installed"), 1);
+        assert_eq!(status(&host, root.shared(&host), "/public/a"), 200);
+        assert_eq!(status(&host, root.shared(&host), "/other/a"), 403);
+
+        // Another worker (VM or thread) installs what the poller published, on its next
+        // request, verifying it again.
+        let worker = Worker::new(&config);
+        assert_eq!(status(&host, worker.current(&host), "/public/a"), 200);
+        assert_eq!(count(&host, "vigil_bundle_installed"), 2);
+
+        // One poll per period across workers: the lease holds until then.
+        host.later_ms.set(500);
+        root.on_tick(&host);
+        Root::default().on_tick(&host);
+        assert_eq!(host.calls(), 1);
+        // The next poll is conditional; 304 keeps revision 1.
+        host.later_ms.set(1_000);
+        root.on_tick(&host);
+        assert_eq!(host.calls(), 2);
+        assert_eq!(host.conditions.borrow()[1].as_deref(), Some("\"e1\""));
+        root.on_call_response(&host, 2, &Tagged("304", String::new(), None));
+        assert_eq!(count(&host, "vigil_bundle_unchanged"), 1);
+
+        // Refused, each for its own reason, and the last good policy stays.
+        let mut tampered = sign(&k1, "k1", Kind::Policy, 2, &doc("other")).into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let refusals = [
+            (String::from_utf8(tampered).unwrap(), "bad_signature"),
+            (
+                sign(&other, "k3", Kind::Policy, 2, &doc("other")),
+                "unknown_key",
+            ),
+            (
+                sign(&other, "k1", Kind::Policy, 2, &doc("other")),
+                "bad_signature",
+            ),
+            (
+                sign(&k1, "k1", Kind::Revocation, 2, r#"{"jtis": []}"#),
+                "wrong_kind",
+            ),
+            (
+                sign(
+                    &k1,
+                    "k1",
+                    Kind::Policy,
+                    2,
+                    r#"{"authorizationPolicies": 3}"#,
+                ),
+                "bad_document",
+            ),
+            ("not a bundle".to_string(), "malformed"),
+        ];
+        let mut token = 2;
+        for (i, (body, code)) in refusals.iter().enumerate() {
+            host.later_ms.set(2_000 + 1_000 * i as u64);
+            root.on_tick(&host);
+            token += 1;
+            assert_eq!(host.calls(), token as usize);
+            root.on_call_response(&host, token, &Tagged("200", body.clone(), None));
+            assert_eq!(count(&host, "vigil_bundle_refused"), i as u64 + 1, "{code}");
+            let line = host.lines.borrow().last().cloned().unwrap_or_default();
+            assert!(line.contains(&format!("[{code}]")), "{code}: {line}");
+            assert!(line.contains("keeping revision 1"), "{line}");
+            assert_eq!(status(&host, root.shared(&host), "/public/a"), 200);
+            assert_eq!(status(&host, worker.current(&host), "/other/a"), 403);
+        }
+
+        // The origin fails: the policy stays.
+        host.later_ms.set(10_000);
+        root.on_tick(&host);
+        token += 1;
+        root.on_call_response(&host, token, &Tagged("503", String::new(), None));
+        assert_eq!(count(&host, "vigil_bundle_poll_failed"), 1);
+        assert_eq!(status(&host, root.shared(&host), "/public/a"), 200);
+
+        // Revision 3, signed with the second key (rotation): installed everywhere.
+        host.later_ms.set(11_000);
+        root.on_tick(&host);
+        token += 1;
+        let rev3 = sign(&k2, "k2", Kind::Policy, 3, &doc("other"));
+        root.on_call_response(&host, token, &Tagged("200", rev3.clone(), None));
+        assert_eq!(status(&host, root.shared(&host), "/other/a"), 200);
+        assert_eq!(status(&host, worker.current(&host), "/other/a"), 200);
+        assert_eq!(status(&host, worker.current(&host), "/public/a"), 403);
+
+        // The same bytes again (an origin without ETag) are unchanged, not a replay; revision
+        // 1 served again is a replay.
+        host.later_ms.set(12_000);
+        root.on_tick(&host);
+        token += 1;
+        assert_eq!(host.conditions.borrow().last().cloned(), Some(None));
+        root.on_call_response(&host, token, &Tagged("200", rev3, None));
+        assert_eq!(count(&host, "vigil_bundle_unchanged"), 2);
+        host.later_ms.set(13_000);
+        root.on_tick(&host);
+        token += 1;
+        root.on_call_response(&host, token, &Tagged("200", rev1.clone(), None));
+        let line = host.lines.borrow().last().cloned().unwrap_or_default();
+        assert!(line.contains("[stale_revision]"), "{line}");
+        assert_eq!(status(&host, worker.current(&host), "/other/a"), 200);
+
+        // Shared data is verified too: an older bundle written there is not installed by a
+        // worker that has a newer one, a forged one by none.
+        host.shared_set("vigil.bundle", rev1.as_bytes(), 0).unwrap();
+        host.shared_set("vigil.bundle.v", b"9", 0).unwrap();
+        let before = host.lines.borrow().len();
+        assert_eq!(status(&host, worker.current(&host), "/other/a"), 200);
+        assert!(host.lines.borrow()[before..].iter().any(|l| l
+            .contains("published policy bundle refused")
+            && l.contains("[stale_revision]")));
+        let forged = sign(&other, "k1", Kind::Policy, 10, &doc("public"));
+        host.shared_set("vigil.bundle", forged.as_bytes(), 0)
+            .unwrap();
+        host.shared_set("vigil.bundle.v", b"10", 0).unwrap();
+        let fresh = Worker::new(&config);
+        assert_eq!(status(&host, fresh.current(&host), "/public/a"), 503);
+        assert!(host.lines.borrow().iter().any(
+            |l| l.contains("published policy bundle refused") && l.contains("[bad_signature]")
+        ));
+    }
+
+    #[test]
+    fn a_bundled_policy_brings_its_own_fetches_and_tick() {
+        let k = key(1);
+        let config = bundled(&jwk("k1", &k));
+        let host = FakeHost::calling();
+        let mut root = Root::default();
+        assert_eq!(root.configure(&host, &config), Some(250));
+        root.on_tick(&host);
+        let policy = r#"{"jwtRules": [{"issuer": "https://idp.test", "jwksUri": "http://idp.test/jwks",
+            "jwksCache": {"cluster": "idp"}}],
+            "revocation": {"feed": {"uri": "http://feed.test/r", "pollMs": 200}},
+            "authorizationPolicies": [{"name": "any", "rules": [{}]}]}"#;
+        root.on_call_response(
+            &host,
+            1,
+            &Tagged("200", sign(&k, "k1", Kind::Policy, 5, policy), None),
+        );
+        // The revocation feed of the new policy needs a 100 ms tick.
+        host.later_ms.set(1);
+        assert_eq!(root.on_tick(&host), Some(100));
+        let calls = host.calls.as_ref().unwrap().borrow().clone();
+        assert!(calls.contains(&"/r".to_string()), "{calls:?}");
+        assert!(calls.contains(&"/jwks".to_string()), "{calls:?}");
+        host.later_ms.set(2);
+        assert_eq!(root.on_tick(&host), None, "unchanged");
+    }
+
+    const FEED_POLICY: &str = r#"{"revocation": {"feed": {"uri": "http://feed.test/r",
+        "pollMs": 500, "maxStaleSeconds": 5, "keys": {"keys": [KEY]}}},
+        "authorizationPolicies": [{"name": "any", "rules": [{}]}]}"#;
+
+    #[test]
+    fn a_signed_revocation_feed_is_verified_and_304_keeps_it_fresh() {
+        let k = key(7);
+        let policy = FEED_POLICY.replace("KEY", &jwk("feed", &k));
+        let host = FakeHost::calling();
+        let mut root = Root::default();
+        let config = configure(policy.as_bytes()).unwrap();
+        root.configure(&host, &config);
+        let shared = root.shared(&host).unwrap();
+        let stale = |ms: u64| shared.revocation.stale(1_800_000_000_000 + ms);
+        assert!(stale(0).is_some(), "not read yet");
+        root.on_tick(&host);
+        // An unsigned snapshot is refused when the feed has keys.
+        root.on_call_response(&host, 1, &Tagged("200", r#"{"jtis": ["a"]}"#.into(), None));
+        assert_eq!(count(&host, "vigil_revocation_poll_failed"), 1);
+        let line = host.lines.borrow().last().cloned().unwrap_or_default();
+        assert!(
+            line.contains("signed snapshot refused") && line.contains("[malformed]"),
+            "{line}"
+        );
+        assert!(stale(0).is_some());
+
+        host.later_ms.set(500);
+        root.on_tick(&host);
+        let r2 = sign(&k, "feed", Kind::Revocation, 2, r#"{"jtis": ["j-2"]}"#);
+        root.on_call_response(&host, 2, &Tagged("200", r2, Some("\"r2\"")));
+        assert_eq!(count(&host, "vigil_revocation_poll_ok"), 1);
+        assert!(shared.revocation.snapshot.borrow().jtis.contains("j-2"));
+        assert!(stale(500).is_none());
+
+        // A 304 confirms the snapshot: still fresh 4.9 s after it, for every worker.
+        host.later_ms.set(4_000);
+        root.on_tick(&host);
+        assert_eq!(host.conditions.borrow()[2].as_deref(), Some("\"r2\""));
+        root.on_call_response(&host, 3, &Tagged("304", String::new(), None));
+        assert_eq!(count(&host, "vigil_revocation_poll_ok"), 2);
+        let other = Shared::new(match &config {
+            Config::Policy(e) => e.clone(),
+            Config::Bundle(_) => unreachable!(),
+        });
+        other.revocation.sync(&host);
+        assert!(other.revocation.stale(1_800_000_000_000 + 8_900).is_none());
+        assert!(other.revocation.stale(1_800_000_000_000 + 9_100).is_some());
+        assert!(other.revocation.snapshot.borrow().jtis.contains("j-2"));
+
+        // A replayed older revision, or another key's, is refused; the snapshot stays.
+        host.later_ms.set(4_500);
+        root.on_tick(&host);
+        let r1 = sign(&k, "feed", Kind::Revocation, 1, r#"{"jtis": []}"#);
+        root.on_call_response(&host, 4, &Tagged("200", r1, None));
+        let line = host.lines.borrow().last().cloned().unwrap_or_default();
+        assert!(line.contains("[stale_revision]"), "{line}");
+        host.later_ms.set(5_000);
+        root.on_tick(&host);
+        let forged = sign(&key(8), "feed", Kind::Revocation, 3, r#"{"jtis": []}"#);
+        root.on_call_response(&host, 5, &Tagged("200", forged, None));
+        let line = host.lines.borrow().last().cloned().unwrap_or_default();
+        assert!(line.contains("[bad_signature]"), "{line}");
+        assert!(shared.revocation.snapshot.borrow().jtis.contains("j-2"));
+        assert_eq!(count(&host, "vigil_revocation_poll_failed"), 3);
+    }
 }

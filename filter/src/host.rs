@@ -70,13 +70,21 @@ pub enum Counter {
     TokenCacheMiss,
     /// Revocation snapshots polled and installed.
     RevocationPollOk,
-    /// Revocation polls that failed.
+    /// Revocation polls that failed (or whose signed snapshot was refused).
     RevocationPollFailed,
+    /// Policy bundles installed, counted per worker (each VM or thread installs each one).
+    BundleInstalled,
+    /// Bundle polls answered `304 Not Modified` or with the installed bundle again.
+    BundleUnchanged,
+    /// Bundles refused (signature, key, replayed revision, kind, a policy that does not load).
+    BundleRefused,
+    /// Bundle polls that failed (status, timeout, no cluster).
+    BundlePollFailed,
 }
 
 impl Counter {
     /// Every counter, in definition order.
-    pub const ALL: [Counter; 14] = [
+    pub const ALL: [Counter; 18] = [
         Counter::Allowed,
         Counter::Denied,
         Counter::Unauthenticated,
@@ -91,6 +99,10 @@ impl Counter {
         Counter::TokenCacheMiss,
         Counter::RevocationPollOk,
         Counter::RevocationPollFailed,
+        Counter::BundleInstalled,
+        Counter::BundleUnchanged,
+        Counter::BundleRefused,
+        Counter::BundlePollFailed,
     ];
 
     /// The metric name.
@@ -110,6 +122,10 @@ impl Counter {
             Counter::TokenCacheMiss => "vigil_token_cache_miss",
             Counter::RevocationPollOk => "vigil_revocation_poll_ok",
             Counter::RevocationPollFailed => "vigil_revocation_poll_failed",
+            Counter::BundleInstalled => "vigil_bundle_installed",
+            Counter::BundleUnchanged => "vigil_bundle_unchanged",
+            Counter::BundleRefused => "vigil_bundle_refused",
+            Counter::BundlePollFailed => "vigil_bundle_poll_failed",
         }
     }
 
@@ -192,6 +208,8 @@ pub trait Response {
     fn body_size(&self) -> usize;
     /// The body (the caller checks [`Response::body_size`] against its limit first).
     fn body(&self) -> Result<Vec<u8>, Status>;
+    /// A response header (lower-case name), `None` when absent or not text.
+    fn header(&self, name: &str) -> Option<String>;
 }
 
 /// Header pairs as raw bytes.

@@ -89,15 +89,7 @@ impl Remote {
             .as_ref()
             .or(discovery.as_ref())
             .map(|(a, _)| a.clone())?;
-        // Without an explicit cluster, the cluster is named after the host (a common
-        // convention for static Envoy configs); Istio users name `outbound|PORT||HOST`.
-        let cluster = rule.jwks_cache.cluster.clone().unwrap_or_else(|| {
-            authority
-                .split(':')
-                .next()
-                .unwrap_or(authority.as_str())
-                .to_string()
-        });
+        let cluster = cluster_for(rule.jwks_cache.cluster.as_ref(), &authority);
         Some(Remote {
             issuer: rule.issuer.clone(),
             cluster,
@@ -451,6 +443,15 @@ fn call(
         timeout_ms,
     )
     .map_err(|s| format!("cannot call cluster `{cluster}` (status {})", s.0))
+}
+
+/// The cluster a URL is fetched through: the one configured, else one named after the URL's
+/// host (a common convention for static Envoy configs; Istio users name
+/// `outbound|PORT||HOST`).
+pub fn cluster_for(configured: Option<&String>, authority: &str) -> String {
+    configured
+        .cloned()
+        .unwrap_or_else(|| authority.split(':').next().unwrap_or(authority).to_string())
 }
 
 /// Claims a shared-data slot holding a deadline: succeeds when the slot is free (absent or

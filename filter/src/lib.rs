@@ -28,6 +28,7 @@
 //! It never panics: every host-call failure becomes a fail-closed decision.
 
 pub mod adapter;
+pub mod bundle;
 pub mod host;
 pub mod jwks;
 pub mod request;

@@ -14,6 +14,7 @@
 
 use crate::host::{Host, Level, Response, Status};
 use crate::jwks::split_url;
+use policy_core::bundle::{self, Kind, Last, Verified};
 use policy_core::policy::RevocationFeed;
 use policy_core::state::{
     behavior_slot, Behavior, BehaviorState, BehaviorUpdate, Bucket, RateState, RateUpdate,
@@ -25,7 +26,49 @@ use std::collections::BTreeMap;
 
 const REVOCATION_KEY: &str = "vigil.revocation";
 const REVOCATION_VERSION_KEY: &str = "vigil.revocation.v";
+/// What the poller needs to know about the installed snapshot, whichever worker polls next:
+/// `<fetched ms> <revision> <sha-256 of the body> <etag>` (revision 0: unsigned feed).
+const REVOCATION_META_KEY: &str = "vigil.revocation.meta";
 const MAX_FEED: usize = 8 << 20;
+
+/// The installed snapshot as the poller describes it in shared data.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Meta {
+    fetched_ms: u64,
+    revision: u64,
+    digest: String,
+    etag: String,
+}
+
+impl Meta {
+    fn read(host: &dyn Host) -> Meta {
+        let Ok(Some((b, _))) = host.shared_get(REVOCATION_META_KEY) else {
+            return Meta::default();
+        };
+        let text = String::from_utf8_lossy(&b);
+        let mut it = text.splitn(4, ' ');
+        Meta {
+            fetched_ms: it.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            revision: it.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            digest: it.next().unwrap_or("").to_string(),
+            etag: it.next().unwrap_or("").to_string(),
+        }
+    }
+    fn write(&self, host: &dyn Host) {
+        let v = format!(
+            "{} {} {} {}",
+            self.fetched_ms, self.revision, self.digest, self.etag
+        );
+        let _ = host.shared_set(REVOCATION_META_KEY, v.as_bytes(), 0);
+    }
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// The revocation feed of one VM.
 #[derive(Debug)]
@@ -37,6 +80,9 @@ pub struct Revocation {
     pub snapshot: RefCell<RevocationSnapshot>,
     /// When the installed snapshot was fetched (ms), 0 before the first.
     fetched_ms: Cell<u64>,
+    /// When the origin last confirmed the installed snapshot (a `200` or a `304`), for
+    /// `maxStaleSeconds`.
+    confirmed_ms: Cell<u64>,
     last_poll_ms: Cell<u64>,
     /// The call in flight, if any.
     pub in_flight: Cell<Option<u32>>,
@@ -47,19 +93,14 @@ impl Revocation {
     pub fn new(feed: Option<&RevocationFeed>) -> Revocation {
         let source = feed.and_then(|f| {
             let (authority, path) = split_url(&f.uri)?;
-            let cluster = f.cluster.clone().unwrap_or_else(|| {
-                authority
-                    .split(':')
-                    .next()
-                    .unwrap_or(&authority)
-                    .to_string()
-            });
+            let cluster = crate::jwks::cluster_for(f.cluster.as_ref(), &authority);
             Some((f.clone(), cluster, authority, path))
         });
         Revocation {
             source,
             snapshot: RefCell::new(RevocationSnapshot::default()),
             fetched_ms: Cell::new(0),
+            confirmed_ms: Cell::new(0),
             last_poll_ms: Cell::new(0),
             in_flight: Cell::new(None),
         }
@@ -70,12 +111,19 @@ impl Revocation {
         self.source.as_ref().map(|s| s.0.poll_ms)
     }
 
-    /// Installs a snapshot another VM published, if newer than ours (cheap when unchanged).
+    /// Installs a snapshot another VM published, if newer than ours (cheap when unchanged:
+    /// one small key, `<fetched ms> <confirmed ms>`).
     pub fn sync(&self, host: &dyn Host) {
         let Ok(Some((v, _))) = host.shared_get(REVOCATION_VERSION_KEY) else {
             return;
         };
-        let version: u64 = String::from_utf8_lossy(&v).parse().unwrap_or(0);
+        let v = String::from_utf8_lossy(&v);
+        let (version, confirmed) = v.split_once(' ').unwrap_or((&v, "0"));
+        let version: u64 = version.parse().unwrap_or(0);
+        let confirmed: u64 = confirmed.parse().unwrap_or(0);
+        if confirmed > self.confirmed_ms.get() && version <= self.fetched_ms.get() {
+            self.confirmed_ms.set(confirmed);
+        }
         if version <= self.fetched_ms.get() {
             return;
         }
@@ -92,6 +140,7 @@ impl Revocation {
             Ok(s) => {
                 *self.snapshot.borrow_mut() = s;
                 self.fetched_ms.set(fetched);
+                self.confirmed_ms.set(confirmed.max(fetched));
             }
             Err(e) => host.log(
                 Level::Warn,
@@ -112,14 +161,28 @@ impl Revocation {
         if !crate::jwks::cas_claim(host, "vigil.revocation-lease", now_ms, lease_until) {
             return None;
         }
-        let headers = [
+        // Conditional, when the origin's ETag belongs to the snapshot installed here.
+        let meta = Meta::read(host);
+        let etag = (!meta.etag.is_empty()
+            && meta.fetched_ms == self.fetched_ms.get()
+            && meta.fetched_ms > 0)
+            .then_some(meta.etag.as_str());
+        let accept = if feed.keys.is_some() {
+            "application/jose, */*"
+        } else {
+            "application/json"
+        };
+        let mut headers = vec![
             (":method", "GET"),
             (":path", path.as_str()),
             (":authority", authority.as_str()),
             (":scheme", "http"),
-            ("accept", "application/json"),
+            ("accept", accept),
             ("user-agent", "vigil"),
         ];
+        if let Some(tag) = etag {
+            headers.push(("if-none-match", tag));
+        }
         match host.http_call(cluster, &headers, 5_000) {
             Ok(token) => {
                 self.in_flight.set(Some(token));
@@ -138,7 +201,15 @@ impl Revocation {
         }
     }
 
-    /// Handles the poll's response. Returns whether a snapshot was installed.
+    /// Marks the installed snapshot confirmed by the origin now, for every worker.
+    fn confirm(&self, host: &dyn Host, now_ms: u64) {
+        self.confirmed_ms.set(now_ms);
+        let v = format!("{} {now_ms}", self.fetched_ms.get());
+        let _ = host.shared_set(REVOCATION_VERSION_KEY, v.as_bytes(), 0);
+    }
+
+    /// Handles the poll's response: a `304`, or the same body again, confirms the installed
+    /// snapshot; a new one (verified first, for a signed feed) is installed and published.
     pub fn on_response(
         &self,
         host: &dyn Host,
@@ -146,7 +217,13 @@ impl Revocation {
         now_ms: u64,
     ) -> Result<(), String> {
         self.in_flight.set(None);
+        self.sync(host);
         let status = resp.status();
+        let meta = Meta::read(host);
+        if status == "304" && meta.fetched_ms == self.fetched_ms.get() && meta.fetched_ms > 0 {
+            self.confirm(host, now_ms);
+            return Ok(());
+        }
         if status != "200" {
             return Err(format!("status `{status}`"));
         }
@@ -157,16 +234,65 @@ impl Revocation {
         let body = resp
             .body()
             .map_err(|s| format!("cannot read the body (status {})", s.0))?;
+        let digest = hex_digest(&body);
+        let etag = resp
+            .header("etag")
+            .filter(|t| t.len() <= 256 && !t.contains(['\n', '\r']))
+            .unwrap_or_default();
+        if digest == meta.digest && meta.fetched_ms == self.fetched_ms.get() && meta.fetched_ms > 0
+        {
+            // The same bytes again (an origin without ETag): nothing to parse.
+            self.confirm(host, now_ms);
+            if etag != meta.etag {
+                Meta { etag, ..meta }.write(host);
+            }
+            return Ok(());
+        }
         let text = String::from_utf8(body).map_err(|_| "the snapshot is not UTF-8".to_string())?;
-        let snapshot = RevocationSnapshot::from_json(&text).map_err(|e| e.to_string())?;
+        let keys = self.source.as_ref().and_then(|s| s.0.keys.as_ref());
+        let (snapshot, json, revision) = match keys {
+            None => (
+                RevocationSnapshot::from_json(&text).map_err(|e| e.to_string())?,
+                text,
+                0,
+            ),
+            Some(keys) => {
+                let last = Last {
+                    revision: Some(meta.revision).filter(|r| *r > 0),
+                    text: None,
+                };
+                let b = match bundle::verify(&text, keys, Kind::Revocation, last) {
+                    Ok(Verified::New(b)) => b,
+                    Ok(Verified::Unchanged) => return Ok(()),
+                    Err(e) => {
+                        return Err(format!(
+                            "signed snapshot refused: {} [{}]",
+                            e.message, e.code
+                        ))
+                    }
+                };
+                let snapshot = RevocationSnapshot::from_value(&b.document, "$.document")
+                    .map_err(|e| format!("revision {}: {e} [bad_document]", b.revision))?;
+                (snapshot, b.document.to_json(), b.revision)
+            }
+        };
         *self.snapshot.borrow_mut() = snapshot;
         self.fetched_ms.set(now_ms);
-        let _ = host.shared_set(REVOCATION_KEY, format!("{now_ms}\n{text}").as_bytes(), 0);
-        let _ = host.shared_set(REVOCATION_VERSION_KEY, now_ms.to_string().as_bytes(), 0);
+        self.confirmed_ms.set(now_ms);
+        let _ = host.shared_set(REVOCATION_KEY, format!("{now_ms}\n{json}").as_bytes(), 0);
+        Meta {
+            fetched_ms: now_ms,
+            revision,
+            digest,
+            etag,
+        }
+        .write(host);
+        self.confirm(host, now_ms);
         Ok(())
     }
 
-    /// The reason to fail closed, when the snapshot is older than `maxStaleSeconds`.
+    /// The reason to fail closed, when the origin has not confirmed the snapshot for longer
+    /// than `maxStaleSeconds`.
     pub fn stale(&self, now_ms: u64) -> Option<String> {
         let max = self
             .source
@@ -174,14 +300,14 @@ impl Revocation {
             .0
             .max_stale_seconds?
             .saturating_mul(1000);
-        let fetched = self.fetched_ms.get();
-        if fetched == 0 || now_ms.saturating_sub(fetched) > max {
-            Some(if fetched == 0 {
+        let confirmed = self.confirmed_ms.get().max(self.fetched_ms.get());
+        if confirmed == 0 || now_ms.saturating_sub(confirmed) > max {
+            Some(if confirmed == 0 {
                 "the revocation feed has not been read yet".to_string()
             } else {
                 format!(
                     "the revocation feed is {} s old",
-                    now_ms.saturating_sub(fetched) / 1000
+                    now_ms.saturating_sub(confirmed) / 1000
                 )
             })
         } else {

@@ -19,7 +19,9 @@
 
 use crate::authenticate::jwks::{Alg, JwkSet, PublicKey};
 use crate::authenticate::jwt::{b64url_decode, verify_signature};
+use crate::error::{ErrorCode, PolicyError};
 use crate::json::{self, Limits, Map, Value};
+use crate::policy::read::{quote_str, Obj};
 use alloc::format;
 use alloc::string::{String, ToString};
 
@@ -379,6 +381,82 @@ pub fn signing_input(
         b64(Value::Object(h).to_json().as_bytes()),
         b64(Value::Object(p).to_json().as_bytes())
     )
+}
+
+/// Where a bundled filter gets its policy: the local configuration
+/// `{"bundle": {"uri", "cluster", "keys", "pollMs"}}` in place of a policy document.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// `uri`: an http(s) URL serving the policy bundle.
+    pub uri: String,
+    /// `cluster`: the Envoy cluster to fetch it through (default: the URL's host).
+    pub cluster: Option<String>,
+    /// `keys`: the Ed25519 public keys (a JWK Set) the bundle must be signed by.
+    pub keys: BundleKeys,
+    /// `pollMs`: how often the bundle is polled (default 1000, 100 to 3,600,000).
+    pub poll_ms: u64,
+}
+
+/// Reads `keys` (a JWK Set of Ed25519 bundle keys) at `path`.
+pub fn keys_at(v: &Value, path: &str) -> Result<BundleKeys, PolicyError> {
+    BundleKeys::from_jwks(v).map_err(|e| PolicyError::new(ErrorCode::Invalid, path, e.message))
+}
+
+/// An http(s) URL field.
+pub fn url_field<'a>(o: &Obj<'a>, key: &str) -> Result<&'a str, PolicyError> {
+    let uri = o.req_str(key)?;
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return Err(PolicyError::new(
+            ErrorCode::Invalid,
+            o.at(key),
+            format!("expected an http(s) url, found {}", quote_str(uri)),
+        ));
+    }
+    Ok(uri)
+}
+
+/// A `pollMs` field: 100 to 3,600,000 ms, `default` when absent.
+pub fn poll_ms_field(o: &Obj<'_>, default: u64) -> Result<u64, PolicyError> {
+    let poll_ms = o.uint("pollMs", 3_600_000)?.unwrap_or(default);
+    if poll_ms < 100 {
+        return Err(PolicyError::new(
+            ErrorCode::Invalid,
+            o.at("pollMs"),
+            "must be at least 100",
+        ));
+    }
+    Ok(poll_ms)
+}
+
+impl Source {
+    /// Reads a filter configuration: `Ok(None)` when it is not a bundled one (a policy
+    /// document has no top-level `bundle`), the precise error when it is one but invalid.
+    pub fn from_config(v: &Value) -> Result<Option<Source>, PolicyError> {
+        let Value::Object(m) = v else {
+            return Ok(None);
+        };
+        if m.get("bundle").is_none() {
+            return Ok(None);
+        }
+        let top = Obj::new(v, "$")?;
+        top.deny_unknown(&["bundle"])?;
+        let Some(o) = top.obj("bundle")? else {
+            return Ok(None);
+        };
+        o.deny_unknown(&["uri", "cluster", "keys", "pollMs"])?;
+        let uri = url_field(&o, "uri")?.to_string();
+        let keys = match o.raw("keys") {
+            Some(k) => keys_at(k, &o.at("keys"))?,
+            None => return Err(o.missing("keys")),
+        };
+        let poll_ms = poll_ms_field(&o, 1000)?;
+        Ok(Some(Source {
+            uri,
+            cluster: o.str("cluster")?.map(str::to_string),
+            keys,
+            poll_ms,
+        }))
+    }
 }
 
 /// Base64url without padding.

@@ -19,11 +19,10 @@
 mod abi;
 pub mod kv;
 
-use crate::adapter::{self, Action, Http, Root, Shared};
+use crate::adapter::{self, Action, Http, Root, Worker};
 use crate::host::{Counter, Host, Level, Pairs, Property, Response, Status, Stream};
 use abi::{ConfigHandle, FilterHandle, LogLevel, Scheduler};
 use kv::Kv;
-use policy_core::Engine;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -46,7 +45,7 @@ thread_local! {
     /// Main thread: the root of each configuration.
     static ROOTS: RefCell<BTreeMap<u64, Root>> = const { RefCell::new(BTreeMap::new()) };
     /// Worker threads: the state of each configuration on this worker.
-    static WORKERS: RefCell<BTreeMap<u64, Rc<Shared>>> = const { RefCell::new(BTreeMap::new()) };
+    static WORKERS: RefCell<BTreeMap<u64, Rc<Worker>>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// The tick thread of a configuration.
@@ -74,11 +73,13 @@ impl Drop for Ticker {
 #[derive(Debug)]
 pub struct Config {
     id: u64,
-    engine: Arc<Engine>,
+    config: adapter::Config,
     kv: Kv,
     /// Counter ids, by [`Counter::index`].
     counters: [Option<usize>; Counter::ALL.len()],
     ticker: Mutex<Option<Ticker>>,
+    /// The tick thread's period (ms); the root changes it when a bundled policy needs another.
+    period_ms: Arc<AtomicU64>,
 }
 
 /// The host as one context sees it: the configuration (main thread) or a stream (worker).
@@ -288,6 +289,15 @@ impl Response for NativeResponse<'_> {
     fn body(&self) -> Result<Vec<u8>, Status> {
         Ok(self.chunks.concat())
     }
+    fn header(&self, name: &str) -> Option<String> {
+        if !self.ok {
+            return None;
+        }
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+            .and_then(|(_, v)| String::from_utf8(v.to_vec()).ok())
+    }
 }
 
 fn log_error(msg: &str) {
@@ -304,8 +314,8 @@ fn config_new(handle: ConfigHandle, name: &[u8], config: &[u8]) -> Option<Arc<Co
         ));
         return None;
     }
-    let engine = match adapter::compile(config) {
-        Ok(e) => Arc::new(e),
+    let parsed = match adapter::configure(config) {
+        Ok(c) => c,
         Err(msg) => {
             log_error(&msg);
             return None;
@@ -318,10 +328,11 @@ fn config_new(handle: ConfigHandle, name: &[u8], config: &[u8]) -> Option<Arc<Co
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let config = Arc::new(Config {
         id,
-        engine: engine.clone(),
+        config: parsed,
         kv: Kv::default(),
         counters,
         ticker: Mutex::new(None),
+        period_ms: Arc::new(AtomicU64::new(u64::from(adapter::TICK_MS))),
     });
     LIVE.lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -335,21 +346,25 @@ fn config_new(handle: ConfigHandle, name: &[u8], config: &[u8]) -> Option<Arc<Co
         ctx: Ctx::Config(handle),
     };
     let mut root = Root::default();
-    let tick = root.configure(&host, engine);
+    let tick = root.configure(&host, &config.config);
     if let Some(ms) = tick {
-        root.on_tick(&host);
+        config.period_ms.store(u64::from(ms), Ordering::Relaxed);
+        if let Some(ms) = root.on_tick(&host) {
+            config.period_ms.store(u64::from(ms), Ordering::Relaxed);
+        }
         match handle.scheduler() {
             Some(s) => {
                 let scheduler = Arc::new(s);
                 let stop = Arc::new(AtomicBool::new(false));
                 let (s2, stop2) = (scheduler.clone(), stop.clone());
-                let period = Duration::from_millis(u64::from(ms));
+                let period = config.period_ms.clone();
                 let thread =
                     std::thread::Builder::new()
                         .name("vigil-tick".into())
                         .spawn(move || {
                             while !stop2.load(Ordering::SeqCst) {
-                                std::thread::park_timeout(period);
+                                let ms = period.load(Ordering::Relaxed).max(10);
+                                std::thread::park_timeout(Duration::from_millis(ms));
                                 if !stop2.load(Ordering::SeqCst) {
                                     s2.commit(0);
                                 }
@@ -398,7 +413,9 @@ fn config_tick(config: &Config, handle: ConfigHandle) {
     };
     ROOTS.with(|r| {
         if let Some(root) = r.borrow_mut().get_mut(&config.id) {
-            root.on_tick(&host);
+            if let Some(ms) = root.on_tick(&host) {
+                config.period_ms.store(u64::from(ms), Ordering::Relaxed);
+            }
         }
     });
 }
@@ -448,7 +465,7 @@ impl Filter {
 }
 
 /// This worker's state for a configuration, created on its first request.
-fn worker_state(config: &Config) -> Rc<Shared> {
+fn worker_state(config: &Config) -> Rc<Worker> {
     WORKERS.with(|w| {
         let mut w = w.borrow_mut();
         if let Some(s) = w.get(&config.id) {
@@ -458,17 +475,23 @@ fn worker_state(config: &Config) -> Rc<Shared> {
         let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
         w.retain(|id, _| live.contains(id));
         drop(live);
-        let s = Rc::new(Shared::new(config.engine.clone()));
+        let s = Rc::new(Worker::new(&config.config));
         w.insert(config.id, s.clone());
         s
     })
 }
 
-/// `filter_new` (worker): the filter keeps its configuration alive.
-fn filter_new(config: Arc<Config>, _handle: FilterHandle) -> Filter {
-    let shared = worker_state(&config);
+/// `filter_new` (worker): the filter keeps its configuration alive. A bundled policy
+/// published since this worker's last request is installed here.
+fn filter_new(config: Arc<Config>, handle: FilterHandle) -> Filter {
+    let worker = worker_state(&config);
+    let host = NativeHost {
+        config: &config,
+        ctx: Ctx::Filter(handle),
+    };
+    let shared = worker.current(&host);
     Filter {
-        http: Http::new(Some(shared)),
+        http: Http::new(shared),
         config,
     }
 }
@@ -479,10 +502,7 @@ fn request_headers(filter: &mut Filter, handle: FilterHandle) -> bool {
         config: &filter.config,
         ctx: Ctx::Filter(handle),
     };
-    if let (Some(shared), Ok(now)) = (
-        WORKERS.with(|w| w.borrow().get(&filter.config.id).cloned()),
-        now_ms(),
-    ) {
+    if let (Some(shared), Ok(now)) = (filter.http.shared(), now_ms()) {
         shared.sync_if_due(&host, now);
     }
     filter.http.on_request_headers(&host, &NativeStream(handle)) == Action::Continue

@@ -9,7 +9,6 @@ use crate::adapter::{self, Action, Http, Root};
 use crate::host::{Counter, Host, Level, Property, Response, Status, Stream};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use std::sync::Arc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -154,6 +153,21 @@ impl Response for WasmResponse {
     fn body(&self) -> Result<Vec<u8>, Status> {
         abi::buffer(abi::Buffer::CallResponseBody, self.body_size)
     }
+    fn header(&self, name: &str) -> Option<String> {
+        abi::map_value(abi::Map::CallResponseHeaders, name)
+            .ok()
+            .flatten()
+            .and_then(|v| String::from_utf8(v).ok())
+    }
+}
+
+fn set_tick(ms: u32) {
+    if let Err(s) = abi::set_tick_period_ms(ms) {
+        abi::log(
+            abi::Level::Error,
+            &format!("vigil: cannot set the tick period (status {})", s.0),
+        );
+    }
 }
 
 #[derive(Debug, Default)]
@@ -194,8 +208,8 @@ impl RootContext for WasmRoot {
                 return false;
             }
         };
-        let engine = match adapter::compile(&bytes) {
-            Ok(e) => e,
+        let config = match adapter::configure(&bytes) {
+            Ok(c) => c,
             Err(msg) => {
                 abi::log(abi::Level::Error, &msg);
                 return false;
@@ -203,27 +217,26 @@ impl RootContext for WasmRoot {
         };
         self.host = WasmHost::define();
         let host = self.host;
-        if let Some(tick) = self.root.configure(&host, Arc::new(engine)) {
-            if let Err(s) = abi::set_tick_period_ms(tick) {
-                abi::log(
-                    abi::Level::Error,
-                    &format!("vigil: cannot set the tick period (status {})", s.0),
-                );
+        if let Some(tick) = self.root.configure(&host, &config) {
+            set_tick(tick);
+            if let Some(tick) = self.root.on_tick(&host) {
+                set_tick(tick);
             }
-            self.root.on_tick(&host);
         }
         true
     }
 
     fn on_tick(&mut self) {
         let host = self.host;
-        self.root.on_tick(&host);
+        if let Some(tick) = self.root.on_tick(&host) {
+            set_tick(tick);
+        }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(WasmHttp {
             host: self.host,
-            http: Http::new(self.root.shared()),
+            http: Http::new(self.root.shared(&self.host)),
         }))
     }
 

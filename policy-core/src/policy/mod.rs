@@ -573,7 +573,7 @@ fn check_references(plan: &Plan, policies: &[AuthzPolicy]) -> Result<(), PolicyE
 
 /// `revocation.feed`: a revocation snapshot (same JSON as `revocation`'s lists) that adapters
 /// poll and pass to the core in [`crate::Env::revocation`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RevocationFeed {
     /// `uri`: an http(s) URL.
     pub uri: String,
@@ -584,31 +584,25 @@ pub struct RevocationFeed {
     /// `maxStaleSeconds`: with no successful poll for this long, decisions fail closed (503);
     /// absent: the last good snapshot is used however old it is.
     pub max_stale_seconds: Option<u64>,
+    /// `keys`: when set, the feed serves signed `revocation` bundles (docs/bundles.md) that
+    /// must verify with one of these Ed25519 keys, each revision above the last.
+    pub keys: Option<crate::bundle::BundleKeys>,
 }
 
 fn parse_feed(f: &Obj<'_>) -> Result<RevocationFeed, PolicyError> {
-    f.deny_unknown(&["uri", "cluster", "pollMs", "maxStaleSeconds"])?;
-    let uri = f.req_str("uri")?;
-    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-        return Err(PolicyError::new(
-            ErrorCode::Invalid,
-            f.at("uri"),
-            format!("expected an http(s) url, found {}", quote_str(uri)),
-        ));
-    }
-    let poll_ms = f.uint("pollMs", 3_600_000)?.unwrap_or(500);
-    if poll_ms < 100 {
-        return Err(PolicyError::new(
-            ErrorCode::Invalid,
-            f.at("pollMs"),
-            "must be at least 100",
-        ));
-    }
+    f.deny_unknown(&["uri", "cluster", "pollMs", "maxStaleSeconds", "keys"])?;
+    let uri = crate::bundle::url_field(f, "uri")?;
+    let poll_ms = crate::bundle::poll_ms_field(f, 500)?;
+    let keys = match f.raw("keys") {
+        Some(k) => Some(crate::bundle::keys_at(k, &f.at("keys"))?),
+        None => None,
+    };
     Ok(RevocationFeed {
         uri: uri.to_string(),
         cluster: f.str("cluster")?.map(str::to_string),
         poll_ms,
         max_stale_seconds: f.uint("maxStaleSeconds", 30 * 86400)?,
+        keys,
     })
 }
 
