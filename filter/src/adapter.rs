@@ -4,12 +4,14 @@
 //! [`Stream`] implementations and carry out the returned [`Action`].
 
 use crate::bundle::{Bundled, Origin, Polled};
+use crate::feed::{AnyFeed, Feed, Revocation};
 use crate::host::{Counter, Host, Level, Response, Stream};
 use crate::jwks::{Fetch, Keys, Progress};
 use crate::request;
-use crate::state::{Revocation, SharedBehavior, SharedRate};
+use crate::state::{SharedBehavior, SharedRate};
 use policy_core::authenticate::TokenCache;
 use policy_core::bundle::Source;
+use policy_core::feeds::{NetworkLists, RiskLabels};
 use policy_core::json::{self, Limits};
 use policy_core::policy::LogSink;
 use policy_core::{CheckRequest, Decision, Engine, Env, Outcome};
@@ -156,6 +158,10 @@ pub struct Shared {
     keys: Keys,
     /// Revocations published in shared data (polled from the policy's feed, if any).
     revocation: Revocation,
+    /// Network lists polled from `network.feed`.
+    networks: Feed<NetworkLists>,
+    /// Risk labels polled from `riskLabels.feed`.
+    labels: Feed<RiskLabels>,
     /// Verified tokens of this worker: the common case — the same token on many requests —
     /// costs a hash and a lookup instead of a signature check.
     token_cache: RefCell<TokenCache>,
@@ -170,7 +176,11 @@ impl Shared {
     pub fn new(engine: Arc<Engine>) -> Shared {
         let keys = Keys::new(engine.inline_keys().clone(), engine.plan().auth.rules());
         let revocation = Revocation::new(engine.plan().revocation_feed.as_ref());
+        let networks = Feed::new(engine.plan().network.feed.as_ref());
+        let labels = Feed::new(engine.plan().risk_labels_feed.as_ref());
         Shared {
+            networks,
+            labels,
             headers: engine.plan().header_needs(),
             properties: engine.plan().property_needs(),
             keys,
@@ -185,7 +195,14 @@ impl Shared {
     /// The tick period this policy needs (`None`: nothing to fetch or poll).
     pub fn tick_ms(&self) -> Option<u32> {
         let remotes = self.keys.remotes.borrow().len();
-        let poll = self.revocation.poll_ms();
+        let poll = [
+            self.revocation.poll_ms(),
+            self.networks.poll_ms(),
+            self.labels.poll_ms(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if remotes == 0 && poll.is_none() {
             return None;
         }
@@ -211,26 +228,30 @@ impl Shared {
         let rate = SharedRate::new(host);
         let behavior = SharedBehavior::new(host);
         self.revocation.sync(host);
-        let revocation = self.revocation.snapshot.borrow();
-        if let Some(why) = self
-            .revocation
-            .stale(u64::try_from(now).unwrap_or(0).saturating_mul(1000))
-        {
-            let mut d = Decision::new(
-                Outcome::Deny,
-                503,
-                "revocation_stale",
-                format!("revocations cannot be checked: {why}"),
-            );
-            d.response_headers.push(("retry-after".into(), "1".into()));
-            return d;
+        // The revocation snapshot is installed even without a feed (another plugin in the
+        // same `vm_id` may publish one); the other feeds only when the policy polls them.
+        for feed in [&self.networks as &dyn AnyFeed, &self.labels] {
+            if feed.configured() {
+                feed.sync(host);
+            }
         }
+        let now_ms = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
+        for feed in self.feeds() {
+            if let Some(d) = stale_decision(feed, now_ms) {
+                return d;
+            }
+        }
+        let revocation = self.revocation.snapshot.borrow();
+        let networks = self.networks.snapshot.borrow();
+        let labels = self.labels.snapshot.borrow();
         let env = Env {
             now,
             keys: Some(&keys),
             revocation: Some(&revocation),
             rate: Some(&rate),
             behavior: Some(&behavior),
+            network_lists: self.networks.configured().then_some(&*networks),
+            risk_labels: self.labels.configured().then_some(&*labels),
             ..Env::default()
         };
         // Never re-entered (one callback at a time per worker), but never panic if it were.
@@ -247,6 +268,50 @@ impl Shared {
         rate.store(&d.rate_updates);
         behavior.store(d.behavior.as_ref());
         d
+    }
+}
+
+fn stale_decision(feed: &dyn AnyFeed, now_ms: u64) -> Option<Decision> {
+    let why = feed.stale(now_ms)?;
+    let spec = feed.spec();
+    let mut d = Decision::new(
+        Outcome::Deny,
+        503,
+        spec.stale_code,
+        format!("cannot decide without a fresh {}: {why}", spec.what),
+    );
+    d.response_headers.push(("retry-after".into(), "1".into()));
+    Some(d)
+}
+
+/// Handles `token`'s response when it is this feed's poll; false when it is not.
+fn feed_response(
+    feed: &dyn AnyFeed,
+    host: &dyn Host,
+    token: u32,
+    resp: &dyn Response,
+    now: u64,
+) -> bool {
+    if feed.in_flight() != Some(token) {
+        return false;
+    }
+    let spec = feed.spec();
+    match feed.on_response(host, resp, now) {
+        Ok(()) => host.count(spec.ok, 1),
+        Err(why) => {
+            host.count(spec.failed, 1);
+            host.log(
+                Level::Warn,
+                &format!("vigil: {}: {why}; keeping the last snapshot", spec.what),
+            );
+        }
+    }
+    true
+}
+
+impl Shared {
+    fn feeds(&self) -> [&dyn AnyFeed; 3] {
+        [&self.revocation, &self.networks, &self.labels]
     }
 }
 
@@ -339,8 +404,12 @@ impl Root {
         if let Some(shared) = self.shared.clone() {
             shared.keys.sync(host);
             shared.synced_ms.set(now);
-            shared.revocation.sync(host);
-            shared.revocation.maybe_poll(host, now);
+            for feed in shared.feeds() {
+                if feed.configured() || feed.spec().kind == policy_core::bundle::Kind::Revocation {
+                    feed.sync(host);
+                }
+                feed.maybe_poll(host, now);
+            }
             let n = shared.keys.remotes.borrow().len();
             for i in 0..n {
                 let in_flight = self.fetches.values().any(|f| f.remote == i);
@@ -382,17 +451,11 @@ impl Root {
             return;
         };
         let now = host.now_ms().unwrap_or(0);
-        let r = &shared.revocation;
-        if r.in_flight.get() == Some(token) {
-            if let Err(why) = r.on_response(host, resp, now) {
-                host.count(Counter::RevocationPollFailed, 1);
-                host.log(
-                    Level::Warn,
-                    &format!("vigil: revocation feed: {why}; keeping the last snapshot"),
-                );
-            } else {
-                host.count(Counter::RevocationPollOk, 1);
-            }
+        if shared
+            .feeds()
+            .iter()
+            .any(|f| feed_response(*f, host, token, resp, now))
+        {
             return;
         }
         let Some(fetch) = self.fetches.remove(&token) else {

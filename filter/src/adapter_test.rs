@@ -106,6 +106,8 @@ impl Host for FakeHost {
 #[derive(Default)]
 struct FakeStream {
     headers: Option<Pairs>,
+    /// `source.address` (`ip:port`).
+    source: Option<String>,
     responses: RefCell<Vec<(u32, String)>>,
     records: RefCell<Vec<String>>,
     set: RefCell<Vec<(String, String)>>,
@@ -129,8 +131,11 @@ impl Stream for FakeStream {
     fn headers(&self) -> Result<Pairs, Status> {
         self.headers.clone().ok_or(Status::INTERNAL)
     }
-    fn property_text(&self, _: Property) -> Result<Option<String>, Status> {
-        Ok(None)
+    fn property_text(&self, p: Property) -> Result<Option<String>, Status> {
+        Ok(match p {
+            Property::SourceAddress => self.source.clone(),
+            _ => None,
+        })
     }
     fn property_int(&self, _: Property) -> Result<Option<i64>, Status> {
         Ok(None)
@@ -646,5 +651,95 @@ mod bundles {
         assert!(line.contains("[bad_signature]"), "{line}");
         assert!(shared.revocation.snapshot.borrow().jtis.contains("j-2"));
         assert_eq!(count(&host, "vigil_revocation_poll_failed"), 3);
+    }
+
+    const SIGNALS: &str = r#"{"network": {"lists": {"blocked": []},
+          "feed": {"uri": "http://feeds.test/networks", "pollMs": 1000, "maxStaleSeconds": 10, "keys": {"keys": [KEY]}}},
+        "riskLabels": {"feed": {"uri": "http://feeds.test/labels", "pollMs": 1000}},
+        "authorizationPolicies": [
+          {"name": "blocked", "action": "DENY", "rules": [{"when": [{"key": "network.list[blocked]", "values": ["true"]}]}]},
+          {"name": "quarantined", "action": "DENY", "rules": [{"when": [{"key": "subject.labels", "values": ["quarantined"]}]}]},
+          {"name": "any", "rules": [{}]}]}"#;
+
+    fn from(ip: &str) -> FakeStream {
+        FakeStream {
+            source: Some(format!("{ip}:5000")),
+            ..FakeStream::get("/x")
+        }
+    }
+
+    fn decide(host: &FakeHost, shared: &Rc<Shared>, s: &FakeStream) -> (u32, String) {
+        match Http::new(Some(shared.clone())).on_request_headers(host, s) {
+            Action::Continue => (200, String::new()),
+            Action::Pause => s.responses.borrow()[0].clone(),
+        }
+    }
+
+    #[test]
+    fn network_list_and_risk_label_feeds_reach_every_worker() {
+        let k = key(5);
+        let policy = SIGNALS.replace("KEY", &jwk("feeds", &k));
+        let host = FakeHost::calling();
+        let mut root = Root::default();
+        let config = configure(policy.as_bytes()).unwrap();
+        assert_eq!(root.configure(&host, &config), Some(500));
+        let shared = root.shared(&host).unwrap();
+        // maxStaleSeconds on the network feed: closed until it is read.
+        let (status, body) = decide(&host, &shared, &from("192.0.2.1"));
+        assert_eq!(status, 503);
+        assert!(
+            body.contains("network-list feed has not been read yet"),
+            "{body}"
+        );
+        root.on_tick(&host);
+        let calls = host.calls.as_ref().unwrap().borrow().clone();
+        assert_eq!(calls, ["/networks", "/labels"]);
+        // 100,000 ranges, signed.
+        let cidrs: Vec<String> = (0..100_000u32)
+            .map(|i| format!("\"{}.{}.{}.0/24\"", 20 + (i >> 16), (i >> 8) & 255, i & 255))
+            .collect();
+        let doc = format!(r#"{{"lists": {{"blocked": [{}]}}}}"#, cidrs.join(","));
+        let signed = sign(&k, "feeds", Kind::NetworkLists, 1, &doc);
+        root.on_call_response(&host, 1, &Tagged("200", signed, Some("\"n1\"")));
+        assert_eq!(count(&host, "vigil_network_feed_poll_ok"), 1);
+        root.on_call_response(
+            &host,
+            2,
+            &Tagged(
+                "200",
+                r#"{"labels": [{"principal": "cluster.local/ns/a/sa/bad", "labels": ["quarantined"]}]}"#.into(),
+                None,
+            ),
+        );
+        assert_eq!(count(&host, "vigil_labels_feed_poll_ok"), 1);
+        assert_eq!(decide(&host, &shared, &from("192.0.2.1")).0, 200);
+        let (status, body) = decide(&host, &shared, &from("21.134.159.7"));
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("blocked"), "{body}");
+
+        // Another worker installs both from shared data on its first request.
+        let other = Rc::new(Shared::new(match &config {
+            Config::Policy(e) => e.clone(),
+            Config::Bundle(_) => unreachable!(),
+        }));
+        assert_eq!(decide(&host, &other, &from("21.134.159.7")).0, 403);
+        assert_eq!(other.networks.snapshot.borrow().ranges(), 100_000);
+        assert_eq!(other.labels.snapshot.borrow().len(), 1);
+
+        // An unsigned network list is refused (the feed has keys); the last good one stays.
+        host.later_ms.set(1_000);
+        root.on_tick(&host);
+        root.on_call_response(
+            &host,
+            3,
+            &Tagged("200", r#"{"lists": {"blocked": []}}"#.into(), None),
+        );
+        assert_eq!(count(&host, "vigil_network_feed_poll_failed"), 1);
+        assert_eq!(decide(&host, &other, &from("21.134.159.7")).0, 403);
+        // And 11 s without a successful poll closes the door (maxStaleSeconds 10).
+        host.later_ms.set(11_500);
+        let (status, body) = decide(&host, &other, &from("192.0.2.1"));
+        assert_eq!(status, 503);
+        assert!(body.contains("network-list feed is 11 s old"), "{body}");
     }
 }

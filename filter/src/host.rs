@@ -80,11 +80,19 @@ pub enum Counter {
     BundleRefused,
     /// Bundle polls that failed (status, timeout, no cluster).
     BundlePollFailed,
+    /// Network-list feed polls that succeeded (a new snapshot, or confirmed unchanged).
+    NetworkFeedPollOk,
+    /// Network-list feed polls that failed (or whose snapshot was refused).
+    NetworkFeedPollFailed,
+    /// Risk-label feed polls that succeeded.
+    LabelsFeedPollOk,
+    /// Risk-label feed polls that failed.
+    LabelsFeedPollFailed,
 }
 
 impl Counter {
     /// Every counter, in definition order.
-    pub const ALL: [Counter; 18] = [
+    pub const ALL: [Counter; 22] = [
         Counter::Allowed,
         Counter::Denied,
         Counter::Unauthenticated,
@@ -103,6 +111,10 @@ impl Counter {
         Counter::BundleUnchanged,
         Counter::BundleRefused,
         Counter::BundlePollFailed,
+        Counter::NetworkFeedPollOk,
+        Counter::NetworkFeedPollFailed,
+        Counter::LabelsFeedPollOk,
+        Counter::LabelsFeedPollFailed,
     ];
 
     /// The metric name.
@@ -126,6 +138,10 @@ impl Counter {
             Counter::BundleUnchanged => "vigil_bundle_unchanged",
             Counter::BundleRefused => "vigil_bundle_refused",
             Counter::BundlePollFailed => "vigil_bundle_poll_failed",
+            Counter::NetworkFeedPollOk => "vigil_network_feed_poll_ok",
+            Counter::NetworkFeedPollFailed => "vigil_network_feed_poll_failed",
+            Counter::LabelsFeedPollOk => "vigil_labels_feed_poll_ok",
+            Counter::LabelsFeedPollFailed => "vigil_labels_feed_poll_failed",
         }
     }
 

@@ -29,6 +29,7 @@
 
 pub mod adapter;
 pub mod bundle;
+pub mod feed;
 pub mod host;
 pub mod jwks;
 pub mod request;

@@ -24,6 +24,7 @@ pub mod decide;
 pub mod enforce;
 pub mod error;
 pub mod extract;
+pub mod feeds;
 pub mod json;
 pub mod lint;
 pub mod policy;
@@ -69,6 +70,10 @@ pub struct Env<'a> {
     pub behavior: Option<&'a dyn BehaviorState>,
     /// Rate-limit counters; `None`: every bucket is full.
     pub rate: Option<&'a dyn RateState>,
+    /// Network lists from a feed (`network.feed`), added to the policy's declared lists.
+    pub network_lists: Option<&'a feeds::NetworkLists>,
+    /// Risk labels from a feed (`riskLabels.feed`), added to the policy's inline ones.
+    pub risk_labels: Option<&'a feeds::RiskLabels>,
 }
 
 impl Env<'_> {
@@ -320,6 +325,26 @@ impl Engine {
         ctx.auth = identity.as_ref().map(|id| auth_view(plan, id));
         ctx.device_claims = device.as_ref().map(|d| &d.claims);
         ctx.signals = env.signals;
+        if let (Some(feed), Some(ip)) = (env.network_lists, ctx.remote_ip) {
+            for (name, _) in &plan.network.lists {
+                if !ctx.lists.contains(&name.as_str())
+                    && feed.list(name).is_some_and(|set| set.contains(ip))
+                {
+                    ctx.lists.push(name);
+                }
+            }
+        }
+        if !plan.risk_labels.is_empty() || env.risk_labels.is_some_and(|l| !l.is_empty()) {
+            let text = |k: &str| identity.as_ref()?.claims.get(k)?.as_str();
+            let iss = identity.as_ref().map(|id| id.issuer.as_str());
+            let sub = identity.as_ref().and_then(|id| id.subject.as_deref());
+            let (sid, peer) = (text("sid"), ctx.peer);
+            plan.risk_labels
+                .labels_of(iss, sub, sid, peer, &mut ctx.labels);
+            if let Some(feed) = env.risk_labels {
+                feed.labels_of(iss, sub, sid, peer, &mut ctx.labels);
+            }
+        }
         let behavior = match env.behavior {
             Some(store) if plan.uses_behavior => identity
                 .as_ref()
@@ -366,6 +391,9 @@ impl Engine {
             }
             if !ctx.lists.is_empty() {
                 parts.push(format!("client address in {}", ctx.lists.join(", ")));
+            }
+            if !ctx.labels.is_empty() {
+                parts.push(format!("subject labels {}", ctx.labels.join(", ")));
             }
             if let Some(c) = ctx.country {
                 parts.push(format!("country `{c}`"));

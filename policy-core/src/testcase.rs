@@ -99,6 +99,8 @@ impl CaseState {
                 .rate
                 .as_ref()
                 .map(|r| r as &dyn crate::state::RateState),
+            network_lists: None,
+            risk_labels: None,
         }
     }
 }

@@ -143,6 +143,14 @@ fn examples_and_corpus_validate_against_the_schemas() {
 /// Documents both the schema and the engine accept, chosen near the edges of the schema's
 /// patterns, so that a schema stricter than the engine fails here.
 const BOTH_ACCEPT: &[(&str, &str)] = &[
+    (
+        "live feeds: network lists, risk labels, a signed revocation feed",
+        r#"{"network":{"lists":{"tor":[]},"feed":{"uri":"https://feeds.example/n","pollMs":1000,"maxStaleSeconds":60}},
+            "riskLabels":{"labels":[{"sub":"alice","iss":"https://idp","labels":["compromised"]},{"principal":"cluster.local/ns/a/sa/b","labels":["quarantined"]}],
+                          "feed":{"uri":"https://feeds.example/l"}},
+            "revocation":{"feed":{"uri":"https://feeds.example/r","keys":{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}}},
+            "authorizationPolicies":[{"name":"d","action":"DENY","rules":[{"when":[{"key":"subject.labels","values":["compromised"]},{"key":"network.list[tor]","values":["true"]}]}]}]}"#,
+    ),
     ("empty document", r#"{}"#),
     (
         "jwtRules item without algorithms (the key decides)",
@@ -241,6 +249,14 @@ const BOTH_ACCEPT: &[(&str, &str)] = &[
 
 /// Documents both the schema and the engine refuse.
 const BOTH_REFUSE: &[(&str, &str)] = &[
+    (
+        "a risk label entry naming two subjects",
+        r#"{"riskLabels":{"labels":[{"sub":"a","sid":"b","labels":["x"]}]}}"#,
+    ),
+    (
+        "a feed that is not http(s)",
+        r#"{"network":{"feed":{"uri":"ftp://feeds.example/n"}}}"#,
+    ),
     (
         "jwtRules item without issuer",
         r#"{"jwtRules":[{"algorithms":["RS256"],"jwksUri":"https://i/jwks"}]}"#,

@@ -546,6 +546,18 @@ def write(results, out):
                 charts.append(name)
                 md.append(f"![{label}]({name})\n")
 
+    fd = native.get("feeds")
+    if fd:
+        md.append("**Network lists from a feed** (`network.feed`, issue 16): one DENY policy on "
+                  "`network.list[blocked]`; the same two clients (one in the list, one outside) decided "
+                  f"with the list inline (10 ranges) and from a feed snapshot of {fd['feed_ranges']:,} "
+                  f"ranges ({fd['feed_bytes']:,} bytes of JSON, parsed once per update in "
+                  f"{human(fd['feed_parse_ns'])}). Median per decision, same run:\n")
+        md.append(table(["list", "decide", "p10–p90"],
+                        [["inline, 10 ranges", human(fd["static_ns"]), f"{human(fd['static_p10_ns'])}–{human(fd['static_p90_ns'])}"],
+                         [f"feed, {fd['feed_ranges']:,} ranges", human(fd["feed_ns"]), f"{human(fd['feed_p10_ns'])}–{human(fd['feed_p90_ns'])}"],
+                         ["ratio", f"{fd['feed_ns'] / max(fd['static_ns'], 1):.2f}×", ""]]) + "\n")
+
     # -- policy analysis
     an = native.get("analysis") or []
     if an:

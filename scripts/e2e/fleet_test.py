@@ -10,7 +10,8 @@ real CLI (`vigil bundle keygen | sign`). Checked, through real requests:
 * every new revision is enforced on every worker of every Envoy: after the first request that
   sees it, no request on that Envoy sees the old one; the time from publishing to "enforced
   on all three" is measured over repeated publications (median and p99, target 1 s);
-* a signed revocation reaches every Envoy the same way;
+* a signed revocation, a signed network-list feed (100,000 ranges) and an unsigned risk-label
+  feed reach every Envoy the same way;
 * a tampered bundle, a replayed older revision, and a bundle signed by an unknown key are
   refused by every Envoy (counter and log line), the last good policy stays;
 * an origin outage keeps the last good state; a rotated key (the second trusted key) works;
@@ -179,17 +180,38 @@ def main():
     origin = Origin()
     up = harness.Upstream()
     feed_uri = f"http://127.0.0.1:{origin.port}/revocations.bundle"
+    feed = lambda path, **kw: {"uri": f"http://127.0.0.1:{origin.port}{path}", "cluster": "origin",  # noqa: E731
+                               "pollMs": FEED_POLL_MS, **kw}
 
     def policy(rev):
         return {
             "jwtRules": [{"issuer": ISSUER, "audiences": ["api"], "jwks": jwks}],
             "revocation": {"feed": {"uri": feed_uri, "cluster": "origin", "pollMs": FEED_POLL_MS, "keys": signer.jwks}},
+            "network": {"lists": {"blocked": []}, "feed": feed("/networks.bundle", keys=signer.jwks)},
+            "riskLabels": {"feed": feed("/labels.json")},
             "authorizationPolicies": [
+                {"name": "blocked", "action": "DENY", "rules": [{"when": [{"key": "network.list[blocked]", "values": ["true"]}]}]},
+                {"name": "compromised", "action": "DENY", "rules": [{"when": [{"key": "subject.labels", "values": ["compromised"]}]}]},
                 {"name": f"rev-{rev}", "rules": [{"to": [{"operation": {"paths": [f"/v{rev}"]}}]}]},
                 {"name": "users", "rules": [{"from": [{"source": {"requestPrincipals": ["*"]}}],
                                              "to": [{"operation": {"paths": ["/tok"]}}]}]},
             ],
         }
+
+    # The runnable example (a bundled Vigil and Envoy's global rate limit service keyed by the
+    # verified identity) loads; a bundled configuration with an unusable key does not.
+    example = open(os.path.join(ROOT, "examples", "envoy", "fleet.yaml")).read().replace("dist/filter.wasm", harness.WASM)
+    for label, text, want_ok, needle in [
+        ("examples/envoy/fleet.yaml (bundle + global rate limit) loads", example, True, ""),
+        ("a bundle key that is not Ed25519 is refused at configuration", example.replace('"crv": "Ed25519"', '"crv": "X25519"'),
+         False, "vigil: invalid bundle configuration: bundle.keys"),
+    ]:
+        path = os.path.join(work, "fleet-example.yaml")
+        open(path, "w").write(text)
+        r = subprocess.run([harness.ENVOY, "--mode", "validate", "-c", path, "--base-id", "4190"],
+                           capture_output=True, text=True, timeout=120, env=harness.envoy_env())
+        out = (r.stdout + r.stderr).strip()
+        res.check(label, (r.returncode == 0) == want_ok and needle in out, out.splitlines()[-1][:160] if out else "")
 
     config = json.dumps({"bundle": {"uri": f"http://127.0.0.1:{origin.port}/policy.bundle", "cluster": "origin",
                                     "keys": signer.jwks, "pollMs": POLICY_POLL_MS}})
@@ -214,6 +236,9 @@ def main():
         res.check("no bundle yet: every Envoy refuses (503)", set(got.values()) == {503}, json.dumps(got))
 
         origin.publish("/revocations.bundle", signer.sign("revocation", 1, {"jtis": []}))
+        ranges = [f"{10 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}.0/24" for i in range(100_000)]
+        origin.publish("/networks.bundle", signer.sign("networkLists", 1, {"lists": {"blocked": ranges}}))
+        origin.publish("/labels.json", json.dumps({"labels": []}))
         origin.publish("/policy.bundle", signer.sign("policy", 1, policy(1)))
 
         def enforced(path, want, t0, deadline_s=5.0, token=None):
@@ -280,6 +305,27 @@ def main():
         res.check("signed revocation enforced on every Envoy", t is not None and t < 1.0 and not regress,
                   f"{t if t is None else round(t, 3)} s, feed polled every {FEED_POLL_MS} ms")
 
+        # A network-list feed entry (the client's own address, beside 100,000 ranges), then a
+        # risk label on the token's subject; each enforced everywhere, then withdrawn.
+        origin.publish("/networks.bundle", signer.sign("networkLists", 2, {"lists": {"blocked": ranges + ["127.0.0.1/32"]}}))
+        t, regress = enforced(f"/v{rev}", 403, time.time())
+        res.check("network-list feed (signed, 100,001 ranges): a new range enforced on every Envoy",
+                  t is not None and t < 1.0 and not regress, f"{t if t is None else round(t, 3)} s, polled every {FEED_POLL_MS} ms")
+        origin.publish("/networks.bundle", signer.sign("networkLists", 3, {"lists": {"blocked": ranges}}))
+        t, _ = enforced(f"/v{rev}", 200, time.time())
+        res.check("network-list feed: the range withdrawn everywhere", t is not None, f"{t}")
+        second = subprocess.run([FIXTURES, "token", "--issuer", ISSUER, "--aud", "api", "--sub", "flagged", "--alg", "RS256",
+                                 "--exp-in", "3600"], check=True, capture_output=True, text=True).stdout.strip()
+        res.check("a second user is allowed before the label", all(status(p, "/tok", second) == 200 for _, _, p, _ in fleet))
+        origin.publish("/labels.json", json.dumps({"labels": [{"sub": "flagged", "iss": ISSUER, "labels": ["compromised"]}]}))
+        t, regress = enforced("/tok", 403, time.time(), token=second)
+        res.check("risk-label feed: `compromised` on a subject enforced on every Envoy (subject.labels)",
+                  t is not None and t < 1.0 and not regress, f"{t if t is None else round(t, 3)} s")
+        for n, build, _, env in fleet:
+            s = stats(env, build)
+            res.check(f"{n}: feed counters", s.get("vigil_network_feed_poll_ok", 0) > 0 and s.get("vigil_labels_feed_poll_ok", 0) > 0,
+                      json.dumps({k: v for k, v in s.items() if "feed" in k}))
+
         # Refusals: tampered, replayed, unknown key, another key's signature under a trusted kid.
         good = f"/v{rev}"
         before = {n: stats(env, b).get("vigil_bundle_refused", 0) for n, b, _, env in fleet}
@@ -329,7 +375,7 @@ def main():
             hits, served = dict(origin.hits), origin.bytes
         total = sum(hits.values())
         not_modified = sum(v for (path, st), v in hits.items() if st == 304)
-        expected = len(fleet) * window * (1000 / POLICY_POLL_MS + 1000 / FEED_POLL_MS)
+        expected = len(fleet) * window * (1000 / POLICY_POLL_MS + 3 * 1000 / FEED_POLL_MS)
         res.check(f"origin load, 3 idle Envoys: {total / window:.1f} requests/s, {not_modified * 100 // max(total, 1)} % answered 304, "
                   f"{served} body bytes in {window:.0f} s",
                   total > 0 and not_modified == total and total <= expected * 1.3,

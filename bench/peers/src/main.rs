@@ -6,11 +6,11 @@
 //! Usage: vigil-bench-peers --root REPO [--quick] [--only policy,verify,scale,analysis] [--out FILE]
 //!        vigil-bench-peers --root REPO [--quick] --write-fixtures DIR
 
+mod analysis;
 mod authz;
 mod fixtures_out;
 mod gen;
 mod harness;
-mod analysis;
 mod scale;
 mod verify;
 
@@ -87,6 +87,8 @@ fn run() -> Result<(), String> {
             sample_time: budget.sample_time,
         };
         doc["scale"] = scale::bench(sizes, sb)?;
+        eprintln!("network list from a feed");
+        doc["feeds"] = scale::feed_bench(budget)?;
     }
     if want("analysis") {
         eprintln!("policy analysis");

@@ -4,6 +4,7 @@
 use crate::gen;
 use crate::harness::{self, Budget, Contender};
 use policy_core::authenticate::TokenCache;
+use policy_core::feeds::NetworkLists;
 use policy_core::{CheckRequest, Engine, Env, Outcome};
 use serde_json::{json, Value as Json};
 use std::hint::black_box;
@@ -178,4 +179,88 @@ pub fn bench(sizes: &[usize], budget: Budget) -> Res<Json> {
         out.push(json!({"dimension": dim, "points": points, "skipped": skipped}));
     }
     Ok(Json::Array(out))
+}
+
+/// A network list decided from a live feed of 100,000 ranges (`network.feed`, passed as
+/// `Env.network_lists`) against the same list of 10 ranges inline in the policy: the same
+/// client addresses (one in the list: denied; one outside: allowed), in one run.
+pub fn feed_bench(budget: Budget) -> Res<Json> {
+    let cidr = |k: usize| {
+        let (a, b, c) = gen::net(k);
+        format!("{a}.{b}.{c}.0/24")
+    };
+    let policy = |inline: &[String], feed: bool| {
+        json!({
+            "network": if feed {
+                json!({"lists": {"blocked": inline}, "feed": {"uri": "https://feeds.vigil.test/networks"}})
+            } else {
+                json!({"lists": {"blocked": inline}})
+            },
+            "authorizationPolicies": [
+                {"name": "blocked", "action": "DENY",
+                 "rules": [{"when": [{"key": "network.list[blocked]", "values": ["true"]}]}]},
+                {"name": "any", "rules": [{}]}]
+        })
+        .to_string()
+    };
+    let ten: Vec<String> = (0..10).map(cidr).collect();
+    let big: Vec<String> = (0..100_000).map(cidr).collect();
+    let static_engine =
+        Engine::from_json(&policy(&ten, false)).map_err(|e| format!("static: {e}"))?;
+    let feed_engine = Engine::from_json(&policy(&[], true)).map_err(|e| format!("feed: {e}"))?;
+    let feed_text = json!({"lists": {"blocked": big}}).to_string();
+    let parse = harness::time_reps(3, || NetworkLists::from_json(&feed_text));
+    let lists = NetworkLists::from_json(&feed_text).map_err(|e| format!("feed: {e}"))?;
+    let (a, b, c) = gen::net(7);
+    let reqs = [
+        (
+            req_with("GET", "/a", None, Some(&format!("{a}.{b}.{c}.9")))?,
+            false,
+        ),
+        (req_with("GET", "/a", None, Some("192.0.2.1"))?, true),
+    ];
+    let static_env = Env::at(NOW);
+    let feed_env = Env {
+        network_lists: Some(&lists),
+        ..Env::at(NOW)
+    };
+    for (engine, env, what) in [
+        (&static_engine, &static_env, "static"),
+        (&feed_engine, &feed_env, "feed"),
+    ] {
+        for (r, allow) in &reqs {
+            let d = engine.decide(r, env);
+            if (d.outcome == Outcome::Allow) != *allow {
+                return Err(format!(
+                    "feeds {what}: unexpected {} ({})",
+                    d.outcome.as_str(),
+                    d.reason
+                ));
+            }
+        }
+    }
+    let mut cs = vec![
+        Contender::new("static list, 10 ranges", reqs.len(), || {
+            for (r, _) in &reqs {
+                black_box(static_engine.decide(r, &static_env));
+            }
+        }),
+        Contender::new("feed list, 100,000 ranges", reqs.len(), || {
+            for (r, _) in &reqs {
+                black_box(feed_engine.decide(r, &feed_env));
+            }
+        }),
+    ];
+    let st = harness::run(&mut cs, budget);
+    eprintln!(
+        "  network list: static 10 ranges {:.0} ns, feed 100,000 ranges {:.0} ns; feed parse {:.1} ms",
+        st[0].median,
+        st[1].median,
+        parse.median / 1e6
+    );
+    Ok(json!({
+        "static_ns": st[0].median.round(), "static_p10_ns": st[0].p10.round(), "static_p90_ns": st[0].p90.round(),
+        "feed_ns": st[1].median.round(), "feed_p10_ns": st[1].p10.round(), "feed_p90_ns": st[1].p90.round(),
+        "feed_ranges": lists.ranges(), "feed_bytes": feed_text.len(), "feed_parse_ns": parse.median.round(),
+    }))
 }

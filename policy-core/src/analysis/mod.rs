@@ -227,6 +227,7 @@ fn not_analysed(old: &Plan, new: &Plan, sp: &Space) -> Vec<String> {
                 Key::Device(_) => Some("device.*"),
                 Key::NetworkList(_) | Key::NetworkCountry => Some("network.*"),
                 Key::Behavior(_) => Some("behavior.*"),
+                Key::SubjectLabels => Some("subject.labels"),
                 Key::TimeHour | Key::TimeWeekday => Some("time.*"),
                 Key::Header(h)
                     if [

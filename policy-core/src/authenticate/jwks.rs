@@ -524,7 +524,7 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
                     path,
                     format!(
                         "{} coordinates must be exactly {} bytes each",
-                        curve.name().to_lowercase(),
+                        curve.name().to_ascii_lowercase(),
                         curve.field_bytes()
                     ),
                 ),
@@ -532,7 +532,7 @@ fn parse_jwk(v: &Value, path: &str) -> Result<Parsed, JwksError> {
                     path,
                     format!(
                         "the point is not on the {} curve",
-                        curve.name().to_lowercase()
+                        curve.name().to_ascii_lowercase()
                     ),
                 ),
             })?;

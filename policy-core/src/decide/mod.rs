@@ -86,6 +86,8 @@ pub struct Ctx<'a> {
     pub country: Option<&'a str>,
     /// `network.lists` the client address is in.
     pub lists: Vec<&'a str>,
+    /// `subject.labels`: the risk labels of the verified subject, its session and its peer.
+    pub labels: Vec<&'a str>,
     /// Behaviour signals from the adapter.
     pub signals: Option<&'a Signals>,
     /// `time.hour` and `time.weekday`.
@@ -203,6 +205,7 @@ impl<'a> Ctx<'a> {
             posture_prefix,
             country,
             lists,
+            labels: Vec::new(),
             signals: None,
             local_time: (0, "thu"),
             acr: None,
@@ -427,6 +430,7 @@ pub fn any_value(key: &Key, c: &Ctx<'_>, f: &mut dyn FnMut(&str) -> bool) -> boo
             "false"
         }),
         Key::NetworkCountry => c.country.is_some_and(f),
+        Key::SubjectLabels => c.labels.iter().any(|l| f(l)),
         Key::Behavior(name) => c.signals.and_then(|s| s.get(name)).is_some_and(f),
         Key::TimeHour => f(HOURS
             .get(usize::from(c.local_time.0))

@@ -153,6 +153,9 @@ pub enum Key {
     NetworkList(String),
     /// `network.country`: the edge's country header, believed only from a country principal.
     NetworkCountry,
+    /// `subject.labels`: risk labels of the verified subject, its session or its mTLS peer
+    /// (`riskLabels`, inline or from a feed).
+    SubjectLabels,
     /// `behavior.NAME`: a signal the adapter computed.
     Behavior(String),
     /// `time.hour`: 0–23 in `utcOffsetMinutes`.
@@ -519,6 +522,7 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
         "resource.name" => Some(Key::ResourceName),
         "resource.classification" => Some(Key::ResourceClassification),
         "network.country" => Some(Key::NetworkCountry),
+        "subject.labels" => Some(Key::SubjectLabels),
         "time.hour" => Some(Key::TimeHour),
         "time.weekday" => Some(Key::TimeWeekday),
         _ => None,

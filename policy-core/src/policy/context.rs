@@ -25,6 +25,9 @@ pub struct Network {
     pub country_header: Option<String>,
     /// `countryPrincipals`: mTLS peers whose `countryHeader` is believed.
     pub country_principals: MatchSet,
+    /// `feed`: where adapters poll more ranges for the declared lists
+    /// ([`crate::feeds::NetworkLists`]).
+    pub feed: Option<crate::policy::Feed>,
 }
 
 impl Network {
@@ -85,41 +88,61 @@ fn principals(o: &Obj<'_>, key: &str) -> Result<MatchSet, PolicyError> {
     MatchSet::compile(&list, &o.at(key), ValueKind::Plain)
 }
 
+/// Reads an object of named CIDR lists (`network.lists`, a network-list feed's `lists`), with
+/// at most `max_ranges` ranges in all; returns the lists and their range count.
+pub fn named_lists(
+    l: &Obj<'_>,
+    max_ranges: usize,
+) -> Result<(Vec<(String, IpSet)>, usize), PolicyError> {
+    let mut lists = Vec::new();
+    let mut ranges = 0usize;
+    for (name, v) in l.entries() {
+        let at = l.at(name);
+        if !is_signal_name(name) {
+            return Err(PolicyError::new(
+                ErrorCode::Invalid,
+                at,
+                format!(
+                    "invalid list name {}; use letters, digits, `_` and `-`",
+                    quote_str(name)
+                ),
+            ));
+        }
+        let items = v.as_array().ok_or_else(|| type_error(&at, "an array", v))?;
+        ranges = ranges.saturating_add(items.len());
+        if ranges > max_ranges {
+            return Err(PolicyError::new(
+                ErrorCode::Limit,
+                l.path(),
+                format!("more than {max_ranges} ranges"),
+            ));
+        }
+        let mut cidrs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) if !s.is_empty() => cidrs.push(s.clone()),
+                other => return Err(type_error(&format!("{at}[{i}]"), "a CIDR block", other)),
+            }
+        }
+        lists.push((name.to_string(), IpSet::compile(&cidrs, &at)?));
+    }
+    Ok((lists, ranges))
+}
+
 /// Reads `network`.
 pub fn parse_network(o: Option<Obj<'_>>) -> Result<Network, PolicyError> {
     let Some(o) = o else {
         return Ok(Network::default());
     };
-    o.deny_unknown(&["lists", "countryHeader", "countryPrincipals"])?;
-    let mut lists = Vec::new();
-    if let Some(l) = o.obj("lists")? {
-        if let Some(Value::Object(m)) = o.raw("lists") {
-            for (name, v) in m.iter() {
-                let at = l.at(name);
-                if !is_signal_name(name) {
-                    return Err(PolicyError::new(
-                        ErrorCode::Invalid,
-                        at,
-                        format!(
-                            "invalid list name {}; use letters, digits, `_` and `-`",
-                            quote_str(name)
-                        ),
-                    ));
-                }
-                let items = v.as_array().ok_or_else(|| type_error(&at, "an array", v))?;
-                let mut cidrs = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Value::String(s) if !s.is_empty() => cidrs.push(s.clone()),
-                        other => {
-                            return Err(type_error(&format!("{at}[{i}]"), "a CIDR block", other))
-                        }
-                    }
-                }
-                lists.push((name.to_string(), IpSet::compile(&cidrs, &at)?));
-            }
-        }
-    }
+    o.deny_unknown(&["lists", "countryHeader", "countryPrincipals", "feed"])?;
+    let feed = match o.obj("feed")? {
+        Some(f) => Some(crate::policy::parse_feed(&f)?),
+        None => None,
+    };
+    let lists = match o.obj("lists")? {
+        Some(l) => named_lists(&l, usize::MAX)?.0,
+        None => Vec::new(),
+    };
     let country_header = match o.str("countryHeader")? {
         None => None,
         Some(h) => Some(header_name(&o.at("countryHeader"), h)?),
@@ -136,6 +159,7 @@ pub fn parse_network(o: Option<Obj<'_>>) -> Result<Network, PolicyError> {
         lists,
         country_header,
         country_principals,
+        feed,
     })
 }
 

@@ -79,6 +79,10 @@ pub struct Plan {
     pub revocation: RevocationSnapshot,
     /// `revocation.feed`: where adapters poll the live revocation snapshot from.
     pub revocation_feed: Option<RevocationFeed>,
+    /// `riskLabels.labels` (inline; adapters add a feed's snapshot in [`crate::Env`]).
+    pub risk_labels: crate::feeds::RiskLabels,
+    /// `riskLabels.feed`: where adapters poll live risk labels from.
+    pub risk_labels_feed: Option<Feed>,
     /// `rateLimits`.
     pub rate_limits: Vec<RateLimit>,
     /// True when a condition reads `behavior.*`: only then does the core ask the adapter's
@@ -256,6 +260,7 @@ const TOP_FIELDS: &[&str] = &[
     "devicePosture",
     "utcOffsetMinutes",
     "revocation",
+    "riskLabels",
     "rateLimits",
     "decisionLog",
 ];
@@ -360,6 +365,17 @@ impl Plan {
                 )
             }
         };
+        let (risk_labels, risk_labels_feed) = match o.obj("riskLabels")? {
+            None => (crate::feeds::RiskLabels::default(), None),
+            Some(r) => {
+                r.deny_unknown(&["labels", "feed"])?;
+                let feed = match r.obj("feed")? {
+                    Some(f) => Some(parse_feed(&f)?),
+                    None => None,
+                };
+                (crate::feeds::RiskLabels::read(&r)?, feed)
+            }
+        };
         let names: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
         let rate_limits = limits::parse_rate_limits(&o.array("rateLimits")?, &names)?;
         let decision_log = DecisionLog::parse(o.obj("decisionLog")?)?;
@@ -383,6 +399,8 @@ impl Plan {
             utc_offset_minutes,
             revocation,
             revocation_feed,
+            risk_labels,
+            risk_labels_feed,
             rate_limits,
             uses_behavior: false,
             decision_log,
@@ -571,10 +589,11 @@ fn check_references(plan: &Plan, policies: &[AuthzPolicy]) -> Result<(), PolicyE
     Ok(())
 }
 
-/// `revocation.feed`: a revocation snapshot (same JSON as `revocation`'s lists) that adapters
-/// poll and pass to the core in [`crate::Env::revocation`].
+/// A feed adapters poll: `revocation.feed` (a revocation snapshot, the same JSON as
+/// `revocation`'s lists, passed in [`crate::Env::revocation`]), `network.feed`
+/// ([`crate::feeds::NetworkLists`]) and `riskLabels.feed` ([`crate::feeds::RiskLabels`]).
 #[derive(Debug, Clone)]
-pub struct RevocationFeed {
+pub struct Feed {
     /// `uri`: an http(s) URL.
     pub uri: String,
     /// `cluster`: the Envoy cluster to fetch it through (default: the URL's host).
@@ -584,12 +603,16 @@ pub struct RevocationFeed {
     /// `maxStaleSeconds`: with no successful poll for this long, decisions fail closed (503);
     /// absent: the last good snapshot is used however old it is.
     pub max_stale_seconds: Option<u64>,
-    /// `keys`: when set, the feed serves signed `revocation` bundles (docs/bundles.md) that
+    /// `keys`: when set, the feed serves signed bundles of its kind (docs/bundles.md) that
     /// must verify with one of these Ed25519 keys, each revision above the last.
     pub keys: Option<crate::bundle::BundleKeys>,
 }
 
-fn parse_feed(f: &Obj<'_>) -> Result<RevocationFeed, PolicyError> {
+/// The revocation feed's settings (the same as every feed's).
+pub type RevocationFeed = Feed;
+
+/// Reads a feed's settings (`uri`, `cluster`, `pollMs`, `maxStaleSeconds`, `keys`).
+pub(crate) fn parse_feed(f: &Obj<'_>) -> Result<Feed, PolicyError> {
     f.deny_unknown(&["uri", "cluster", "pollMs", "maxStaleSeconds", "keys"])?;
     let uri = crate::bundle::url_field(f, "uri")?;
     let poll_ms = crate::bundle::poll_ms_field(f, 500)?;
@@ -597,7 +620,7 @@ fn parse_feed(f: &Obj<'_>) -> Result<RevocationFeed, PolicyError> {
         Some(k) => Some(crate::bundle::keys_at(k, &f.at("keys"))?),
         None => None,
     };
-    Ok(RevocationFeed {
+    Ok(Feed {
         uri: uri.to_string(),
         cluster: f.str("cluster")?.map(str::to_string),
         poll_ms,

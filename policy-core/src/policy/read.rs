@@ -87,6 +87,21 @@ impl<'a> Obj<'a> {
         join(&self.path, key)
     }
 
+    /// Every member, in document order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, &'a Value)> {
+        self.map.iter()
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The raw value of a field.
     pub fn raw(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key)
