@@ -65,12 +65,30 @@ export interface Revocation {
   subjects?: Array<{ sub: string; iss?: string; notBefore: number }>;
 }
 
+/** A network-list feed snapshot (`network.feed`): ranges added to the declared lists. */
+export interface NetworkLists {
+  version?: string | number | null;
+  lists: { [name: string]: string[] };
+}
+
+/** A risk-label feed snapshot (`riskLabels.feed`), read by conditions as `subject.labels`. */
+export interface RiskLabels {
+  version?: string | number | null;
+  labels?: Array<
+    ({ sub: string; iss?: string } | { sid: string } | { principal: string }) & { labels: string[] }
+  >;
+}
+
 /** State the caller keeps, in the shape of a test case's `state` (docs/testing.md). */
 export interface State {
   /** Behaviour signals (`behavior.NAME` in conditions). */
   behavior?: { [name: string]: string | number | boolean | null };
   revocation?: Revocation;
   rate?: RateLevel[];
+  /** Read only when the policy has `network.feed` (you poll the feed; docs/bundles.md). */
+  networkLists?: NetworkLists;
+  /** Read only when the policy has `riskLabels.feed`. */
+  riskLabels?: RiskLabels;
 }
 
 export interface DecideOptions {

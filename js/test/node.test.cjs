@@ -172,6 +172,33 @@ test("a request or options it cannot read is a denial carrying the error", () =>
   assert.equal(engine.decide({ path: "/" }).decision, "allow");
 });
 
+test("feed snapshots in state: network lists and risk labels, where the policy has the feeds", () => {
+  const policy = (feeds) => ({
+    network: { lists: { blocked: [] }, ...(feeds ? { feed: { uri: "https://feeds.example/n" } } : {}) },
+    ...(feeds ? { riskLabels: { feed: { uri: "https://feeds.example/l" } } } : {}),
+    authorizationPolicies: [
+      { name: "blocked", action: "DENY", rules: [{ when: [{ key: "network.list[blocked]", values: ["true"] }] }] },
+      { name: "flagged", action: "DENY", rules: [{ when: [{ key: "subject.labels", values: ["compromised"] }] }] },
+      { name: "any", rules: [{}] },
+    ],
+  });
+  const state = {
+    networkLists: { lists: { blocked: ["203.0.113.0/24"] } },
+    riskLabels: { labels: [{ principal: "cluster.local/ns/ci/sa/runner", labels: ["compromised"] }] },
+  };
+  const req = (address, principal) => ({ method: "GET", path: "/x", host: "h", source: { address, principal } });
+  const { engine } = compile(policy(true));
+  assert.equal(engine.decide(req("203.0.113.9"), { state }).policy, "blocked");
+  assert.equal(engine.decide(req("192.0.2.1", "spiffe://cluster.local/ns/ci/sa/runner"), { state }).policy, "flagged");
+  assert.equal(engine.decide(req("192.0.2.1"), { state }).decision, "allow");
+  // Without the feeds in the policy, the snapshots are not read.
+  const { engine: plain } = compile(policy(false));
+  assert.equal(plain.decide(req("203.0.113.9", "spiffe://cluster.local/ns/ci/sa/runner"), { state }).decision, "allow");
+  const bad = engine.decide(req("192.0.2.1"), { state: { networkLists: { lists: { blocked: ["10.0.0.0/33"] } } } });
+  assert.equal(bad.status, 500);
+  assert.equal(bad.error.path, "options.state.networkLists.lists.blocked[0]");
+});
+
 // The .d.ts declares the shapes; real outputs must have exactly those fields.
 function declaredFields(dts, name) {
   const m = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`));

@@ -25,7 +25,8 @@ async function usage(wasm: WebAssembly.Module): Promise<void> {
   };
   const opts: DecideOptions = {
     now: 1700000000,
-    state: { behavior: { newCountry: true }, revocation: { jtis: ["j"] }, rate: [{ limit: "l", key: "k", tokens: 1, updated: 1 }] },
+    state: { behavior: { newCountry: true }, revocation: { jtis: ["j"] }, rate: [{ limit: "l", key: "k", tokens: 1, updated: 1 }],
+      networkLists: { lists: { tor: ["185.220.100.0/22"] } }, riskLabels: { labels: [{ sid: "s", labels: ["x"] }] } },
   };
   const d: Decision = r.engine.decide(req, opts);
   const status: number = d.status;

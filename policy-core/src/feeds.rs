@@ -6,7 +6,7 @@
 //! pass the snapshot in [`crate::Env`]; the policy can also carry risk labels inline.
 
 use crate::error::{ErrorCode, PolicyError};
-use crate::json::{self, Limits, Value};
+use crate::json::{self, Limits, Map, Value};
 use crate::policy::context::{is_signal_name, named_lists};
 use crate::policy::matcher::IpSet;
 use crate::policy::read::{quote_str, type_error, Obj};
@@ -47,7 +47,7 @@ fn parse_text(text: &str) -> Result<Value, PolicyError> {
 /// A feed list adds to the policy's list of the same name; only lists the policy declares in
 /// `network.lists` (possibly empty) are read by conditions, so a feed can never make a name
 /// the policy does not know.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkLists {
     lists: Vec<(String, IpSet)>,
     ranges: usize,
@@ -98,6 +98,18 @@ impl NetworkLists {
     pub fn ranges(&self) -> usize {
         self.ranges
     }
+
+    /// The snapshot as a feed serves it (`{"lists": {NAME: [CIDR, ...]}}`, blocks as written).
+    pub fn to_value(&self) -> Value {
+        let mut lists = Map::new();
+        for (name, set) in &self.lists {
+            let blocks = set.sources().iter().map(|b| Value::from(b.as_str()));
+            lists.insert(name, Value::Array(blocks.collect()));
+        }
+        let mut m = Map::new();
+        m.insert("lists", Value::Object(lists));
+        Value::Object(m)
+    }
 }
 
 /// Who a label entry is about.
@@ -126,7 +138,7 @@ type Labelled = (Option<String>, Vec<String>);
 /// A request's labels are those of its verified token's `sub` (entries without `iss` match
 /// every issuer), of its `sid` claim, and of its mTLS peer. Label names are letters, digits,
 /// `_` and `-`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RiskLabels {
     /// (kind, id) → its entries.
     entries: BTreeMap<(Subject, String), Vec<Labelled>>,
@@ -229,6 +241,31 @@ impl RiskLabels {
     /// Entries.
     pub fn len(&self) -> usize {
         self.count
+    }
+
+    /// The snapshot as a feed serves it (`{"labels": [...]}`; entries grouped by subject).
+    pub fn to_value(&self) -> Value {
+        let mut items = Vec::with_capacity(self.count);
+        for ((kind, id), found) in &self.entries {
+            for (iss, labels) in found {
+                let mut m = Map::new();
+                let key = match kind {
+                    Subject::Sub => "sub",
+                    Subject::Sid => "sid",
+                    Subject::Principal => "principal",
+                };
+                m.insert(key, Value::from(id.as_str()));
+                if let Some(i) = iss {
+                    m.insert("iss", Value::from(i.as_str()));
+                }
+                let labels = labels.iter().map(|l| Value::from(l.as_str()));
+                m.insert("labels", Value::Array(labels.collect()));
+                items.push(Value::Object(m));
+            }
+        }
+        let mut m = Map::new();
+        m.insert("labels", Value::Array(items));
+        Value::Object(m)
     }
 
     /// Adds the labels of a request's subject to `out` (each once).

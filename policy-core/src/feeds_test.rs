@@ -205,3 +205,44 @@ fn a_condition_on_an_undeclared_list_is_refused_even_with_a_feed() {
         "{e}"
     );
 }
+
+#[test]
+fn feed_snapshots_apply_only_where_the_policy_has_the_feed() {
+    let e = Engine::from_json(
+        r#"{"network": {"lists": {"blocked": []}},
+        "authorizationPolicies": [
+          {"name": "blocked", "action": "DENY", "rules": [{"when": [{"key": "network.list[blocked]", "values": ["true"]}]}]},
+          {"name": "labelled", "action": "DENY", "rules": [{"when": [{"key": "subject.labels", "values": ["x"]}]}]},
+          {"name": "any", "rules": [{}]}]}"#,
+    )
+    .unwrap();
+    let lists = NetworkLists::from_json(r#"{"lists": {"blocked": ["0.0.0.0/0"]}}"#).unwrap();
+    let labels = RiskLabels::from_json(
+        r#"{"labels": [{"principal": "cluster.local/ns/a/sa/b", "labels": ["x"]}]}"#,
+    )
+    .unwrap();
+    let env = Env {
+        network_lists: Some(&lists),
+        risk_labels: Some(&labels),
+        ..Env::at(1_700_000_000)
+    };
+    assert_eq!(
+        e.decide(&req("192.0.2.1", Some("cluster.local/ns/a/sa/b")), &env)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn snapshots_round_trip_through_their_json() {
+    let n =
+        NetworkLists::from_json(r#"{"lists": {"a": ["10.0.0.0/8", "2001:db8::/32"], "b": []}}"#)
+            .unwrap();
+    assert_eq!(NetworkLists::from_value(&n.to_value(), "$").unwrap(), n);
+    let l = RiskLabels::from_json(
+        r#"{"labels": [{"sub": "a", "iss": "i", "labels": ["x", "y"]}, {"sub": "a", "labels": ["z"]},
+        {"sid": "s", "labels": ["x"]}, {"principal": "p", "labels": ["q"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(RiskLabels::from_value(&l.to_value(), "$").unwrap(), l);
+}

@@ -70,9 +70,11 @@ pub struct Env<'a> {
     pub behavior: Option<&'a dyn BehaviorState>,
     /// Rate-limit counters; `None`: every bucket is full.
     pub rate: Option<&'a dyn RateState>,
-    /// Network lists from a feed (`network.feed`), added to the policy's declared lists.
+    /// Network lists from a feed, added to the policy's declared lists (only when the policy
+    /// has `network.feed`).
     pub network_lists: Option<&'a feeds::NetworkLists>,
-    /// Risk labels from a feed (`riskLabels.feed`), added to the policy's inline ones.
+    /// Risk labels from a feed, added to the policy's inline ones (only when the policy has
+    /// `riskLabels.feed`).
     pub risk_labels: Option<&'a feeds::RiskLabels>,
 }
 
@@ -325,7 +327,12 @@ impl Engine {
         ctx.auth = identity.as_ref().map(|id| auth_view(plan, id));
         ctx.device_claims = device.as_ref().map(|d| &d.claims);
         ctx.signals = env.signals;
-        if let (Some(feed), Some(ip)) = (env.network_lists, ctx.remote_ip) {
+        // Feed snapshots apply only where the policy says its data comes from a feed.
+        let feeds = (
+            env.network_lists.filter(|_| plan.network.feed.is_some()),
+            env.risk_labels.filter(|_| plan.risk_labels_feed.is_some()),
+        );
+        if let (Some(feed), Some(ip)) = (feeds.0, ctx.remote_ip) {
             for (name, _) in &plan.network.lists {
                 if !ctx.lists.contains(&name.as_str())
                     && feed.list(name).is_some_and(|set| set.contains(ip))
@@ -334,14 +341,14 @@ impl Engine {
                 }
             }
         }
-        if !plan.risk_labels.is_empty() || env.risk_labels.is_some_and(|l| !l.is_empty()) {
+        if !plan.risk_labels.is_empty() || feeds.1.is_some_and(|l| !l.is_empty()) {
             let text = |k: &str| identity.as_ref()?.claims.get(k)?.as_str();
             let iss = identity.as_ref().map(|id| id.issuer.as_str());
             let sub = identity.as_ref().and_then(|id| id.subject.as_deref());
             let (sid, peer) = (text("sid"), ctx.peer);
             plan.risk_labels
                 .labels_of(iss, sub, sid, peer, &mut ctx.labels);
-            if let Some(feed) = env.risk_labels {
+            if let Some(feed) = feeds.1 {
                 feed.labels_of(iss, sub, sid, peer, &mut ctx.labels);
             }
         }

@@ -17,12 +17,14 @@
 //!
 //! `state` (on the file, or on a case, which replaces the file's) is what an adapter would
 //! pass in [`Env`]: `{"behavior": {"newCountry": true}, "revocation": {"jtis": [...]},
-//! "rate": [{"limit", "key", "tokens", "updated"}]}`.
+//! "rate": [{"limit", "key", "tokens", "updated"}], "networkLists": {"lists": {...}},
+//! "riskLabels": {"labels": [...]}}` (the last two: the snapshots of the policy's feeds).
 //! In `expect`, every field is optional and only the given ones are checked; a header
 //! expected as `null` must be absent.
 
 use crate::error::{ErrorCode, PolicyError};
 use crate::extract::request::CheckRequest;
+use crate::feeds::{NetworkLists, RiskLabels};
 use crate::json::{Map, Value};
 use crate::policy::read::{quote, Obj};
 use crate::state::{RateSnapshot, RevocationSnapshot, Signals};
@@ -64,13 +66,23 @@ pub struct CaseState {
     pub revocation: Option<RevocationSnapshot>,
     /// `rate`: counter levels.
     pub rate: Option<RateSnapshot>,
+    /// `networkLists`: the `network.feed` snapshot.
+    pub network_lists: Option<NetworkLists>,
+    /// `riskLabels`: the `riskLabels.feed` snapshot.
+    pub risk_labels: Option<RiskLabels>,
 }
 
 impl CaseState {
-    /// Reads `{"behavior", "revocation", "rate"}` at `path`.
+    /// Reads `{"behavior", "revocation", "rate", "networkLists", "riskLabels"}` at `path`.
     pub fn from_value(v: &Value, path: &str) -> Result<CaseState, PolicyError> {
         let o = Obj::new(v, path)?;
-        o.deny_unknown(&["behavior", "revocation", "rate"])?;
+        o.deny_unknown(&[
+            "behavior",
+            "revocation",
+            "rate",
+            "networkLists",
+            "riskLabels",
+        ])?;
         Ok(CaseState {
             signals: o
                 .raw("behavior")
@@ -83,6 +95,14 @@ impl CaseState {
             rate: o
                 .raw("rate")
                 .map(|r| RateSnapshot::from_value(r, &o.at("rate")))
+                .transpose()?,
+            network_lists: o
+                .raw("networkLists")
+                .map(|r| NetworkLists::from_value(r, &o.at("networkLists")))
+                .transpose()?,
+            risk_labels: o
+                .raw("riskLabels")
+                .map(|r| RiskLabels::from_value(r, &o.at("riskLabels")))
                 .transpose()?,
         })
     }
@@ -99,8 +119,8 @@ impl CaseState {
                 .rate
                 .as_ref()
                 .map(|r| r as &dyn crate::state::RateState),
-            network_lists: None,
-            risk_labels: None,
+            network_lists: self.network_lists.as_ref(),
+            risk_labels: self.risk_labels.as_ref(),
         }
     }
 }

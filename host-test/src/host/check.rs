@@ -393,9 +393,10 @@ pub fn diff_decisions(native: &Value, wasm: &Value) -> Vec<String> {
 
 /// Places a test case's adapter state where filter.wasm reads it — shared data, as Envoy would
 /// hold it: the revocation snapshot (`vigil.revocation` + `vigil.revocation.v`, a version that
-/// grows with `serial`), rate-limit buckets (`vigil.rate.<limit>.<key>`) and the caller's
-/// behaviour history (`vigil.bhv.<slot>`, see [`place_behavior`]), replacing what earlier cases
-/// left.
+/// grows with `serial`), the network-list and risk-label feed snapshots (`vigil.netlists`,
+/// `vigil.labels`, the same way), rate-limit buckets (`vigil.rate.<limit>.<key>`) and the
+/// caller's behaviour history (`vigil.bhv.<slot>`, see [`place_behavior`]), replacing what
+/// earlier cases left.
 pub fn apply_state(
     host: &super::Host,
     engine: &policy_core::Engine,
@@ -431,6 +432,21 @@ pub fn apply_state(
     let text = Value::Object(doc).to_json();
     host.set_shared_data("vigil.revocation", format!("{serial}\n{text}").as_bytes());
     host.set_shared_data("vigil.revocation.v", serial.to_string().as_bytes());
+    let feeds = [
+        (
+            "vigil.netlists",
+            state.network_lists.clone().unwrap_or_default().to_value(),
+        ),
+        (
+            "vigil.labels",
+            state.risk_labels.clone().unwrap_or_default().to_value(),
+        ),
+    ];
+    for (key, doc) in feeds {
+        let text = doc.to_json();
+        host.set_shared_data(key, format!("{serial}\n{text}").as_bytes());
+        host.set_shared_data(&format!("{key}.v"), serial.to_string().as_bytes());
+    }
     if let Some(rate) = &state.rate {
         for (k, b) in rate.iter() {
             if k.key.len() > 64 || k.key.contains('\n') {
