@@ -324,6 +324,8 @@ pub struct Root {
     fetches: BTreeMap<u32, Fetch>,
     /// The tick period last reported to the binding.
     tick: Option<u32>,
+    /// The policy replaced last by a newer bundle, with its fetches, while their calls answer.
+    retired: Option<(Rc<Shared>, BTreeMap<u32, Fetch>)>,
 }
 
 impl Root {
@@ -384,8 +386,12 @@ impl Root {
             _ => false,
         };
         if !same {
-            self.shared = current;
-            self.fetches.clear();
+            // Calls in flight for the old policy still answer: their responses publish what
+            // they fetched and give their leases back (else the leases would hold until they
+            // expire, and the polls would pause that long).
+            let old = std::mem::replace(&mut self.shared, current);
+            let fetches = std::mem::take(&mut self.fetches);
+            self.retired = old.map(|s| (s, fetches));
         }
     }
 
@@ -447,31 +453,48 @@ impl Root {
                 return;
             }
         }
-        let Some(shared) = self.shared.clone() else {
-            return;
-        };
         let now = host.now_ms().unwrap_or(0);
-        if shared
-            .feeds()
-            .iter()
-            .any(|f| feed_response(*f, host, token, resp, now))
-        {
-            return;
+        if let Some(shared) = self.shared.clone() {
+            if respond(&shared, &mut self.fetches, host, token, resp, now) {
+                return;
+            }
         }
-        let Some(fetch) = self.fetches.remove(&token) else {
-            return;
-        };
-        let p = shared.keys.on_response(host, &fetch, resp, now);
-        count_fetch(host, &p);
-        match p {
-            Progress::Continued(token, next) => {
-                self.fetches.insert(token, next);
-            }
-            Progress::Installed | Progress::Failed(_) => {
-                shared.keys.release_lease(host, fetch.remote)
-            }
+        if let Some((shared, fetches)) = &mut self.retired {
+            let shared = shared.clone();
+            respond(&shared, fetches, host, token, resp, now);
         }
     }
+}
+
+/// Hands a call's response to the feed or key-set fetch of `shared` that made it; false when
+/// none did.
+fn respond(
+    shared: &Shared,
+    fetches: &mut BTreeMap<u32, Fetch>,
+    host: &dyn Host,
+    token: u32,
+    resp: &dyn Response,
+    now: u64,
+) -> bool {
+    if shared
+        .feeds()
+        .iter()
+        .any(|f| feed_response(*f, host, token, resp, now))
+    {
+        return true;
+    }
+    let Some(fetch) = fetches.remove(&token) else {
+        return false;
+    };
+    let p = shared.keys.on_response(host, &fetch, resp, now);
+    count_fetch(host, &p);
+    match p {
+        Progress::Continued(token, next) => {
+            fetches.insert(token, next);
+        }
+        Progress::Installed | Progress::Failed(_) => shared.keys.release_lease(host, fetch.remote),
+    }
+    true
 }
 
 /// A request paused for a key refetch.

@@ -342,9 +342,30 @@ mod bundles {
     }
 
     fn sign(k: &SigningKey, kid: &str, kind: Kind, revision: u64, doc: &str) -> String {
+        sign_at(k, kid, kind, revision, doc, None)
+    }
+
+    /// The fake clock starts at 1,800,000,000 s.
+    const T0: i64 = 1_800_000_000;
+
+    fn sign_at(
+        k: &SigningKey,
+        kid: &str,
+        kind: Kind,
+        revision: u64,
+        doc: &str,
+        issued_at: Option<i64>,
+    ) -> String {
         let d = parse(doc, Limits::POLICY).unwrap();
-        let input = signing_input(kid, kind, revision, None, &d);
+        let input = signing_input(kid, kind, revision, issued_at, &d);
         assemble(&input, &k.sign(input.as_bytes()).to_bytes())
+    }
+
+    fn content_key(config: &Config) -> (String, String) {
+        match config {
+            Config::Bundle(o) => (o.keys.content.clone(), o.keys.version.clone()),
+            Config::Policy(_) => unreachable!(),
+        }
     }
 
     fn bundled(keys: &str) -> Config {
@@ -542,17 +563,17 @@ mod bundles {
 
         // Shared data is verified too: an older bundle written there is not installed by a
         // worker that has a newer one, a forged one by none.
-        host.shared_set("vigil.bundle", rev1.as_bytes(), 0).unwrap();
-        host.shared_set("vigil.bundle.v", b"9", 0).unwrap();
+        let (content, version) = content_key(&config);
+        host.shared_set(&content, rev1.as_bytes(), 0).unwrap();
+        host.shared_set(&version, b"9", 0).unwrap();
         let before = host.lines.borrow().len();
         assert_eq!(status(&host, worker.current(&host), "/other/a"), 200);
         assert!(host.lines.borrow()[before..].iter().any(|l| l
             .contains("published policy bundle refused")
             && l.contains("[stale_revision]")));
         let forged = sign(&other, "k1", Kind::Policy, 10, &doc("public"));
-        host.shared_set("vigil.bundle", forged.as_bytes(), 0)
-            .unwrap();
-        host.shared_set("vigil.bundle.v", b"10", 0).unwrap();
+        host.shared_set(&content, forged.as_bytes(), 0).unwrap();
+        host.shared_set(&version, b"10", 0).unwrap();
         let fresh = Worker::new(&config);
         assert_eq!(status(&host, fresh.current(&host), "/public/a"), 503);
         assert!(host.lines.borrow().iter().any(
@@ -585,6 +606,35 @@ mod bundles {
         assert!(calls.contains(&"/jwks".to_string()), "{calls:?}");
         host.later_ms.set(2);
         assert_eq!(root.on_tick(&host), None, "unchanged");
+        // A newer bundle replaces the policy while its feed poll is in flight: the poll's
+        // answer is still handled (published, lease given back), not dropped.
+        let token = |path: &str| {
+            let calls = host.calls.as_ref().unwrap().borrow();
+            calls
+                .iter()
+                .rposition(|c| c == path)
+                .map(|i| i as u32 + 1)
+                .unwrap()
+        };
+        let feed_token = token("/r");
+        host.later_ms.set(1_000);
+        root.on_tick(&host);
+        let bundle_token = token("/p.bundle");
+        root.on_call_response(
+            &host,
+            bundle_token,
+            &Tagged("200", sign(&k, "k1", Kind::Policy, 6, policy), None),
+        );
+        assert_eq!(count(&host, "vigil_bundle_installed"), 2);
+        root.on_call_response(
+            &host,
+            feed_token,
+            &Tagged("200", r#"{"jtis": ["late"]}"#.into(), None),
+        );
+        assert_eq!(count(&host, "vigil_revocation_poll_ok"), 1);
+        let shared = root.shared(&host).unwrap();
+        shared.revocation.sync(&host);
+        assert!(shared.revocation.snapshot.borrow().jtis.contains("late"));
     }
 
     const FEED_POLICY: &str = r#"{"revocation": {"feed": {"uri": "http://feed.test/r",
@@ -592,7 +642,7 @@ mod bundles {
         "authorizationPolicies": [{"name": "any", "rules": [{}]}]}"#;
 
     #[test]
-    fn a_signed_revocation_feed_is_verified_and_304_keeps_it_fresh() {
+    fn a_signed_revocation_feed_is_verified_and_fresh_as_its_signature() {
         let k = key(7);
         let policy = FEED_POLICY.replace("KEY", &jwk("feed", &k));
         let host = FakeHost::calling();
@@ -612,45 +662,195 @@ mod bundles {
             "{line}"
         );
         assert!(stale(0).is_some());
-
+        // With maxStaleSeconds, a signed snapshot must say when it was signed.
         host.later_ms.set(500);
         root.on_tick(&host);
-        let r2 = sign(&k, "feed", Kind::Revocation, 2, r#"{"jtis": ["j-2"]}"#);
-        root.on_call_response(&host, 2, &Tagged("200", r2, Some("\"r2\"")));
+        let undated = sign(&k, "feed", Kind::Revocation, 2, r#"{"jtis": ["j-2"]}"#);
+        root.on_call_response(&host, 2, &Tagged("200", undated, None));
+        let line = host.lines.borrow().last().cloned().unwrap_or_default();
+        assert!(line.contains("no `issuedAt`"), "{line}");
+
+        host.later_ms.set(1_000);
+        root.on_tick(&host);
+        let r2 = sign_at(
+            &k,
+            "feed",
+            Kind::Revocation,
+            2,
+            r#"{"jtis": ["j-2"]}"#,
+            Some(T0 + 1),
+        );
+        root.on_call_response(&host, 3, &Tagged("200", r2, Some("\"r2\"")));
         assert_eq!(count(&host, "vigil_revocation_poll_ok"), 1);
         assert!(shared.revocation.snapshot.borrow().jtis.contains("j-2"));
-        assert!(stale(500).is_none());
+        assert!(stale(1_000).is_none());
 
-        // A 304 confirms the snapshot: still fresh 4.9 s after it, for every worker.
+        // The next poll is conditional and a 304 is a successful poll, but freshness is the
+        // signature's: an origin withholding new snapshots cannot keep this one fresh.
         host.later_ms.set(4_000);
         root.on_tick(&host);
-        assert_eq!(host.conditions.borrow()[2].as_deref(), Some("\"r2\""));
-        root.on_call_response(&host, 3, &Tagged("304", String::new(), None));
+        assert_eq!(host.conditions.borrow()[3].as_deref(), Some("\"r2\""));
+        root.on_call_response(&host, 4, &Tagged("304", String::new(), None));
         assert_eq!(count(&host, "vigil_revocation_poll_ok"), 2);
         let other = Shared::new(match &config {
             Config::Policy(e) => e.clone(),
             Config::Bundle(_) => unreachable!(),
         });
         other.revocation.sync(&host);
-        assert!(other.revocation.stale(1_800_000_000_000 + 8_900).is_none());
-        assert!(other.revocation.stale(1_800_000_000_000 + 9_100).is_some());
         assert!(other.revocation.snapshot.borrow().jtis.contains("j-2"));
+        assert!(other.revocation.stale(1_800_000_000_000 + 5_900).is_none());
+        assert!(other.revocation.stale(1_800_000_000_000 + 6_100).is_some());
+        assert!(stale(6_100).is_some());
 
         // A replayed older revision, or another key's, is refused; the snapshot stays.
         host.later_ms.set(4_500);
         root.on_tick(&host);
-        let r1 = sign(&k, "feed", Kind::Revocation, 1, r#"{"jtis": []}"#);
-        root.on_call_response(&host, 4, &Tagged("200", r1, None));
+        let r1 = sign_at(
+            &k,
+            "feed",
+            Kind::Revocation,
+            1,
+            r#"{"jtis": []}"#,
+            Some(T0 + 4),
+        );
+        root.on_call_response(&host, 5, &Tagged("200", r1, None));
         let line = host.lines.borrow().last().cloned().unwrap_or_default();
         assert!(line.contains("[stale_revision]"), "{line}");
         host.later_ms.set(5_000);
         root.on_tick(&host);
-        let forged = sign(&key(8), "feed", Kind::Revocation, 3, r#"{"jtis": []}"#);
-        root.on_call_response(&host, 5, &Tagged("200", forged, None));
+        let forged = sign_at(
+            &key(8),
+            "feed",
+            Kind::Revocation,
+            3,
+            r#"{"jtis": []}"#,
+            Some(T0 + 5),
+        );
+        root.on_call_response(&host, 6, &Tagged("200", forged, None));
         let line = host.lines.borrow().last().cloned().unwrap_or_default();
         assert!(line.contains("[bad_signature]"), "{line}");
         assert!(shared.revocation.snapshot.borrow().jtis.contains("j-2"));
-        assert_eq!(count(&host, "vigil_revocation_poll_failed"), 3);
+        assert_eq!(count(&host, "vigil_revocation_poll_failed"), 4);
+    }
+
+    #[test]
+    fn an_unsigned_feed_is_confirmed_only_by_a_304_it_asked_for() {
+        let policy = r#"{"revocation": {"feed": {"uri": "http://feed.test/r", "pollMs": 500, "maxStaleSeconds": 5}},
+            "authorizationPolicies": [{"name": "any", "rules": [{}]}]}"#;
+        let host = FakeHost::calling();
+        let mut root = Root::default();
+        root.configure(&host, &configure(policy.as_bytes()).unwrap());
+        let shared = root.shared(&host).unwrap();
+        root.on_tick(&host);
+        root.on_call_response(&host, 1, &Tagged("200", r#"{"jtis": ["a"]}"#.into(), None));
+        // No ETag was given: the next poll is not conditional, and a 304 to it is an error.
+        host.later_ms.set(4_000);
+        root.on_tick(&host);
+        assert_eq!(host.conditions.borrow()[1], None);
+        root.on_call_response(&host, 2, &Tagged("304", String::new(), None));
+        assert_eq!(count(&host, "vigil_revocation_poll_failed"), 1);
+        assert!(shared.revocation.stale(1_800_000_000_000 + 5_100).is_some());
+        // The same body again confirms it.
+        host.later_ms.set(4_600);
+        root.on_tick(&host);
+        root.on_call_response(&host, 3, &Tagged("200", r#"{"jtis": ["a"]}"#.into(), None));
+        assert!(shared.revocation.stale(1_800_000_000_000 + 9_500).is_none());
+    }
+
+    #[test]
+    fn two_sources_in_one_store_never_share_state() {
+        let (k1, k2) = (key(1), key(2));
+        let host = FakeHost::calling();
+        let a = bundled(&jwk("k", &k1));
+        // Another filter in the same vm_id: another key set (and, below, another feed URL).
+        let b = bundled(&jwk("k", &k2));
+        assert_ne!(content_key(&a), content_key(&b));
+        let mut root = Root::default();
+        root.configure(&host, &a);
+        root.on_tick(&host);
+        root.on_call_response(
+            &host,
+            1,
+            &Tagged("200", sign(&k1, "k", Kind::Policy, 1, &doc("public")), None),
+        );
+        assert_eq!(
+            status(&host, Worker::new(&a).current(&host), "/public/a"),
+            200
+        );
+        assert_eq!(
+            status(&host, Worker::new(&b).current(&host), "/public/a"),
+            503
+        );
+        let feed = |uri: &str| {
+            let p = format!(
+                r#"{{"network": {{"lists": {{"x": []}}, "feed": {{"uri": "{uri}"}}}}, "authorizationPolicies": []}}"#
+            );
+            match configure(p.as_bytes()).unwrap() {
+                Config::Policy(e) => e.plan().network.feed.clone().unwrap(),
+                Config::Bundle(_) => unreachable!(),
+            }
+        };
+        assert_ne!(
+            feed("http://a.test/n").shared_key("netlists"),
+            feed("http://b.test/n").shared_key("netlists")
+        );
+        assert_eq!(
+            feed("http://a.test/n").shared_key("netlists"),
+            feed("http://a.test/n").shared_key("netlists")
+        );
+    }
+
+    #[test]
+    fn a_bundle_the_store_cannot_hold_is_not_announced() {
+        struct Small(FakeHost);
+        impl Host for Small {
+            fn log(&self, l: Level, m: &str) {
+                self.0.log(l, m)
+            }
+            fn logs_at(&self, l: Level) -> bool {
+                self.0.logs_at(l)
+            }
+            fn now_ms(&self) -> Result<u64, Status> {
+                self.0.now_ms()
+            }
+            fn count(&self, c: Counter, by: u64) {
+                self.0.count(c, by)
+            }
+            fn shared_get(&self, k: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+                self.0.shared_get(k)
+            }
+            fn shared_set(&self, k: &str, v: &[u8], cas: u32) -> Result<(), Status> {
+                if v.len() > 1_000 {
+                    return Err(Status::BAD_ARGUMENT);
+                }
+                self.0.shared_set(k, v, cas)
+            }
+            fn http_call(&self, c: &str, h: &[(&str, &str)], t: u32) -> Result<u32, Status> {
+                self.0.http_call(c, h, t)
+            }
+        }
+        let k = key(1);
+        let config = bundled(&jwk("k1", &k));
+        let host = Small(FakeHost::calling());
+        let mut root = Root::default();
+        root.configure(&host, &config);
+        root.on_tick(&host);
+        let big = format!(
+            r#"{{"description": "{}", "authorizationPolicies": [{{"name": "any", "rules": [{{}}]}}]}}"#,
+            "x".repeat(2_000)
+        );
+        root.on_call_response(
+            &host,
+            1,
+            &Tagged("200", sign(&k, "k1", Kind::Policy, 1, &big), None),
+        );
+        assert_eq!(count(&host.0, "vigil_bundle_poll_failed"), 1);
+        assert_eq!(count(&host.0, "vigil_bundle_installed"), 0);
+        assert!(
+            host.0.kv.borrow().get(&content_key(&config).1).is_none(),
+            "no revision announced"
+        );
+        assert_eq!(status(&host.0, root.shared(&host), "/x"), 503);
     }
 
     const SIGNALS: &str = r#"{"network": {"lists": {"blocked": []},
@@ -699,7 +899,7 @@ mod bundles {
             .map(|i| format!("\"{}.{}.{}.0/24\"", 20 + (i >> 16), (i >> 8) & 255, i & 255))
             .collect();
         let doc = format!(r#"{{"lists": {{"blocked": [{}]}}}}"#, cidrs.join(","));
-        let signed = sign(&k, "feeds", Kind::NetworkLists, 1, &doc);
+        let signed = sign_at(&k, "feeds", Kind::NetworkLists, 1, &doc, Some(T0));
         root.on_call_response(&host, 1, &Tagged("200", signed, Some("\"n1\"")));
         assert_eq!(count(&host, "vigil_network_feed_poll_ok"), 1);
         root.on_call_response(
@@ -736,7 +936,7 @@ mod bundles {
         );
         assert_eq!(count(&host, "vigil_network_feed_poll_failed"), 1);
         assert_eq!(decide(&host, &other, &from("21.134.159.7")).0, 403);
-        // And 11 s without a successful poll closes the door (maxStaleSeconds 10).
+        // And 11 s after it was signed closes the door (maxStaleSeconds 10).
         host.later_ms.set(11_500);
         let (status, body) = decide(&host, &other, &from("192.0.2.1"));
         assert_eq!(status, 503);

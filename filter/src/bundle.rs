@@ -5,7 +5,8 @@
 //!   with `If-None-Match` once it has an `ETag`, and verifies what it gets: the Ed25519
 //!   signature with a configured key, kind `policy`, a revision above the installed one, and a
 //!   document that compiles. Only then is the bundle published in shared data
-//!   (`vigil.bundle` = the bundle text, `vigil.bundle.v` = its revision);
+//!   (`vigil.bundle.<source id>` = the bundle text, then `….v` = its revision; the source id
+//!   names the URL and keys, so two bundled filters in one `vm_id` never share a bundle);
 //! * every worker reads the small `vigil.bundle.v` when a request starts and, when it is
 //!   above its own revision, verifies the published text again (shared data is not trusted
 //!   more than the origin) and installs it: a new bundle is enforced on every worker on the
@@ -23,13 +24,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// The published bundle text.
-pub const BUNDLE_KEY: &str = "vigil.bundle";
-/// The published bundle's revision (read on every request of a bundled filter).
-pub const BUNDLE_VERSION_KEY: &str = "vigil.bundle.v";
-/// The origin's `ETag` for the published revision: `<revision> <etag>`.
-const ETAG_KEY: &str = "vigil.bundle.etag";
-const LEASE_KEY: &str = "vigil.bundle-lease";
 /// The lease runs out this much before the poll period, so the next poll is not a tick late.
 const TICK_SLACK_MS: u32 = 20;
 /// The tick period a bundle polled every `poll_ms` needs: a quarter of it, from 50 ms to
@@ -39,8 +33,21 @@ pub fn tick_ms(poll_ms: u64) -> u32 {
         .min(u32::try_from(poll_ms / 4).unwrap_or(u32::MAX))
         .max(50)
 }
-/// How long a poll may take.
+/// How long a poll may take (the lease covers it).
 const POLL_TIMEOUT_MS: u32 = 5_000;
+
+/// Where a bundle source keeps its state in shared data.
+#[derive(Debug)]
+pub struct Keys {
+    /// The published bundle text: `vigil.bundle.<source id>`.
+    pub content: String,
+    /// Its revision, read on every request of a bundled filter.
+    pub version: String,
+    /// The origin's `ETag` for the published revision: `<revision> <etag>`.
+    pub etag: String,
+    /// The poll lease: a deadline (ms).
+    pub lease: String,
+}
 
 /// Where the bundle comes from, resolved once.
 #[derive(Debug)]
@@ -49,6 +56,8 @@ pub struct Origin {
     cluster: String,
     authority: String,
     path: String,
+    /// Its shared-data keys.
+    pub keys: Keys,
 }
 
 impl Origin {
@@ -56,11 +65,19 @@ impl Origin {
     pub fn new(source: Source) -> Option<Origin> {
         let (authority, path) = split_url(&source.uri)?;
         let cluster = cluster_for(source.cluster.as_ref(), &authority);
+        let base = format!("vigil.bundle.{}", source.id);
+        let keys = Keys {
+            version: format!("{base}.v"),
+            etag: format!("{base}.etag"),
+            lease: format!("{base}.lease"),
+            content: base,
+        };
         Some(Origin {
             source,
             cluster,
             authority,
             path,
+            keys,
         })
     }
 
@@ -107,6 +124,7 @@ pub struct Bundled {
     /// The installed bundle's text, kept by pollers: the same bytes again are unchanged.
     text: RefCell<String>,
     in_flight: Cell<Option<u32>>,
+    poll_started_ms: Cell<u64>,
 }
 
 /// What a poll's response did.
@@ -132,6 +150,7 @@ impl Bundled {
             seen: Cell::new(0),
             text: RefCell::new(String::new()),
             in_flight: Cell::new(None),
+            poll_started_ms: Cell::new(0),
         }
     }
 
@@ -177,7 +196,7 @@ impl Bundled {
     }
 
     fn sync(&self, host: &dyn Host) {
-        let Ok(Some((v, _))) = host.shared_get(BUNDLE_VERSION_KEY) else {
+        let Ok(Some((v, _))) = host.shared_get(&self.origin.keys.version) else {
             return;
         };
         let published: u64 = std::str::from_utf8(&v)
@@ -188,7 +207,7 @@ impl Bundled {
             return;
         }
         self.seen.set(published);
-        let Ok(Some((bytes, _))) = host.shared_get(BUNDLE_KEY) else {
+        let Ok(Some((bytes, _))) = host.shared_get(&self.origin.keys.content) else {
             return;
         };
         let text = String::from_utf8_lossy(&bytes);
@@ -211,24 +230,30 @@ impl Bundled {
 
     /// Starts a poll when one is due: the poll lease in shared data has run out and this
     /// worker wins it. The lease, not a worker's own clock, spaces the polls, so the fleet
-    /// polls once per `pollMs` (within a tick) whichever worker's tick comes first.
+    /// polls once per `pollMs` (within a tick) whichever worker's tick comes first; it covers
+    /// the call and is given back, until the next poll is due, when the call answers, so two
+    /// polls never overlap.
     pub fn maybe_poll(&self, host: &dyn Host, now_ms: u64) -> Option<u32> {
         let o = &self.origin;
-        let poll = o.source.poll_ms;
         if self.in_flight.get().is_some() {
             return None;
         }
-        let lease_until = now_ms + poll.saturating_sub(u64::from(TICK_SLACK_MS));
-        if !cas_claim(host, LEASE_KEY, now_ms, lease_until) {
+        let lease_until = now_ms + u64::from(POLL_TIMEOUT_MS) + 1_000;
+        if !cas_claim(host, &o.keys.lease, now_ms, lease_until) {
             return None;
         }
+        self.poll_started_ms.set(now_ms);
         // The origin's ETag, when it belongs to the revision installed here.
-        let etag = host.shared_get(ETAG_KEY).ok().flatten().and_then(|(b, _)| {
-            let s = String::from_utf8(b).ok()?;
-            let (rev, tag) = s.split_once(' ')?;
-            (rev.parse::<u64>().ok()? == self.revision.get() && self.revision.get() > 0)
-                .then(|| tag.to_string())
-        });
+        let etag = host
+            .shared_get(&o.keys.etag)
+            .ok()
+            .flatten()
+            .and_then(|(b, _)| {
+                let s = String::from_utf8(b).ok()?;
+                let (rev, tag) = s.split_once(' ')?;
+                (rev.parse::<u64>().ok()? == self.revision.get() && self.revision.get() > 0)
+                    .then(|| tag.to_string())
+            });
         let mut headers = vec![
             (":method", "GET"),
             (":path", o.path.as_str()),
@@ -246,6 +271,7 @@ impl Bundled {
                 Some(token)
             }
             Err(s) => {
+                self.release(host);
                 host.count(Counter::BundlePollFailed, 1);
                 host.log(
                     Level::Warn,
@@ -259,9 +285,21 @@ impl Bundled {
         }
     }
 
+    /// Gives the lease back until the next poll is due.
+    fn release(&self, host: &dyn Host) {
+        let next = self.poll_started_ms.get()
+            + self
+                .origin
+                .source
+                .poll_ms
+                .saturating_sub(u64::from(TICK_SLACK_MS));
+        let _ = host.shared_set(&self.origin.keys.lease, next.to_string().as_bytes(), 0);
+    }
+
     /// Handles the poll's response: verifies, publishes and installs a newer bundle.
     pub fn on_response(&self, host: &dyn Host, resp: &dyn Response) -> Polled {
         self.in_flight.set(None);
+        self.release(host);
         let polled = self.read(host, resp);
         let (counter, what, why) = match &polled {
             Polled::Installed(_) => return polled,
@@ -328,14 +366,22 @@ impl Bundled {
         // Publish for every worker (another poller may have published a newer one meanwhile:
         // never lower the published revision).
         let published = host
-            .shared_get(BUNDLE_VERSION_KEY)
+            .shared_get(&self.origin.keys.version)
             .ok()
             .flatten()
             .and_then(|(b, _)| std::str::from_utf8(&b).ok()?.parse::<u64>().ok())
             .unwrap_or(0);
         if revision > published {
-            let _ = host.shared_set(BUNDLE_KEY, text.as_bytes(), 0);
-            let _ = host.shared_set(BUNDLE_VERSION_KEY, revision.to_string().as_bytes(), 0);
+            // The revision moves only once the text is in place (a store that cannot hold it
+            // — the native store caps a value at 16 MiB — must not announce it).
+            let keys = &self.origin.keys;
+            if let Err(s) = host.shared_set(&keys.content, text.as_bytes(), 0) {
+                return Polled::Failed(format!(
+                    "revision {revision} verified, but it cannot be shared with the other workers (status {}); not installed",
+                    s.0
+                ));
+            }
+            let _ = host.shared_set(&keys.version, revision.to_string().as_bytes(), 0);
         }
         self.install(host, revision, &kid, engine, &text);
         self.remember_etag(host, resp);
@@ -343,9 +389,10 @@ impl Bundled {
     }
 
     fn remember_etag(&self, host: &dyn Host, resp: &dyn Response) {
-        if let Some(tag) = resp.header("etag").filter(|t| t.len() <= 256) {
+        let tag = resp.header("etag");
+        if let Some(tag) = tag.filter(|t| t.len() <= 256 && !t.contains(['\n', '\r'])) {
             let v = format!("{} {tag}", self.revision.get());
-            let _ = host.shared_set(ETAG_KEY, v.as_bytes(), 0);
+            let _ = host.shared_set(&self.origin.keys.etag, v.as_bytes(), 0);
         }
     }
 }

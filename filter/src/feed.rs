@@ -23,18 +23,11 @@ use std::cell::{Cell, RefCell};
 /// Largest feed body.
 const MAX_FEED: usize = 8 << 20;
 
-/// Where a kind of feed keeps its state in shared data, and how it is counted.
+/// A kind of feed: its name in shared data, and how it is counted.
 #[derive(Debug)]
 pub struct Spec {
-    /// `<fetched ms>\n<snapshot JSON>`.
-    pub key: &'static str,
-    /// `<fetched ms> <confirmed ms>`, read on every request.
-    pub version_key: &'static str,
-    /// What the next poller needs about the installed snapshot, whichever worker it is:
-    /// `<fetched ms> <revision> <sha-256 of the body> <etag>` (revision 0: unsigned feed).
-    pub meta_key: &'static str,
-    /// The poll lease.
-    pub lease_key: &'static str,
+    /// The shared-data name: `vigil.<name>.<source id>` (see [`Keys`]).
+    pub name: &'static str,
     /// The bundle kind of a signed feed.
     pub kind: Kind,
     /// For messages: `revocation feed`.
@@ -57,10 +50,7 @@ pub trait Snapshot: Default {
 
 impl Snapshot for RevocationSnapshot {
     const SPEC: &'static Spec = &Spec {
-        key: "vigil.revocation",
-        version_key: "vigil.revocation.v",
-        meta_key: "vigil.revocation.meta",
-        lease_key: "vigil.revocation-lease",
+        name: "revocation",
         kind: Kind::Revocation,
         what: "revocation feed",
         stale_code: "revocation_stale",
@@ -74,10 +64,7 @@ impl Snapshot for RevocationSnapshot {
 
 impl Snapshot for NetworkLists {
     const SPEC: &'static Spec = &Spec {
-        key: "vigil.netlists",
-        version_key: "vigil.netlists.v",
-        meta_key: "vigil.netlists.meta",
-        lease_key: "vigil.netlists-lease",
+        name: "netlists",
         kind: Kind::NetworkLists,
         what: "network-list feed",
         stale_code: "network_lists_stale",
@@ -91,10 +78,7 @@ impl Snapshot for NetworkLists {
 
 impl Snapshot for RiskLabels {
     const SPEC: &'static Spec = &Spec {
-        key: "vigil.labels",
-        version_key: "vigil.labels.v",
-        meta_key: "vigil.labels.meta",
-        lease_key: "vigil.labels-lease",
+        name: "labels",
         kind: Kind::RiskLabels,
         what: "risk-label feed",
         stale_code: "risk_labels_stale",
@@ -106,12 +90,15 @@ impl Snapshot for RiskLabels {
     }
 }
 
-/// The installed snapshot as the poller describes it in shared data.
+/// The installed snapshot as the poller describes it in shared data:
+/// `<fetched ms> <revision> <sha-256 of the body> <issued ms> <etag>` (revision 0: unsigned;
+/// issued 0: no `issuedAt`).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Meta {
     fetched_ms: u64,
     revision: u64,
     digest: String,
+    issued_ms: u64,
     etag: String,
 }
 
@@ -121,18 +108,19 @@ impl Meta {
             return Meta::default();
         };
         let text = String::from_utf8_lossy(&b);
-        let mut it = text.splitn(4, ' ');
+        let mut it = text.splitn(5, ' ');
         Meta {
             fetched_ms: it.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             revision: it.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             digest: it.next().unwrap_or("").to_string(),
+            issued_ms: it.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             etag: it.next().unwrap_or("").to_string(),
         }
     }
     fn write(&self, host: &dyn Host, key: &str) {
         let v = format!(
-            "{} {} {} {}",
-            self.fetched_ms, self.revision, self.digest, self.etag
+            "{} {} {} {} {}",
+            self.fetched_ms, self.revision, self.digest, self.issued_ms, self.etag
         );
         let _ = host.shared_set(key, v.as_bytes(), 0);
     }
@@ -148,19 +136,61 @@ fn hex_digest(bytes: &[u8]) -> String {
 /// Installs a parsed document as the snapshot (an error refuses it).
 type Install<'a> = &'a mut dyn FnMut(&Value) -> Result<(), PolicyError>;
 
+/// A feed's keys in shared data: `vigil.<name>.<source id>` (the URL and keys of the policy's
+/// feed, so two filters in one `vm_id` never share a snapshot they do not both trust), or
+/// `vigil.<name>` for a policy without that feed (a revocation snapshot another plugin
+/// publishes there is still installed).
+#[derive(Debug)]
+pub struct Keys {
+    /// `<fetched ms>\n<snapshot JSON>`.
+    pub content: String,
+    /// `<fetched ms> <confirmed ms> <issued ms>`, read on every request.
+    pub version: String,
+    /// [`Meta`], for whichever worker polls next.
+    pub meta: String,
+    /// The poll lease: a deadline (ms).
+    pub lease: String,
+}
+
+impl Keys {
+    fn new(spec: &Spec, settings: Option<&Settings>) -> Keys {
+        let base = match settings {
+            Some(f) => f.shared_key(spec.name),
+            None => format!("vigil.{}", spec.name),
+        };
+        Keys {
+            version: format!("{base}.v"),
+            meta: format!("{base}.meta"),
+            lease: format!("{base}.lease"),
+            content: base,
+        }
+    }
+}
+
+/// How long a poll may take; the lease covers it, so polls never overlap.
+const POLL_TIMEOUT_MS: u32 = 5_000;
+
 /// A feed's polling state on one worker, whatever it carries.
 #[derive(Debug)]
 pub struct FeedState {
     spec: &'static Spec,
+    /// Where its state is in shared data.
+    pub keys: Keys,
     /// The settings and where to fetch (cluster, authority, path); `None` when the policy has
-    /// no such feed (a revocation snapshot another plugin publishes is still installed).
+    /// no such feed.
     source: Option<(Settings, String, String, String)>,
     /// When the installed snapshot was fetched (ms), 0 before the first.
     fetched_ms: Cell<u64>,
-    /// When the origin last confirmed it (a `200` or a `304`), for `maxStaleSeconds`.
+    /// The highest published fetch time looked at (a snapshot refused is not read again).
+    seen_ms: Cell<u64>,
+    /// When the origin last confirmed it (a `200`, or a `304` to our `If-None-Match`).
     confirmed_ms: Cell<u64>,
-    /// The poll in flight, if any.
+    /// The installed signed snapshot's `issuedAt` (ms), 0 when unsigned or absent.
+    issued_ms: Cell<u64>,
+    /// The poll in flight, if any, and whether it was conditional.
     pub in_flight: Cell<Option<u32>>,
+    conditional: Cell<bool>,
+    poll_started_ms: Cell<u64>,
 }
 
 impl FeedState {
@@ -172,28 +202,37 @@ impl FeedState {
         });
         FeedState {
             spec,
+            keys: Keys::new(spec, settings),
             source,
             fetched_ms: Cell::new(0),
+            seen_ms: Cell::new(0),
             confirmed_ms: Cell::new(0),
+            issued_ms: Cell::new(0),
             in_flight: Cell::new(None),
+            conditional: Cell::new(false),
+            poll_started_ms: Cell::new(0),
         }
     }
 
     fn sync(&self, host: &dyn Host, install: Install<'_>) {
-        let Ok(Some((v, _))) = host.shared_get(self.spec.version_key) else {
+        let Ok(Some((v, _))) = host.shared_get(&self.keys.version) else {
             return;
         };
         let v = String::from_utf8_lossy(&v);
-        let (version, confirmed) = v.split_once(' ').unwrap_or((&v, "0"));
-        let version: u64 = version.parse().unwrap_or(0);
-        let confirmed: u64 = confirmed.parse().unwrap_or(0);
-        if version <= self.fetched_ms.get() {
-            if confirmed > self.confirmed_ms.get() {
+        let mut it = v.split(' ').map(|x| x.parse::<u64>().unwrap_or(0));
+        let (version, confirmed, issued) = (
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+        );
+        if version <= self.seen_ms.get() {
+            if version == self.fetched_ms.get() && confirmed > self.confirmed_ms.get() {
                 self.confirmed_ms.set(confirmed);
             }
             return;
         }
-        let Ok(Some((bytes, _))) = host.shared_get(self.spec.key) else {
+        self.seen_ms.set(version);
+        let Ok(Some((bytes, _))) = host.shared_get(&self.keys.content) else {
             return;
         };
         let text = String::from_utf8_lossy(&bytes);
@@ -208,7 +247,10 @@ impl FeedState {
         match installed {
             Ok(()) => {
                 self.fetched_ms.set(fetched);
+                self.seen_ms.set(self.seen_ms.get().max(fetched));
                 self.confirmed_ms.set(confirmed.max(fetched));
+                self.issued_ms
+                    .set(if fetched == version { issued } else { 0 });
             }
             Err(e) => host.log(
                 Level::Warn,
@@ -225,13 +267,14 @@ impl FeedState {
         if self.in_flight.get().is_some() {
             return None;
         }
-        // One worker polls per period: the lease spaces the polls, whichever tick comes first.
-        let lease_until = now_ms + feed.poll_ms.saturating_sub(20).max(50);
-        if !cas_claim(host, self.spec.lease_key, now_ms, lease_until) {
+        // One worker polls at a time: the lease covers the call (released to the poll period
+        // when it answers), so polls are spaced by `pollMs` and never overlap.
+        let lease_until = now_ms + u64::from(POLL_TIMEOUT_MS) + 1_000;
+        if !cas_claim(host, &self.keys.lease, now_ms, lease_until) {
             return None;
         }
         // Conditional, when the origin's ETag belongs to the snapshot installed here.
-        let meta = Meta::read(host, self.spec.meta_key);
+        let meta = Meta::read(host, &self.keys.meta);
         let etag = (!meta.etag.is_empty()
             && meta.fetched_ms == self.fetched_ms.get()
             && meta.fetched_ms > 0)
@@ -252,12 +295,15 @@ impl FeedState {
         if let Some(tag) = etag {
             headers.push(("if-none-match", tag));
         }
-        match host.http_call(cluster, &headers, 5_000) {
+        match host.http_call(cluster, &headers, POLL_TIMEOUT_MS) {
             Ok(token) => {
                 self.in_flight.set(Some(token));
+                self.conditional.set(etag.is_some());
+                self.poll_started_ms.set(now_ms);
                 Some(token)
             }
             Err(s) => {
+                self.release(host, now_ms, feed.poll_ms);
                 host.count(self.spec.failed, 1);
                 host.log(
                     Level::Warn,
@@ -271,11 +317,21 @@ impl FeedState {
         }
     }
 
+    /// Gives the lease back until the next poll is due.
+    fn release(&self, host: &dyn Host, started_ms: u64, poll_ms: u64) {
+        let next = started_ms + poll_ms.saturating_sub(20).max(50);
+        let _ = host.shared_set(&self.keys.lease, next.to_string().as_bytes(), 0);
+    }
+
     /// Marks the installed snapshot confirmed by the origin now, for every worker.
     fn confirm(&self, host: &dyn Host, now_ms: u64) {
         self.confirmed_ms.set(now_ms);
-        let v = format!("{} {now_ms}", self.fetched_ms.get());
-        let _ = host.shared_set(self.spec.version_key, v.as_bytes(), 0);
+        let v = format!(
+            "{} {now_ms} {}",
+            self.fetched_ms.get(),
+            self.issued_ms.get()
+        );
+        let _ = host.shared_set(&self.keys.version, v.as_bytes(), 0);
     }
 
     fn on_response(
@@ -286,11 +342,15 @@ impl FeedState {
         install: Install<'_>,
     ) -> Result<(), String> {
         self.in_flight.set(None);
+        if let Some((feed, ..)) = &self.source {
+            self.release(host, self.poll_started_ms.get(), feed.poll_ms);
+        }
         self.sync(host, install);
         let status = resp.status();
-        let meta = Meta::read(host, self.spec.meta_key);
+        let meta = Meta::read(host, &self.keys.meta);
         let current = meta.fetched_ms == self.fetched_ms.get() && meta.fetched_ms > 0;
-        if status == "304" && current {
+        // A 304 confirms only what we asked about.
+        if status == "304" && current && self.conditional.get() {
             self.confirm(host, now_ms);
             return Ok(());
         }
@@ -313,17 +373,17 @@ impl FeedState {
             // The same bytes again (an origin without ETag): nothing to parse.
             self.confirm(host, now_ms);
             if etag != meta.etag {
-                Meta { etag, ..meta }.write(host, self.spec.meta_key);
+                Meta { etag, ..meta }.write(host, &self.keys.meta);
             }
             return Ok(());
         }
         let text = String::from_utf8(body).map_err(|_| "the snapshot is not UTF-8".to_string())?;
-        let keys = self.source.as_ref().and_then(|s| s.0.keys.as_ref());
-        let (json, revision) = match keys {
+        let settings = self.source.as_ref().map(|s| &s.0);
+        let (json, revision, issued_ms) = match settings.and_then(|s| s.keys.as_ref()) {
             None => {
                 let v = json::parse(&text, Limits::POLICY).map_err(|e| e.to_string())?;
                 install(&v).map_err(|e| e.to_string())?;
-                (text, 0)
+                (text, 0, 0)
             }
             Some(keys) => {
                 let last = Last {
@@ -340,40 +400,63 @@ impl FeedState {
                         ))
                     }
                 };
+                // With `maxStaleSeconds`, freshness is the signer's `issuedAt`: an origin that
+                // withholds new snapshots cannot keep an old one fresh by answering 304.
+                let issued_ms = b
+                    .issued_at
+                    .and_then(|t| u64::try_from(t).ok())
+                    .map_or(0, |t| t.saturating_mul(1000));
+                if issued_ms == 0 && settings.is_some_and(|s| s.max_stale_seconds.is_some()) {
+                    return Err(format!(
+                        "signed snapshot refused: revision {} has no `issuedAt`, which `maxStaleSeconds` needs [bad_payload]",
+                        b.revision
+                    ));
+                }
                 install(&b.document)
                     .map_err(|e| format!("revision {}: {e} [bad_document]", b.revision))?;
-                (b.document.to_json(), b.revision)
+                (b.document.to_json(), b.revision, issued_ms)
             }
         };
         self.fetched_ms.set(now_ms);
+        self.seen_ms.set(now_ms);
         self.confirmed_ms.set(now_ms);
-        let _ = host.shared_set(self.spec.key, format!("{now_ms}\n{json}").as_bytes(), 0);
+        self.issued_ms.set(issued_ms);
+        // Every worker reads the version key; it moves only once the content is in place.
+        let content = format!("{now_ms}\n{json}");
+        if let Err(s) = host.shared_set(&self.keys.content, content.as_bytes(), 0) {
+            return Err(format!(
+                "installed here, but cannot publish it to the other workers (status {})",
+                s.0
+            ));
+        }
         Meta {
             fetched_ms: now_ms,
             revision,
             digest,
+            issued_ms,
             etag,
         }
-        .write(host, self.spec.meta_key);
+        .write(host, &self.keys.meta);
         self.confirm(host, now_ms);
         Ok(())
     }
 
     fn stale(&self, now_ms: u64) -> Option<String> {
-        let max = self
-            .source
-            .as_ref()?
-            .0
-            .max_stale_seconds?
-            .saturating_mul(1000);
-        let confirmed = self.confirmed_ms.get().max(self.fetched_ms.get());
-        if confirmed == 0 {
+        let (settings, ..) = self.source.as_ref()?;
+        let max = settings.max_stale_seconds?.saturating_mul(1000);
+        // A signed feed is as fresh as its signature says; an unsigned one as its last poll.
+        let fresh = if settings.keys.is_some() {
+            self.issued_ms.get()
+        } else {
+            self.confirmed_ms.get().max(self.fetched_ms.get())
+        };
+        if fresh == 0 {
             Some(format!("the {} has not been read yet", self.spec.what))
-        } else if now_ms.saturating_sub(confirmed) > max {
+        } else if now_ms.saturating_sub(fresh) > max {
             Some(format!(
                 "the {} is {} s old",
                 self.spec.what,
-                now_ms.saturating_sub(confirmed) / 1000
+                now_ms.saturating_sub(fresh) / 1000
             ))
         } else {
             None

@@ -184,10 +184,18 @@ fn sign(rest: &[String], io: &mut Io<'_>) -> CmdResult {
     let (key, kid) = signing_key(&key_v, key_file)?;
     let doc = read(io, &mut stdin, "document", doc_file, Limits::POLICY)?;
     // Never sign what the verifiers would refuse to install.
-    if kind == Kind::Policy {
-        Engine::from_value(&doc)
-            .map_err(|e| Failure::input(format!("{doc_file}: not a valid policy: {e}")))?;
-    }
+    let checked = match kind {
+        Kind::Policy => Engine::from_value(&doc).map(drop),
+        Kind::Revocation => policy_core::state::RevocationSnapshot::from_value(&doc, "$").map(drop),
+        Kind::NetworkLists => policy_core::feeds::NetworkLists::from_value(&doc, "$").map(drop),
+        Kind::RiskLabels => policy_core::feeds::RiskLabels::from_value(&doc, "$").map(drop),
+    };
+    checked.map_err(|e| {
+        Failure::input(format!(
+            "{doc_file}: not a valid {} document: {e}",
+            kind.as_str()
+        ))
+    })?;
     let input = bundle::signing_input(&kid, kind, revision, issued_at, &doc);
     let text = bundle::assemble(&input, &key.sign(input.as_bytes()).to_bytes());
     writeln!(io.out, "{text}")?;

@@ -571,6 +571,48 @@ fn bundle_keygen_sign_verify_as_an_operator_would() {
         r#"{"authorizationPolicies":[{"name":"a","action":"MAYBE"}]}"#,
     );
     assert_eq!(code(&sign_policy(&key, "6", &[], &bad)), 2);
+    // Feed snapshots are checked the same way before they are signed.
+    let sign_feed = |kind: &str, doc: &str| {
+        let f = write(&dir, "feed.json", doc);
+        vigil(&[
+            "bundle",
+            "sign",
+            "--key",
+            &key,
+            "--kind",
+            kind,
+            "--revision",
+            "1",
+            &f,
+        ])
+    };
+    let o = sign_feed("networkLists", r#"{"lists":{"tor":["10.0.0.0/33"]}}"#);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a valid networkLists document"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        code(&sign_feed("riskLabels", r#"{"labels":[{"labels":["x"]}]}"#)),
+        2
+    );
+    assert_eq!(code(&sign_feed("revocation", r#"{"jtis":[1]}"#)), 2);
+    let o = sign_feed("networkLists", r#"{"lists":{"tor":["10.0.0.0/8"]}}"#);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b = write(&dir, "n.bundle", &stdout(&o));
+    let o = vigil(&[
+        "bundle",
+        "verify",
+        "--keys",
+        &jwks,
+        "--kind",
+        "networkLists",
+        "--json",
+        &b,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains(r#""issuedAt":"#), "{}", stdout(&o));
 }
 
 #[test]

@@ -395,6 +395,8 @@ pub struct Source {
     pub keys: BundleKeys,
     /// `pollMs`: how often the bundle is polled (default 1000, 100 to 3,600,000).
     pub poll_ms: u64,
+    /// [`source_id`] of the URL and keys.
+    pub id: String,
 }
 
 /// Reads `keys` (a JWK Set of Ed25519 bundle keys) at `path`.
@@ -402,17 +404,44 @@ pub fn keys_at(v: &Value, path: &str) -> Result<BundleKeys, PolicyError> {
     BundleKeys::from_jwks(v).map_err(|e| PolicyError::new(ErrorCode::Invalid, path, e.message))
 }
 
-/// An http(s) URL field.
+/// An http(s) URL field with a host (no user info): a feed or bundle URL that names no host
+/// would never be fetched, so it is refused here rather than silently turned off.
 pub fn url_field<'a>(o: &Obj<'a>, key: &str) -> Result<&'a str, PolicyError> {
     let uri = o.req_str(key)?;
-    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-        return Err(PolicyError::new(
+    let rest = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"));
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match authority {
+        Some(a) if !a.is_empty() && !a.contains('@') && !a.starts_with(':') => Ok(uri),
+        _ => Err(PolicyError::new(
             ErrorCode::Invalid,
             o.at(key),
-            format!("expected an http(s) url, found {}", quote_str(uri)),
-        ));
+            format!(
+                "expected an http(s) url with a host, found {}",
+                quote_str(uri)
+            ),
+        )),
     }
-    Ok(uri)
+}
+
+/// A short, stable name for where a feed or bundle comes from and who must sign it (the URL
+/// and the key set): shared-data keys are named with it, so two filters in one Envoy
+/// (one `vm_id`) polling different sources, or the same source with different keys, never
+/// read each other's snapshots.
+pub fn source_id(uri: &str, keys: Option<&Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(uri.as_bytes());
+    h.update(b"\n");
+    if let Some(k) = keys {
+        h.update(k.to_json().as_bytes());
+    }
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A `pollMs` field: 100 to 3,600,000 ms, `default` when absent.
@@ -445,8 +474,8 @@ impl Source {
         };
         o.deny_unknown(&["uri", "cluster", "keys", "pollMs"])?;
         let uri = url_field(&o, "uri")?.to_string();
-        let keys = match o.raw("keys") {
-            Some(k) => keys_at(k, &o.at("keys"))?,
+        let (keys, id) = match o.raw("keys") {
+            Some(k) => (keys_at(k, &o.at("keys"))?, source_id(&uri, Some(k))),
             None => return Err(o.missing("keys")),
         };
         let poll_ms = poll_ms_field(&o, 1000)?;
@@ -455,6 +484,7 @@ impl Source {
             cluster: o.str("cluster")?.map(str::to_string),
             keys,
             poll_ms,
+            id,
         }))
     }
 }

@@ -392,9 +392,9 @@ pub fn diff_decisions(native: &Value, wasm: &Value) -> Vec<String> {
 }
 
 /// Places a test case's adapter state where filter.wasm reads it — shared data, as Envoy would
-/// hold it: the revocation snapshot (`vigil.revocation` + `vigil.revocation.v`, a version that
-/// grows with `serial`), the network-list and risk-label feed snapshots (`vigil.netlists`,
-/// `vigil.labels`, the same way), rate-limit buckets (`vigil.rate.<limit>.<key>`) and the
+/// hold it: the revocation, network-list and risk-label snapshots (`vigil.revocation`,
+/// `vigil.netlists`, `vigil.labels` — with the feed's source id when the policy has the feed —
+/// plus `.v`, a version that grows with `serial`), rate-limit buckets (`vigil.rate.<limit>.<key>`) and the
 /// caller's behaviour history (`vigil.bhv.<slot>`, see [`place_behavior`]), replacing what
 /// earlier cases left.
 pub fn apply_state(
@@ -430,21 +430,34 @@ pub fn apply_state(
         doc.insert("subjects", Value::Array(subjects));
     }
     let text = Value::Object(doc).to_json();
-    host.set_shared_data("vigil.revocation", format!("{serial}\n{text}").as_bytes());
-    host.set_shared_data("vigil.revocation.v", serial.to_string().as_bytes());
+    // Where the filter reads each feed: named after the policy's feed source, if it has one.
+    let plan = engine.plan();
+    let key = |feed: Option<&policy_core::policy::Feed>, name: &str| {
+        feed.map_or_else(|| format!("vigil.{name}"), |f| f.shared_key(name))
+    };
     let feeds = [
+        (key(plan.revocation_feed.as_ref(), "revocation"), text),
         (
-            "vigil.netlists",
-            state.network_lists.clone().unwrap_or_default().to_value(),
+            key(plan.network.feed.as_ref(), "netlists"),
+            state
+                .network_lists
+                .clone()
+                .unwrap_or_default()
+                .to_value()
+                .to_json(),
         ),
         (
-            "vigil.labels",
-            state.risk_labels.clone().unwrap_or_default().to_value(),
+            key(plan.risk_labels_feed.as_ref(), "labels"),
+            state
+                .risk_labels
+                .clone()
+                .unwrap_or_default()
+                .to_value()
+                .to_json(),
         ),
     ];
-    for (key, doc) in feeds {
-        let text = doc.to_json();
-        host.set_shared_data(key, format!("{serial}\n{text}").as_bytes());
+    for (key, text) in feeds {
+        host.set_shared_data(&key, format!("{serial}\n{text}").as_bytes());
         host.set_shared_data(&format!("{key}.v"), serial.to_string().as_bytes());
     }
     if let Some(rate) = &state.rate {

@@ -606,6 +606,16 @@ pub struct Feed {
     /// `keys`: when set, the feed serves signed bundles of its kind (docs/bundles.md) that
     /// must verify with one of these Ed25519 keys, each revision above the last.
     pub keys: Option<crate::bundle::BundleKeys>,
+    /// [`crate::bundle::source_id`] of the URL and keys: adapters name their shared state with
+    /// it.
+    pub id: String,
+}
+
+impl Feed {
+    /// The shared-data key prefix of this feed's state, e.g. `vigil.netlists.1a2b3c4d5e6f`.
+    pub fn shared_key(&self, kind: &str) -> String {
+        format!("vigil.{kind}.{}", self.id)
+    }
 }
 
 /// The revocation feed's settings (the same as every feed's).
@@ -621,6 +631,7 @@ pub(crate) fn parse_feed(f: &Obj<'_>) -> Result<Feed, PolicyError> {
         None => None,
     };
     Ok(Feed {
+        id: crate::bundle::source_id(uri, f.raw("keys")),
         uri: uri.to_string(),
         cluster: f.str("cluster")?.map(str::to_string),
         poll_ms,
