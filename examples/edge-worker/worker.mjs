@@ -11,6 +11,12 @@
 //   DECISION_HEADER text   tests only: every response carries this header with
 //                          {"decision","status","code","dryRun"} (the e2e reads it)
 //   NOW      text     tests only: decide at this Unix time instead of the clock
+//   BUNDLE_URL  text  instead of POLICY: poll a signed policy bundle (docs/bundles.md) here
+//   BUNDLE_KEYS text  the Ed25519 public keys (a JWK Set) bundles must be signed by
+//   BUNDLES     service  where the bundle is fetched through (optional; else fetch())
+//   BUNDLE_POLL_MS text  how often an isolate polls, at most (default 1000): the request
+//                        that finds the poll due starts it, and requests after it answers
+//                        use the new policy; until the first good bundle, every request is 503
 //
 // Answers exactly as the Envoy filter: a refusal is `status` with the decision's response
 // headers (WWW-Authenticate, Retry-After), `content-type: application/json`, `cache-control:
@@ -18,7 +24,7 @@
 // forwarded with every client-sent copy of the identity headers removed and the verified ones
 // set. One line `vigil decision {...}` is logged per decision.
 import wasm from "./vigil_bg.wasm";
-import { initSync, compile } from "./vigil.js";
+import { initSync, compile, bundleSource } from "./vigil.js";
 
 initSync({ module: wasm });
 
@@ -29,9 +35,8 @@ let current = null;
 const buckets = new Map();
 const MAX_BUCKETS = 10000;
 
-function engineFor(env) {
-  if (current && current.text === env.POLICY) return current;
-  const built = compile(env.POLICY, {
+function compileOptions(env) {
+  return {
     // Signatures through the runtime's WebCrypto: much faster than RSA/ECDSA in wasm.
     verify: "webcrypto",
     fetchJwks: async (url) => {
@@ -40,7 +45,60 @@ function engineFor(env) {
       if (!r.ok) throw new Error(`status ${r.status}`);
       return r.text();
     },
-  });
+  };
+}
+
+// A signed policy bundle polled by this isolate (BUNDLE_URL): one source, one poll at a time.
+let bundle = null;
+let lastPoll = 0;
+let polling = null;
+
+async function bundledEngine(env, ctx) {
+  if (!bundle) {
+    const built = bundleSource({
+      url: env.BUNDLE_URL,
+      keys: env.BUNDLE_KEYS,
+      compile: compileOptions(env),
+      fetch: async (url, { etag }) => {
+        const via = env.BUNDLES ?? globalThis;
+        const headers = { accept: "application/jose, */*" };
+        if (etag) headers["if-none-match"] = etag;
+        const r = await via.fetch(url, { headers });
+        if (r.status === 304) return { status: 304 };
+        return { status: r.status, body: await r.text(), etag: r.headers.get("etag") ?? undefined };
+      },
+    });
+    if (!built.ok) {
+      console.error(`vigil: bundle source refused: ${built.error.path}: ${built.error.message}`);
+      return { ok: false };
+    }
+    bundle = built.source;
+  }
+  const now = Date.now();
+  if (!polling && now - lastPoll >= Number(env.BUNDLE_POLL_MS ?? 1000)) {
+    lastPoll = now;
+    polling = bundle
+      .refresh()
+      .then((r) => {
+        if (!r.ok) console.error(`vigil: policy bundle kept at revision ${bundle.stats().revision}: ${r.error}`);
+      })
+      .finally(() => {
+        polling = null;
+      });
+    // The poll outlives the request that started it (workerd cancels a request's unfinished
+    // I/O when it ends, which would leave the poll pending for ever).
+    ctx?.waitUntil?.(polling);
+  }
+  // Before the first good bundle, wait for the poll in flight rather than refuse at once.
+  if (!bundle.engine() && polling) await polling;
+  const engine = bundle.engine();
+  return engine ? { ok: true, engine } : { ok: false };
+}
+
+async function engineFor(env, ctx) {
+  if (env.BUNDLE_URL) return bundledEngine(env, ctx);
+  if (current && current.text === env.POLICY) return current;
+  const built = compile(env.POLICY, compileOptions(env));
   current = { text: env.POLICY, ...built };
   if (!built.ok) console.error(`vigil: policy refused: ${built.error.path}: ${built.error.message}`);
   return current;
@@ -104,8 +162,8 @@ async function forward(request, env, d) {
 }
 
 export default {
-  async fetch(request, env) {
-    const e = engineFor(env);
+  async fetch(request, env, ctx) {
+    const e = await engineFor(env, ctx);
     if (!e.ok) {
       // Fail closed: an unusable policy denies everything.
       return refusal({

@@ -33,8 +33,14 @@ pub fn tick_ms(poll_ms: u64) -> u32 {
         .min(u32::try_from(poll_ms / 4).unwrap_or(u32::MAX))
         .max(50)
 }
-/// How long a poll may take (the lease covers it).
-const POLL_TIMEOUT_MS: u32 = 5_000;
+/// How long a poll may take: twice the poll period, from 1 s to 5 s. The lease covers the
+/// call, so polls never overlap, and a response that never comes (Envoy drops a call made
+/// before its clusters are ready) holds the next poll back by this much only.
+pub fn call_timeout_ms(poll_ms: u64) -> u32 {
+    u32::try_from(poll_ms.saturating_mul(2))
+        .unwrap_or(u32::MAX)
+        .clamp(1_000, 5_000)
+}
 
 /// Where a bundle source keeps its state in shared data.
 #[derive(Debug)]
@@ -238,7 +244,8 @@ impl Bundled {
         if self.in_flight.get().is_some() {
             return None;
         }
-        let lease_until = now_ms + u64::from(POLL_TIMEOUT_MS) + 1_000;
+        let timeout = call_timeout_ms(o.source.poll_ms);
+        let lease_until = now_ms + u64::from(timeout) + 200;
         if !cas_claim(host, &o.keys.lease, now_ms, lease_until) {
             return None;
         }
@@ -265,7 +272,7 @@ impl Bundled {
         if let Some(tag) = etag.as_deref() {
             headers.push(("if-none-match", tag));
         }
-        match host.http_call(&o.cluster, &headers, POLL_TIMEOUT_MS) {
+        match host.http_call(&o.cluster, &headers, timeout) {
             Ok(token) => {
                 self.in_flight.set(Some(token));
                 Some(token)

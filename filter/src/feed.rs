@@ -167,9 +167,6 @@ impl Keys {
     }
 }
 
-/// How long a poll may take; the lease covers it, so polls never overlap.
-const POLL_TIMEOUT_MS: u32 = 5_000;
-
 /// A feed's polling state on one worker, whatever it carries.
 #[derive(Debug)]
 pub struct FeedState {
@@ -269,7 +266,8 @@ impl FeedState {
         }
         // One worker polls at a time: the lease covers the call (released to the poll period
         // when it answers), so polls are spaced by `pollMs` and never overlap.
-        let lease_until = now_ms + u64::from(POLL_TIMEOUT_MS) + 1_000;
+        let timeout = crate::bundle::call_timeout_ms(feed.poll_ms);
+        let lease_until = now_ms + u64::from(timeout) + 200;
         if !cas_claim(host, &self.keys.lease, now_ms, lease_until) {
             return None;
         }
@@ -295,7 +293,7 @@ impl FeedState {
         if let Some(tag) = etag {
             headers.push(("if-none-match", tag));
         }
-        match host.http_call(cluster, &headers, POLL_TIMEOUT_MS) {
+        match host.http_call(cluster, &headers, timeout) {
             Ok(token) => {
                 self.in_flight.set(Some(token));
                 self.conditional.set(etag.is_some());

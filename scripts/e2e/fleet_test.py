@@ -2,7 +2,8 @@
 """Signed policy bundles and a signed revocation feed across a fleet of real Envoys.
 
 Three Envoys — two with dist/filter.wasm, one with dist/libvigil.so, each `--concurrency 2` —
-are configured with only `{"bundle": {...}}` and poll one origin (a plain HTTP server with
+are configured with only `{"bundle": {...}}`, and a workerd runs the edge worker
+(examples/edge-worker, the JS module's `bundleSource`) with `BUNDLE_URL`; all poll one origin (a plain HTTP server with
 ETag / If-None-Match, standing in for an object store or CDN). Bundles are signed with the
 real CLI (`vigil bundle keygen | sign`). Checked, through real requests:
 
@@ -11,7 +12,7 @@ real CLI (`vigil bundle keygen | sign`). Checked, through real requests:
   sees it, no request on that Envoy sees the old one; the time from publishing to "enforced
   on all three" is measured over repeated publications (median and p99, target 1 s);
 * a signed revocation, a signed network-list feed (100,000 ranges) and an unsigned risk-label
-  feed reach every Envoy the same way;
+  feed reach every Envoy the same way (the edge worker does not poll feeds: Envoys only);
 * a tampered bundle, a replayed older revision, and a bundle signed by an unknown key are
   refused by every Envoy (counter and log line), the last good policy stays;
 * an origin outage keeps the last good state; a rotated key (the second trusted key) works;
@@ -36,6 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import workerd  # noqa: E402
 
 ROOT = harness.ROOT
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -216,6 +218,7 @@ def main():
     config = json.dumps({"bundle": {"uri": f"http://127.0.0.1:{origin.port}/policy.bundle", "cluster": "origin",
                                     "keys": signer.jwks, "pollMs": POLICY_POLL_MS}})
     fleet = []
+    edge = None
     try:
         for i, build in enumerate(("wasm", "wasm", "native")):
             port = harness.free_port()
@@ -229,11 +232,22 @@ def main():
                 return 1
             env.start(concurrency=2)
             fleet.append((f"envoy-{i}-{build}", build, port, env))
+        envoys = list(fleet)
+        # The edge: the same signed bundles through the JS module in a real workerd.
+        edge = workerd.Workerd(work, [("edge", "{}", [
+            f'(name = "BUNDLE_URL", text = {workerd.capnp_str(f"http://127.0.0.1:{origin.port}/policy.bundle")})',
+            f'(name = "BUNDLE_KEYS", text = {workerd.capnp_str(json.dumps(signer.jwks))})',
+            '(name = "BUNDLES", service = "origin")',
+            f'(name = "BUNDLE_POLL_MS", text = "{POLICY_POLL_MS}")',
+            '(name = "ORIGIN", service = "upstream")',
+        ])], {"origin": origin.port, "upstream": up.port})
+        edge.start()
+        fleet.append(("workerd-edge", "js", edge.ports["edge"], None))
         names = ", ".join(n for n, *_ in fleet)
 
         # Before the first bundle: closed.
         got = {n: status(p, "/v1") for n, _, p, _ in fleet}
-        res.check("no bundle yet: every Envoy refuses (503)", set(got.values()) == {503}, json.dumps(got))
+        res.check("no bundle yet: every Envoy and the edge refuse (503)", set(got.values()) == {503}, json.dumps(got))
 
         origin.publish("/revocations.bundle", signer.sign("revocation", 1, {"jtis": []}))
         ranges = [f"{10 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}.0/24" for i in range(100_000)]
@@ -241,12 +255,14 @@ def main():
         origin.publish("/labels.json", json.dumps({"labels": []}))
         origin.publish("/policy.bundle", signer.sign("policy", 1, policy(1)))
 
-        def enforced(path, want, t0, deadline_s=5.0, token=None):
-            """Polls every Envoy until each answers `want` for 8 requests in a row; returns
-            (seconds until all did, {envoy: old answers seen after its first new one})."""
+        def enforced(path, want, t0, deadline_s=5.0, token=None, members=None):
+            """Polls every member (default: the Envoys and the edge) until each answers `want`
+            for 8 requests in a row; returns (seconds until all did, {member: old answers seen
+            after its first new one})."""
+            members = members or fleet
             done, streak, regress, first = {}, {}, {}, {}
-            while len(done) < len(fleet) and time.time() - t0 < deadline_s:
-                for n, _, p, _ in fleet:
+            while len(done) < len(members) and time.time() - t0 < deadline_s:
+                for n, _, p, _ in members:
                     if n in done:
                         continue
                     st = status(p, path, token)
@@ -261,10 +277,12 @@ def main():
                             regress[n] = regress.get(n, 0) + 1
                         streak[n] = 0
                 time.sleep(0.01)
-            return (max(done.values()) if len(done) == len(fleet) else None), regress
+            enforced.last = done
+            return (max(done.values()) if len(done) == len(members) else None), regress
 
         t, regress = enforced("/v1", 200, time.time(), deadline_s=10)
-        res.check("revision 1 installed on every Envoy", t is not None, f"{names}; {t}")
+        res.check("revision 1 installed on every Envoy and the edge", t is not None,
+                  json.dumps({n: round(v, 3) for n, v in enforced.last.items()}))
         res.check("authenticated route works", all(status(p, "/tok", token) == 200 for _, _, p, _ in fleet))
 
         # Repeated publications: time to enforcement on all three.
@@ -288,47 +306,49 @@ def main():
         if times:
             times.sort()
             p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
-            res.check(f"new revision enforced on every worker of 3 Envoys: p99 {p99:.3f} s (target 1 s)",
+            res.check(f"new revision enforced on every worker of 3 Envoys and a workerd: p99 {p99:.3f} s (target 1 s)",
                       p99 < 1.0 and len(times) == args.publications,
                       f"{len(times)} publications, median {statistics.median(times):.3f} s, max {times[-1]:.3f} s, "
                       f"policy polled every {POLICY_POLL_MS} ms")
-        res.check("no old answer after a new one on any Envoy (every worker installs at once)",
+        res.check("no old answer after a new one on any Envoy or the edge (every worker installs at once)",
                   not regressions, json.dumps(regressions))
-        for n, build, _, env in fleet:
+        for n, build, _, env in envoys:
             s = stats(env, build)
             res.check(f"{n}: vigil_bundle_installed counts every worker's installs",
                       s.get("vigil_bundle_installed", 0) >= rev, json.dumps({k: v for k, v in s.items() if "bundle" in k}))
 
         # A signed revocation.
         origin.publish("/revocations.bundle", signer.sign("revocation", 2, {"jtis": ["j-fleet"]}))
-        t, regress = enforced("/tok", 401, time.time(), token=token)
+        t, regress = enforced("/tok", 401, time.time(), token=token, members=envoys)
         res.check("signed revocation enforced on every Envoy", t is not None and t < 1.0 and not regress,
                   f"{t if t is None else round(t, 3)} s, feed polled every {FEED_POLL_MS} ms")
 
         # A network-list feed entry (the client's own address, beside 100,000 ranges), then a
         # risk label on the token's subject; each enforced everywhere, then withdrawn.
         origin.publish("/networks.bundle", signer.sign("networkLists", 2, {"lists": {"blocked": ranges + ["127.0.0.1/32"]}}))
-        t, regress = enforced(f"/v{rev}", 403, time.time())
+        t, regress = enforced(f"/v{rev}", 403, time.time(), members=envoys)
         res.check("network-list feed (signed, 100,001 ranges): a new range enforced on every Envoy",
                   t is not None and t < 1.0 and not regress, f"{t if t is None else round(t, 3)} s, polled every {FEED_POLL_MS} ms")
         origin.publish("/networks.bundle", signer.sign("networkLists", 3, {"lists": {"blocked": ranges}}))
-        t, _ = enforced(f"/v{rev}", 200, time.time())
+        t, _ = enforced(f"/v{rev}", 200, time.time(), members=envoys)
         res.check("network-list feed: the range withdrawn everywhere", t is not None, f"{t}")
         second = subprocess.run([FIXTURES, "token", "--issuer", ISSUER, "--aud", "api", "--sub", "flagged", "--alg", "RS256",
                                  "--exp-in", "3600"], check=True, capture_output=True, text=True).stdout.strip()
         res.check("a second user is allowed before the label", all(status(p, "/tok", second) == 200 for _, _, p, _ in fleet))
         origin.publish("/labels.json", json.dumps({"labels": [{"sub": "flagged", "iss": ISSUER, "labels": ["compromised"]}]}))
-        t, regress = enforced("/tok", 403, time.time(), token=second)
+        t, regress = enforced("/tok", 403, time.time(), token=second, members=envoys)
         res.check("risk-label feed: `compromised` on a subject enforced on every Envoy (subject.labels)",
                   t is not None and t < 1.0 and not regress, f"{t if t is None else round(t, 3)} s")
-        for n, build, _, env in fleet:
+        for n, build, _, env in envoys:
             s = stats(env, build)
             res.check(f"{n}: feed counters", s.get("vigil_network_feed_poll_ok", 0) > 0 and s.get("vigil_labels_feed_poll_ok", 0) > 0,
                       json.dumps({k: v for k, v in s.items() if "feed" in k}))
 
         # Refusals: tampered, replayed, unknown key, another key's signature under a trusted kid.
         good = f"/v{rev}"
-        before = {n: stats(env, b).get("vigil_bundle_refused", 0) for n, b, _, env in fleet}
+        before = {n: stats(env, b).get("vigil_bundle_refused", 0) for n, b, _, env in envoys}
+        # The edge logs the JS module's message (the code is the Envoy log's).
+        edge_says = {"bad_signature": "does not verify", "stale_revision": "is not above"}
         current = signer.sign("policy", rev + 1, policy(rev + 1))
         h, p, s = current.split(".")
         tampered = f"{h}.{p}.{('B' if s[0] != 'B' else 'C') + s[1:]}"
@@ -338,25 +358,27 @@ def main():
             ("signed by an untrusted key under a trusted kid", signer.sign("policy", rev + 1, policy(rev + 1), key=signer.rogue),
              "bad_signature"),
         ]:
-            for n, _, _, env in fleet:
+            for n, _, _, env in envoys:
                 env._log_mark = len(env.log())
+            edge_mark = len(edge.log())
             origin.publish("/policy.bundle", body)
             time.sleep(1.5)
             got = {n: status(p, good) for n, _, p, _ in fleet}
             newer = {n: status(p, f"/v{rev + 1}") for n, _, p, _ in fleet}
-            logged = {n: f"[{code}]" in env.log()[env._log_mark:] for n, _, _, env in fleet}
-            res.check(f"{label}: refused by every Envoy, last good policy kept ({code})",
+            logged = {n: f"[{code}]" in env.log()[env._log_mark:] for n, _, _, env in envoys}
+            logged["workerd-edge"] = edge_says[code] in edge.log()[edge_mark:]
+            res.check(f"{label}: refused by every Envoy and the edge, last good policy kept ({code})",
                       set(got.values()) == {200} and set(newer.values()) <= {401, 403} and all(logged.values()),
                       json.dumps({"kept": got, "logged": logged}))
-        after = {n: stats(env, b).get("vigil_bundle_refused", 0) for n, b, _, env in fleet}
+        after = {n: stats(env, b).get("vigil_bundle_refused", 0) for n, b, _, env in envoys}
         res.check("vigil_bundle_refused counted on every Envoy", all(after[n] > before[n] for n in after), json.dumps(after))
 
         # Origin outage: the last good state stays.
         origin.down = True
         time.sleep(1.5)
         got = {n: status(p, good) for n, _, p, _ in fleet}
-        failed = {n: stats(env, b).get("vigil_bundle_poll_failed", 0) for n, b, _, env in fleet}
-        res.check("origin down: every Envoy keeps the last good policy", set(got.values()) == {200}
+        failed = {n: stats(env, b).get("vigil_bundle_poll_failed", 0) for n, b, _, env in envoys}
+        res.check("origin down: every Envoy and the edge keep the last good policy", set(got.values()) == {200}
                   and all(v > 0 for v in failed.values()), json.dumps({"status": got, "poll_failed": failed}))
         origin.down = False
 
@@ -375,14 +397,18 @@ def main():
             hits, served = dict(origin.hits), origin.bytes
         total = sum(hits.values())
         not_modified = sum(v for (path, st), v in hits.items() if st == 304)
-        expected = len(fleet) * window * (1000 / POLICY_POLL_MS + 3 * 1000 / FEED_POLL_MS)
+        # The edge polls only when requests come (none while idle).
+        expected = len(envoys) * window * (1000 / POLICY_POLL_MS + 3 * 1000 / FEED_POLL_MS)
         res.check(f"origin load, 3 idle Envoys: {total / window:.1f} requests/s, {not_modified * 100 // max(total, 1)} % answered 304, "
                   f"{served} body bytes in {window:.0f} s",
                   total > 0 and not_modified == total and total <= expected * 1.3,
                   json.dumps({f"{k[0]} {k[1]}": v for k, v in hits.items()}) + f"; one poll per Envoy per period: {expected:.0f}")
     finally:
         for *_, env in fleet:
-            env.stop()
+            if env is not None:
+                env.stop()
+        if edge is not None:
+            edge.stop()
         origin.stop()
         up.stop()
     print(f"{len(res.rows) - res.failed} passed, {res.failed} failed")
