@@ -5,12 +5,13 @@
 //! once against the [`host`] traits; it only moves bytes between the proxy and the core —
 //! every decision is made by `policy_core`:
 //!
-//! * configuration: the filter's configuration *is* the policy document (JSON). An invalid
+//! * configuration: the filter's configuration *is* the policy document (JSON), or
+//!   `{"bundle": {...}}`: where to poll a signed policy bundle ([`bundle`]). An invalid
 //!   policy is refused with the precise error in Envoy's log, so `envoy --mode validate`
 //!   fails and a config update never replaces a good policy with a broken one.
 //! * the root's tick: installs key sets other workers published in shared data and fetches
 //!   `jwksUri` (or OIDC discovery) when a set is missing or its TTL has passed — one worker
-//!   at a time, through a lease in shared data; polls the revocation feed.
+//!   at a time, through a lease in shared data; polls the bundle and the feeds ([`feed`]).
 //! * request headers: the request (headers, pseudo-headers, peer address, mTLS principal,
 //!   SNI, destination) becomes a check request; the decision is either a local response
 //!   (status, `WWW-Authenticate`/`Retry-After`, a small JSON body) or the request continues
