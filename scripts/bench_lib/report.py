@@ -441,9 +441,12 @@ def write(results, out):
                   "rounds; Envoy CPU µs per request from /proc/PID/stat (the steadiest figure here).\n")
         md.append(table(["config", "Envoy CPU µs / request", "req/s", "p50", "p99", "RSS MiB"], erows) + "\n")
         md.append("`vigil`: the same token on every request (cache hits); `vigil-verify`: a distinct "
-                  "token per request from a set larger than the filter's cache (every request verifies); "
+                  "token per request from a set larger than the filter's cache (every request verifies), "
+                  "with no decision record, as jwt_authn+RBAC writes none (`vigil-verify+log`: the same "
+                  "with the default log line per decision); "
                   "`vigil-forged` / `jwt_authn+rbac-forged`: the same distinct tokens with one signature "
-                  "character changed (well-formed, right kid: every request verifies and is refused); "
+                  "character changed (well-formed, right kid: every request verifies and is refused; no "
+                  "record either); "
                   "`vigil+sampled-log`: decision records sampled (see docs/filter.md); "
                   "`vigil-native*`: the same policy in `dist/libvigil.so`, the Envoy dynamic module "
                   "(`vigil-native`: every decision recorded through Envoy's access log; `-nolog`: no "
