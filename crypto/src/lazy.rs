@@ -214,38 +214,27 @@ impl<V: Lanes> Shifted<V> {
         }
     }
 
-    /// Fills number `which` (0 or 1) from `limbs` (last to first when `reversed`, through
-    /// `pad`: scratch of at least `limbs.len()` limbs). Every vector of every copy is written:
-    /// whole runs of four limbs, then the partial run, then zeros.
+    /// Fills number `which` (0 or 1) from `limbs` (last to first when `reversed`), through
+    /// `pad`: scratch of at least `4·q + 3` limbs.
     #[inline(never)]
     #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
     fn fill(&mut self, which: usize, limbs: &[u32], reversed: bool, pad: &mut [u32]) {
-        let src: &[u32] = if reversed {
+        pad.fill(0);
+        if reversed {
             pad.iter_mut()
                 .zip(limbs.iter().rev())
                 .for_each(|(p, l)| *p = *l);
-            pad.get(..limbs.len()).unwrap_or(&[])
         } else {
-            limbs
-        };
-        let zero = V::from_limbs([0; 4]);
-        for (s, copy) in self.v.chunks_exact_mut(self.q).enumerate() {
-            let mut runs = src.get(s..).unwrap_or(&[]).chunks_exact(4);
-            let mut slots = copy.iter_mut().filter_map(|pair| pair.get_mut(which));
-            // Runs first: a slot is taken only for a run.
-            for (run, v) in runs.by_ref().zip(slots.by_ref()) {
-                if let [a, b, c, d] = run {
+            pad.iter_mut().zip(limbs).for_each(|(p, l)| *p = *l);
+        }
+        let q = self.q;
+        for (s, copy) in self.v.chunks_exact_mut(q).enumerate() {
+            let runs = pad.get(s..).unwrap_or(&[]).chunks_exact(4);
+            for (pair, run) in copy.iter_mut().zip(runs) {
+                if let ([a, b, c, d], Some(v)) = (run, pair.get_mut(which)) {
                     *v = V::from_limbs([*a, *b, *c, *d]);
                 }
             }
-            let mut last = [0u32; 4];
-            last.iter_mut()
-                .zip(runs.remainder())
-                .for_each(|(l, r)| *l = *r);
-            if let Some(v) = slots.next() {
-                *v = V::from_limbs(last);
-            }
-            slots.for_each(|v| *v = zero);
         }
     }
 
@@ -385,7 +374,7 @@ impl LazyModulus {
     fn work<V: Lanes>(&self) -> Work<V> {
         let k = self.limbs();
         let mut bn = Shifted::new(k);
-        let mut pad = vec![0u32; k];
+        let mut pad = vec![0u32; 4 * bn.q + 3];
         bn.fill(1, &self.n, true, &mut pad);
         Work {
             am: Shifted::new(k),

@@ -84,26 +84,11 @@ impl CaseState {
             "riskLabels",
         ])?;
         Ok(CaseState {
-            signals: o
-                .raw("behavior")
-                .map(|b| Signals::from_value(b, &o.at("behavior")))
-                .transpose()?,
-            revocation: o
-                .raw("revocation")
-                .map(|r| RevocationSnapshot::from_value(r, &o.at("revocation")))
-                .transpose()?,
-            rate: o
-                .raw("rate")
-                .map(|r| RateSnapshot::from_value(r, &o.at("rate")))
-                .transpose()?,
-            network_lists: o
-                .raw("networkLists")
-                .map(|r| NetworkLists::from_value(r, &o.at("networkLists")))
-                .transpose()?,
-            risk_labels: o
-                .raw("riskLabels")
-                .map(|r| RiskLabels::from_value(r, &o.at("riskLabels")))
-                .transpose()?,
+            signals: o.parse_opt("behavior", Signals::from_value)?,
+            revocation: o.parse_opt("revocation", RevocationSnapshot::from_value)?,
+            rate: o.parse_opt("rate", RateSnapshot::from_value)?,
+            network_lists: o.parse_opt("networkLists", NetworkLists::from_value)?,
+            risk_labels: o.parse_opt("riskLabels", RiskLabels::from_value)?,
         })
     }
 

@@ -107,6 +107,15 @@ impl<'a> Obj<'a> {
         self.map.get(key)
     }
 
+    /// A field read by `parse` (given the value and its path), `None` when absent.
+    pub fn parse_opt<T, E>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&'a Value, &str) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        self.raw(key).map(|v| parse(v, &self.at(key))).transpose()
+    }
+
     /// Fails on any field not in `allowed`, suggesting the closest allowed name.
     pub fn deny_unknown(&self, allowed: &[&str]) -> Result<(), PolicyError> {
         for key in self.map.keys() {
