@@ -128,8 +128,11 @@ impl FakeStream {
 }
 
 impl Stream for FakeStream {
-    fn headers(&self) -> Result<Pairs, Status> {
-        self.headers.clone().ok_or(Status::INTERNAL)
+    fn each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Status> {
+        for (k, v) in self.headers.as_ref().ok_or(Status::INTERNAL)? {
+            f(k, v);
+        }
+        Ok(())
     }
     fn property_text(&self, p: Property) -> Result<Option<String>, Status> {
         Ok(match p {

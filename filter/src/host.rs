@@ -193,8 +193,9 @@ pub enum Property {
 
 /// One downstream request, as the adapter sees it.
 pub trait Stream {
-    /// Every request header (pseudo-headers included), repeated ones as separate pairs.
-    fn headers(&self) -> Result<Pairs, Status>;
+    /// Hands every request header (pseudo-headers included) to `f` in order, repeated ones
+    /// as separate pairs, borrowed from the proxy's copy.
+    fn each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Status>;
     /// A text property (`None` when absent or empty).
     fn property_text(&self, p: Property) -> Result<Option<String>, Status>;
     /// An integer property.
@@ -234,6 +235,14 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 /// Decodes proxy-wasm's serialised map: `u32 count, (u32 klen, u32 vlen)*, key\0 value\0 ...`.
 /// Malformed input is an error, never a panic.
 pub fn decode_map(bytes: &[u8]) -> Result<Pairs, Status> {
+    let mut out = Vec::new();
+    visit_map(bytes, &mut |k, v| out.push((k.to_vec(), v.to_vec())))?;
+    Ok(out)
+}
+
+/// [`decode_map`] without copies: hands each pair to `f`, borrowed from `bytes`. The layout
+/// is checked before the first pair is handed over, so a malformed map hands none.
+pub fn visit_map(bytes: &[u8], f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Status> {
     let bad = Status::PARSE_FAILURE;
     let word = |at: usize| -> Result<usize, Status> {
         let b = bytes.get(at..at.checked_add(4).ok_or(bad)?).ok_or(bad)?;
@@ -241,29 +250,34 @@ pub fn decode_map(bytes: &[u8]) -> Result<Pairs, Status> {
         Ok(u32::from_le_bytes(arr) as usize)
     };
     if bytes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let count = word(0)?;
-    let mut p = count
+    let start = count
         .checked_mul(8)
         .and_then(|n| n.checked_add(4))
         .ok_or(bad)?;
-    if p > bytes.len() {
+    if start > bytes.len() {
         return Err(bad);
     }
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let klen = word(4 + i * 8)?;
-        let vlen = word(8 + i * 8)?;
-        let kend = p.checked_add(klen).ok_or(bad)?;
-        let key = bytes.get(p..kend).ok_or(bad)?.to_vec();
-        p = kend.checked_add(1).ok_or(bad)?;
-        let vend = p.checked_add(vlen).ok_or(bad)?;
-        let value = bytes.get(p..vend).ok_or(bad)?.to_vec();
-        p = vend.checked_add(1).ok_or(bad)?;
-        out.push((key, value));
+    // Two passes over the lengths: check, then hand over.
+    for pass in 0..2 {
+        let mut p = start;
+        for i in 0..count {
+            let klen = word(4 + i * 8)?;
+            let vlen = word(8 + i * 8)?;
+            let kend = p.checked_add(klen).ok_or(bad)?;
+            let key = bytes.get(p..kend).ok_or(bad)?;
+            p = kend.checked_add(1).ok_or(bad)?;
+            let vend = p.checked_add(vlen).ok_or(bad)?;
+            let value = bytes.get(p..vend).ok_or(bad)?;
+            p = vend.checked_add(1).ok_or(bad)?;
+            if pass == 1 {
+                f(key, value);
+            }
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Encodes a map in proxy-wasm's serialised format.

@@ -28,17 +28,25 @@ pub fn read(
     props: PropertyNeeds,
 ) -> Result<CheckRequest, Status> {
     let mut req = CheckRequest::default();
-    for (k, v) in stream.headers()? {
-        let text = |b: Vec<u8>| {
-            String::from_utf8(b)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-        };
-        match k.as_slice() {
-            b":method" => req.method = text(v),
-            b":path" => req.path = text(v),
-            b":authority" => req.host = text(v),
-            b":scheme" => req.scheme = Some(text(v)),
-            [b':', ..] => {}
+    // Valid UTF-8 (the usual case) is checked in one fast pass and copied once.
+    let text = |b: &[u8]| match core::str::from_utf8(b) {
+        Ok(t) => t.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    };
+    // Headers arrive borrowed from the proxy: only what the request keeps is copied.
+    stream.each_header(&mut |k, v| match k {
+        b":method" => req.method = text(v),
+        b":path" => req.path = text(v),
+        b":authority" => req.host = text(v),
+        b":scheme" => req.scheme = Some(text(v)),
+        [b':', ..] => {}
+        _ => match core::str::from_utf8(k) {
+            // Envoy hands names lower-case already.
+            Ok(name) if !name.bytes().any(|b| b.is_ascii_uppercase()) => {
+                if needs.wants(name) {
+                    req.headers.push((name.to_string(), text(v)));
+                }
+            }
             _ => {
                 let mut name = text(k);
                 name.make_ascii_lowercase();
@@ -46,8 +54,8 @@ pub fn read(
                     req.headers.push((name, text(v)));
                 }
             }
-        }
-    }
+        },
+    })?;
     // Only the properties the plan reads (each is a host call).
     if props.source {
         if let Some(addr) = stream.property_text(Property::SourceAddress)? {

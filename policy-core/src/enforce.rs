@@ -6,7 +6,7 @@
 //! Vigil refuses to interpret (an ambiguous path, a malformed method), 429 with `Retry-After`.
 
 use crate::extract::request::CheckRequest;
-use crate::json::{write_str, Map, Value};
+use crate::json::{write_digits, write_int, write_str, Map, Value};
 use crate::state::{BehaviorUpdate, RateUpdate};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -290,7 +290,7 @@ impl Decision {
                 _ => None,
             }
         });
-        let mut out = String::with_capacity(384);
+        let mut out = String::with_capacity(512);
         let mut o = Obj::new(&mut out);
         o.int("time", now);
         o.key("timestamp");
@@ -425,7 +425,7 @@ impl<'a> Obj<'a> {
     }
     fn int(&mut self, k: &str, v: i64) {
         self.key(k);
-        let _ = core::fmt::write(self.out, format_args!("{v}"));
+        write_int(v, self.out);
     }
     fn opt_int(&mut self, k: &str, v: Option<i64>) {
         match v {
@@ -495,7 +495,8 @@ pub fn rfc3339(t: i64) -> String {
     out
 }
 
-fn write_rfc3339(t: i64, out: &mut String) {
+/// Unix seconds → (year, month, day, seconds into the day), proleptic Gregorian, UTC.
+fn civil(t: i64) -> (i64, i64, i64, i64) {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.
@@ -507,16 +508,35 @@ fn write_rfc3339(t: i64, out: &mut String) {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let _ = core::fmt::write(
-        out,
-        format_args!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        ),
-    );
+    (yoe + era * 400 + i64::from(month <= 2), month, day, secs)
+}
+
+fn write_rfc3339(t: i64, out: &mut String) {
+    let (year, month, day, secs) = civil(t);
+    if !(0..=9999).contains(&year) {
+        let _ = core::fmt::write(
+            out,
+            format_args!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            ),
+        );
+        return;
+    }
+    // The usual case without the formatting machinery (a record per decision).
+    for (n, width, sep) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (secs / 3600, 2, ':'),
+        (secs % 3600 / 60, 2, ':'),
+        (secs % 60, 2, 'Z'),
+    ] {
+        write_digits(n.unsigned_abs(), width, out);
+        out.push(sep);
+    }
 }
 
 /// The RFC 9470 step-up challenge: `Bearer realm="…", error="insufficient_user_authentication",
@@ -693,6 +713,40 @@ mod tests {
                 "case {i}"
             );
         }
+    }
+
+    /// The digit writer of `rfc3339` against `format!` of the same civil date, on random
+    /// instants from year -3000 to 12000 and the edges of the four-digit years (and one
+    /// known instant, which checks `civil` too).
+    #[test]
+    fn rfc3339_matches_the_formatter() {
+        let reference = |t: i64| {
+            let (year, month, day, secs) = civil(t);
+            format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            )
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let span = 15_000 * 31_556_952_i64;
+        let mut cases: Vec<i64> = (0..20_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed % (span as u64)) as i64 - 5_000 * 31_556_952
+            })
+            .collect();
+        // 0000-01-01, 9999-12-31T23:59:59 and the seconds either side.
+        for t in [-62_167_219_200_i64, 253_402_300_799, 0, -1, 1_700_000_000] {
+            cases.extend([t - 1, t, t + 1]);
+        }
+        for t in cases {
+            assert_eq!(rfc3339(t), reference(t), "t = {t}");
+        }
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]

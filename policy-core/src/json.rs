@@ -649,10 +649,43 @@ impl Parser<'_> {
     }
 }
 
+/// Whether any byte of `bytes` starts an escape in [`write_str`]: a control character, `"`,
+/// `\`, or 0xE2 (the first byte of U+2028 / U+2029, and of other characters: a false alarm
+/// only sends the string down the byte-by-byte path). Words of eight bytes are tested with
+/// the exact "has a byte less than n" and "has a zero byte" tricks.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        // A chunk of `chunks_exact(8)` always converts; the fallback word has a control byte.
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+            || has_zero(w ^ (ONES * 0xe2))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0xe2)
+}
+
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
 pub fn write_str(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one scan, eight bytes at a time, and one copy.
+    if !needs_escape(bytes) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // Runs of bytes that need no escape are copied whole; every escape point is an ASCII byte
     // or the first byte of U+2028 / U+2029, so every run ends on a character boundary.
     let (mut start, mut i) = (0, 0);
@@ -696,15 +729,42 @@ pub fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Appends `n` in decimal (what `{n}` formats, without the formatting machinery: records
+/// write several integers per decision).
+pub fn write_int(n: i64, out: &mut String) {
+    if n < 0 {
+        out.push('-');
+    }
+    write_digits(n.unsigned_abs(), 1, out);
+}
+
+/// Appends `n` in decimal, left-padded with zeros to at least `width` digits (at most 20).
+pub fn write_digits(mut n: u64, width: usize, out: &mut String) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    let stop = buf.len().saturating_sub(width.clamp(1, buf.len()));
+    while n > 0 || i > stop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    if let Ok(text) = core::str::from_utf8(buf.get(i..).unwrap_or(&[])) {
+        out.push_str(text);
+    }
+}
+
 fn write_number(n: &Number, out: &mut String) {
     match n.int {
-        Some(i) => {
-            let _ = fmt::write(out, format_args!("{i}"));
-        }
+        Some(i) => write_int(i, out),
         None => {
             let f = n.float;
             if f > -1e15 && f < 1e15 && (f as i64) as f64 == f {
-                let _ = fmt::write(out, format_args!("{}", f as i64));
+                write_int(f as i64, out);
             } else {
                 float::write_f64(f, out);
             }

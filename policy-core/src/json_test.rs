@@ -157,3 +157,80 @@ fn write_str_matches_the_reference_and_reads_back() {
         assert_eq!(serde, s, "serde_json reads {ours} back");
     }
 }
+
+/// `write_int` / `write_digits` against `format!` on edges and random values.
+#[test]
+fn integers_match_the_formatter() {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut values: Vec<i64> = vec![
+        0,
+        1,
+        -1,
+        9,
+        10,
+        -10,
+        99,
+        100,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1,
+    ];
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Every magnitude: shift the random word by 0..63 bits.
+        values.push(((x >> (x % 64)) as i64).wrapping_mul(if x & 1 == 0 { 1 } else { -1 }));
+    }
+    for v in values {
+        let mut out = String::from("x");
+        write_int(v, &mut out);
+        assert_eq!(out, format!("x{v}"));
+        for width in [0, 1, 2, 4, 19, 20] {
+            let mut out = String::new();
+            write_digits(v.unsigned_abs(), width, &mut out);
+            assert_eq!(
+                out,
+                format!("{:0width$}", v.unsigned_abs()),
+                "{v} width {width}"
+            );
+        }
+    }
+}
+
+/// The word-at-a-time `needs_escape` against the byte-by-byte predicate, on random byte
+/// strings of every length up to 40 drawn from the bytes around each boundary it tests.
+#[test]
+fn needs_escape_matches_the_bytewise_scan() {
+    let alphabet = [
+        0x00u8, 0x01, 0x1f, 0x20, 0x21, b'"', b'#', b'!', b'\\', 0x5b, 0x5d, b'a', 0x7f, 0x80,
+        0x81, 0xa0, 0xe1, 0xe2, 0xe3, 0xfe, 0xff, 0x62, 0xa2, 0x9c,
+    ];
+    let reference = |b: &[u8]| {
+        b.iter()
+            .any(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0xe2)
+    };
+    let mut x = 0x1234_5678_9abc_def1_u64;
+    let mut hits = 0;
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 41) as usize;
+        // Mostly plain bytes, so both answers are common.
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| {
+                let r = x.rotate_left(i as u32 * 7) ^ (i as u64).wrapping_mul(0x9e37_79b9);
+                if r.is_multiple_of(23) {
+                    alphabet[(r / 23 % alphabet.len() as u64) as usize]
+                } else {
+                    [b'a', 0x20, 0x21, 0x7f, 0x80, 0xe3, 0xe1, 0xff][(r % 8) as usize]
+                }
+            })
+            .collect();
+        let want = reference(&bytes);
+        hits += usize::from(want);
+        assert_eq!(needs_escape(&bytes), want, "{bytes:02x?}");
+    }
+    assert!(hits > 10_000 && hits < 90_000, "{hits}");
+}

@@ -5,6 +5,8 @@ Envoy (--concurrency 1, pinned to CPU 0) answers with a direct response, so only
 cost anything; wrk (pinned to CPU 1, 32 connections) sends RS256 tokens. Configs, interleaved
 in rounds within one run:
   none                  no auth filter
+  none+accesslog        no auth filter, a file access log writing a constant 440-byte line
+                        (the size of Vigil's record): what the line itself costs in Envoy
   vigil                 dist/filter.wasm: jwtRules (inline JWKS) + requestPrincipals ALLOW; the
                         same token on every request (the verified-token cache hits)
   vigil+sampled-log     the same with "decisionLog": {"sample": 100} (every denial, 1 in 100
@@ -35,11 +37,15 @@ Reports, per config, the median over rounds of Envoy CPU µs per request (utime+
 /proc/PID/stat), requests/s, p50/p99 latency (wrk) and Envoy's resident memory after the run
 (VmRSS). Numbers are never asserted.
 
-Usage: bench_envoy.py [--rounds N] [--seconds S] [--quick] [--json] [--baseline-wasm PATH] [--only A,B]
+Usage: bench_envoy.py [--rounds N] [--seconds S] [--quick] [--json] [--baseline-wasm PATH]
+                      [--baseline-native PATH] [--only A,B]
   --quick          1 round of 3 s per config (under 90 s in all)
   --json           print one JSON document on stdout (the table goes to stderr)
   --baseline-wasm  also run `vigil` and `vigil-verify` with another build of the filter
                    (before/after comparisons in one interleaved run)
+  --baseline-native  also run `vigil-native` and `vigil-native-nolog` with another build of
+                   the module (a libvigil.so), as `vigil-native@baseline` and
+                   `vigil-native-nolog@baseline`
   --only           only these configs (comma-separated names)
 Needs wrk (scripts/setup installs it) and the fixtures binary (target/debug/vigil-fixtures).
 """
@@ -76,7 +82,7 @@ def direct_listener(name, port, filters, access_logs=None):
     return lst
 
 
-def configs(jwks, baseline=None):
+def configs(jwks, baseline=None, baseline_native=None):
     vigil_policy = {
         "jwtRules": [{"issuer": ISSUER, "audiences": ["api"], "jwks": jwks, "algorithms": ["RS256"]}],
         "authorizationPolicies": [{"name": "api-users", "rules": [{
@@ -125,8 +131,14 @@ def configs(jwks, baseline=None):
         # Another build of the filter (e.g. main's), for before/after in one interleaved run.
         extra = {"vigil@baseline": ([harness.wasm_filter(json.dumps(vigil_policy), baseline)], "same"),
                  "vigil-verify@baseline": ([harness.wasm_filter(json.dumps(no_log), baseline)], "unique")}
+    if baseline_native:
+        # These rows load the module from a folder holding the baseline (see main).
+        extra |= {"vigil-native@baseline": (module(to_access_log), "same", harness.RECORD_FORMAT["native"]),
+                  "vigil-native-nolog@baseline": (module(no_log), "same")}
     return extra | {
         "none": ([], "same"),
+        # Envoy's own cost of one access-log line the size of Vigil's record (440 bytes).
+        "none+accesslog": ([], "same", "x" * 440),
         "vigil": (wasm(vigil_policy), "same"),
         "vigil+sampled-log": (wasm(sampled), "same"),
         "vigil+accesslog": (wasm(to_access_log), "same", harness.RECORD_FORMAT["wasm"]),
@@ -262,6 +274,8 @@ def main():
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (scripts/setup installs it: apt-get install wrk)")
     baseline = sys.argv[sys.argv.index("--baseline-wasm") + 1] if "--baseline-wasm" in sys.argv else None
+    baseline_native = (sys.argv[sys.argv.index("--baseline-native") + 1]
+                       if "--baseline-native" in sys.argv else None)
     jwks = jwks_with({"rsa-1"})
     same = wrk_script([token("bench", exp_in=3600)])
     # More distinct tokens than the filter's verified-token cache holds (4,096).
@@ -274,14 +288,20 @@ def main():
     scripts = {"same": same, "unique": unique, "forged": wrk_script([forge(t) for t in toks])}
     work = tempfile.mkdtemp(prefix="vigil-bench-")
     only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
-    chosen = {k: v for k, v in configs(jwks, baseline).items() if only is None or k in only}
+    chosen = {k: v for k, v in configs(jwks, baseline, baseline_native).items() if only is None or k in only}
+    module_dir = None
+    if baseline_native:
+        module_dir = os.path.join(work, "baseline-module")
+        os.makedirs(module_dir, exist_ok=True)
+        shutil.copy(baseline_native, os.path.join(module_dir, "libvigil.so"))
     results = {name: [] for name in chosen}
     for r in range(rounds):
         for i, (name, (filters, tokens, *record)) in enumerate(chosen.items()):
             port = harness.free_port()
             logs = [harness.access_log(os.path.join(work, f"{name}.access.log"), record[0])] if record else None
             cfg = {"static_resources": {"listeners": [direct_listener(name, port, filters, logs)], "clusters": []}}
-            env = harness.Envoy(cfg, work, base_id=300 + i)
+            env = harness.Envoy(cfg, work, base_id=300 + i,
+                                module_dir=module_dir if name.startswith("vigil-native") and name.endswith("@baseline") else None)
             env.start(concurrency=1)
             try:
                 subprocess.run(["taskset", "-pc", "0", str(env.pid)], capture_output=True)

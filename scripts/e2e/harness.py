@@ -189,18 +189,19 @@ def listener(name, port, http_filters, tls=None, access_logs=None):
     return {"name": name, "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}, "filter_chains": [chain]}
 
 
-def envoy_env():
-    """Envoy's environment: where it finds the dynamic module."""
+def envoy_env(module_dir=None):
+    """Envoy's environment: where it finds the dynamic module (dist/ unless `module_dir`)."""
     env = dict(os.environ)
-    env["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = NATIVE_DIR
+    env["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = module_dir or NATIVE_DIR
     return env
 
 
 class Envoy:
     """One Envoy process, started under a wrapper shell (Envoy sets a parent-death signal)."""
 
-    def __init__(self, config, workdir, base_id):
+    def __init__(self, config, workdir, base_id, module_dir=None):
         self.config = config
+        self.module_dir = module_dir
         self.workdir = workdir
         self.base_id = base_id
         self.admin = free_port()
@@ -214,7 +215,7 @@ class Envoy:
 
     def validate(self):
         r = subprocess.run([ENVOY, "--mode", "validate", "-c", self.cfg_path, "--base-id", str(self.base_id)],
-                           capture_output=True, text=True, timeout=120, env=envoy_env())
+                           capture_output=True, text=True, timeout=120, env=envoy_env(self.module_dir))
         return r.returncode, r.stdout + r.stderr
 
     def start(self, concurrency=2):
@@ -222,7 +223,7 @@ class Envoy:
                f"--log-path '{self.log_path}' --file-flush-interval-msec 200 --component-log-level wasm:info,dynamic_modules:info "
                f"& echo $! > '{self.pid_path}'; wait")
         self.wrapper = subprocess.Popen(["setsid", "bash", "-c", cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env=envoy_env())
+                                        env=envoy_env(self.module_dir))
         deadline = time.time() + 60
         while time.time() < deadline:
             try:

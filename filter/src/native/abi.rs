@@ -298,37 +298,47 @@ fn callout(
 pub struct FilterHandle(*mut c_void);
 
 impl FilterHandle {
-    /// Every request header, copied.
-    pub fn request_headers(&self) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// Hands every request header to `f`, borrowed from Envoy's header map (false: the
+    /// headers are not available).
+    pub fn each_request_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> bool {
         // SAFETY: `self.0` is the live filter of the running hook.
         let n = unsafe {
             envoy_dynamic_module_callback_http_get_headers_size(self.0, HEADER_TYPE_REQUEST)
         };
-        let mut out = vec![EnvoyHeader::default(); n];
-        if n > 0 {
-            // SAFETY: `out` has room for the `n` headers Envoy just counted (same hook, no
-            // header changed in between); Envoy writes at most that many entries.
-            let ok = unsafe {
-                envoy_dynamic_module_callback_http_get_headers(
-                    self.0,
-                    HEADER_TYPE_REQUEST,
-                    out.as_mut_ptr(),
-                )
-            };
-            if !ok {
-                return None;
-            }
+        if n == 0 {
+            return true;
         }
-        Some(
-            out.iter()
-                .map(|h| {
-                    (
-                        envoy_bytes(h.key_ptr, h.key_length).to_vec(),
-                        envoy_bytes(h.value_ptr, h.value_length).to_vec(),
-                    )
-                })
-                .collect(),
-        )
+        // Requests rarely carry more than 16 headers: those need no allocation.
+        let mut small = [EnvoyHeader::default(); 16];
+        let mut large = Vec::new();
+        let out: &mut [EnvoyHeader] = match small.get_mut(..n) {
+            Some(s) => s,
+            None => {
+                large.resize(n, EnvoyHeader::default());
+                &mut large
+            }
+        };
+        // SAFETY: `out` has room for the `n` headers Envoy just counted (same hook, no header
+        // changed in between); Envoy writes at most that many entries.
+        let ok = unsafe {
+            envoy_dynamic_module_callback_http_get_headers(
+                self.0,
+                HEADER_TYPE_REQUEST,
+                out.as_mut_ptr(),
+            )
+        };
+        if !ok {
+            return false;
+        }
+        // The slices point into Envoy's header map, valid until this hook returns; `f` runs
+        // (and drops them) before that.
+        for h in out.iter() {
+            f(
+                envoy_bytes(h.key_ptr, h.key_length),
+                envoy_bytes(h.value_ptr, h.value_length),
+            );
+        }
+        true
     }
 
     /// Sets (`Some`) or removes (`None`) a request header; false when Envoy refused.

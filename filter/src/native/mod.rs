@@ -20,7 +20,7 @@ mod abi;
 pub mod kv;
 
 use crate::adapter::{self, Action, Http, Root, Worker};
-use crate::host::{Counter, Host, Level, Pairs, Property, Response, Status, Stream};
+use crate::host::{Counter, Host, Level, Property, Response, Status, Stream};
 use abi::{ConfigHandle, FilterHandle, LogLevel, Scheduler};
 use kv::Kv;
 use std::cell::RefCell;
@@ -185,8 +185,12 @@ fn attribute(p: Property) -> u32 {
 struct NativeStream(FilterHandle);
 
 impl Stream for NativeStream {
-    fn headers(&self) -> Result<Pairs, Status> {
-        self.0.request_headers().ok_or(Status::NOT_FOUND)
+    fn each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Status> {
+        if self.0.each_request_header(f) {
+            Ok(())
+        } else {
+            Err(Status::NOT_FOUND)
+        }
     }
     fn property_text(&self, p: Property) -> Result<Option<String>, Status> {
         Ok(self

@@ -10,7 +10,7 @@
 use std::ptr::{null, null_mut};
 
 pub use crate::host::Status;
-use crate::host::{decode_map, encode_map, Pairs};
+use crate::host::{encode_map, visit_map};
 
 /// Header maps.
 #[derive(Debug, Clone, Copy)]
@@ -183,13 +183,13 @@ pub fn buffer(which: Buffer, max: usize) -> Result<Vec<u8>, Status> {
     }
 }
 
-/// Every pair of a header map, as raw bytes.
-pub fn map_pairs(map: Map) -> Result<Pairs, Status> {
+/// Hands every pair of a header map to `f`, borrowed from one copy of the map.
+pub fn each_pair(map: Map, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Status> {
     let mut data = null_mut();
     let mut size = 0;
     status(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) })?;
     let bytes = unsafe { adopt(data, size) };
-    decode_map(&bytes)
+    visit_map(&bytes, f)
 }
 
 /// One header's value (the host joins repeated headers).

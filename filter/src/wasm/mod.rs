@@ -91,8 +91,8 @@ fn property_path(p: Property) -> &'static [&'static str] {
 }
 
 impl Stream for WasmStream {
-    fn headers(&self) -> Result<crate::host::Pairs, Status> {
-        abi::map_pairs(abi::Map::RequestHeaders)
+    fn each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), Status> {
+        abi::each_pair(abi::Map::RequestHeaders, f)
     }
     fn property_text(&self, p: Property) -> Result<Option<String>, Status> {
         Ok(abi::property(property_path(p))?

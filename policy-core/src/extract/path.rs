@@ -96,7 +96,7 @@ use crate::extract::request::is_tchar;
 use alloc::format;
 use alloc::string::String;
 use core::fmt;
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::Ipv6Addr;
 
 /// The longest request target (path, query and fragment) accepted, in bytes.
 pub const MAX_PATH_LEN: usize = 8192;
@@ -687,13 +687,33 @@ pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
     let lower = name.to_ascii_lowercase();
     let numeric = last.bytes().all(|b| b.is_ascii_digit())
         || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
-    if numeric {
-        match lower.parse::<Ipv4Addr>() {
-            Ok(ip) if format!("{ip}") == lower => {}
-            _ => return Err(bad("a numeric host must be a dotted-quad ipv4 address")),
-        }
+    if numeric && !is_dotted_quad(&lower) {
+        return Err(bad("a numeric host must be a dotted-quad ipv4 address"));
     }
     Ok(lower)
+}
+
+/// Whether `s` is an IPv4 address in its canonical text: four decimal octets of at most 255,
+/// without leading zeros (what `Ipv4Addr` parses and prints back unchanged; the test
+/// `dotted_quads_match_std` holds it to that).
+fn is_dotted_quad(s: &str) -> bool {
+    let mut parts = 0;
+    for part in s.split('.') {
+        parts += 1;
+        let b = part.as_bytes();
+        let ok = match b {
+            [d] => d.is_ascii_digit(),
+            [b'1'..=b'9', d] => d.is_ascii_digit(),
+            [b'1', d, e] => d.is_ascii_digit() && e.is_ascii_digit(),
+            [b'2', b'0'..=b'4', e] => e.is_ascii_digit(),
+            [b'2', b'5', b'0'..=b'5'] => true,
+            _ => false,
+        };
+        if !ok || parts > 4 {
+            return false;
+        }
+    }
+    parts == 4
 }
 
 /// A port: up to 5 digits, at most 65535; empty is allowed (RFC 3986 §6.2.3).

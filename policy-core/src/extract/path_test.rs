@@ -428,3 +428,45 @@ fn random_paths_hold_the_invariants() {
     // The generator must exercise the success paths, not only the errors.
     assert!(ok.iter().all(|&n| n > 1000), "{ok:?}");
 }
+
+/// `is_dotted_quad` against the standard library's parser and printer (the check it
+/// replaced), on every edge octet and on random strings of digits, dots and other bytes.
+#[test]
+fn dotted_quads_match_std() {
+    let reference = |s: &str| {
+        s.parse::<core::net::Ipv4Addr>()
+            .is_ok_and(|ip| alloc::format!("{ip}") == s)
+    };
+    let octets = [
+        "0", "00", "01", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256",
+        "260", "299", "300", "999", "0255", "1000", "", "a", "0x1", "+1", "-1", " 1",
+    ];
+    for a in octets {
+        for b in ["0", "255", a] {
+            let s = alloc::format!("{a}.{b}.1.{a}");
+            assert_eq!(is_dotted_quad(&s), reference(&s), "{s:?}");
+        }
+        let s = alloc::format!("1.2.3.{a}");
+        assert_eq!(is_dotted_quad(&s), reference(&s), "{s:?}");
+    }
+    let alphabet = b"0123456789012345.....x- 2559";
+    let mut x = 0x853c_49e6_748f_ea9b_u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut accepted = 0;
+    for _ in 0..200_000 {
+        let len = (next() % 18) as usize;
+        let s: alloc::string::String = (0..len)
+            .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+            .collect();
+        let want = reference(&s);
+        accepted += usize::from(want);
+        assert_eq!(is_dotted_quad(&s), want, "{s:?}");
+    }
+    // The random strings reach both answers.
+    assert!(accepted > 100, "{accepted}");
+}

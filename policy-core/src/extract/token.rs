@@ -195,6 +195,27 @@ pub fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The token after the first of `prefixes` that `value` starts with, trying them longest
+/// first (equal lengths in the order given).
+fn longest_prefix_match<'v, 'p, I>(
+    value: &'v str,
+    prefixes: impl Fn() -> I,
+) -> Result<Option<&'v str>, TokenError>
+where
+    I: Iterator<Item = &'p str>,
+{
+    let mut below = usize::MAX;
+    while let Some(len) = prefixes().map(str::len).filter(|&l| l < below).max() {
+        for p in prefixes().filter(|p| p.len() == len) {
+            if let Some(t) = after_prefix(value, p)? {
+                return Ok(Some(t));
+            }
+        }
+        below = len;
+    }
+    Ok(None)
+}
+
 /// Finds the one token among `locations` in `req`. `Ok(None)` when there is none.
 pub fn find_token(
     req: &CheckRequest,
@@ -209,46 +230,44 @@ pub fn find_token(
         Ok(())
     };
 
-    // Headers: each header name once, with all its prefixes (longest first).
-    let mut names: Vec<&str> = Vec::new();
-    for loc in locations {
-        if let TokenLocation::Header { name, .. } = loc {
-            if !names.contains(&name.as_str()) {
-                names.push(name);
-            }
-        }
-    }
-    for name in names {
-        let mut prefixes: Vec<&str> = locations
+    // Headers: each header name once (at its first location), with all its prefixes, longest
+    // first (equal lengths in the order given). No allocation: this runs on every request.
+    for (i, loc) in locations.iter().enumerate() {
+        let TokenLocation::Header { name, .. } = loc else {
+            continue;
+        };
+        let seen = locations
             .iter()
-            .filter_map(|l| match l {
+            .take(i)
+            .any(|l| matches!(l, TokenLocation::Header { name: n, .. } if n == name));
+        if seen {
+            continue;
+        }
+        let prefixes = || {
+            locations.iter().filter_map(move |l| match l {
                 TokenLocation::Header { name: n, prefix } if n == name => Some(prefix.as_str()),
                 _ => None,
             })
-            .collect();
-        prefixes.sort_by_key(|p| core::cmp::Reverse(p.len()));
-        prefixes.dedup();
-        let values: Vec<&str> = req.header_values(name).collect();
+        };
+        let mut values = 0usize;
         let mut hit = None;
-        for value in &values {
-            for p in &prefixes {
-                if let Some(t) = after_prefix(value, p)? {
-                    if hit.is_some() {
-                        return Err(err(TokenErrorKind::MultipleTokens));
-                    }
-                    hit = Some(t);
-                    break;
+        for value in req.header_values(name) {
+            values += 1;
+            if let Some(t) = longest_prefix_match(value, prefixes)? {
+                if hit.is_some() {
+                    return Err(err(TokenErrorKind::MultipleTokens));
                 }
+                hit = Some(t);
             }
         }
         if let Some(t) = hit {
-            if values.len() > 1 {
+            if values > 1 {
                 // Two `Authorization` headers are never one credential.
                 return Err(err(TokenErrorKind::MultipleTokens));
             }
             put(FoundToken {
                 token: String::from(t),
-                source: TokenSource::Header(String::from(name)),
+                source: TokenSource::Header(name.clone()),
             })?;
         }
     }

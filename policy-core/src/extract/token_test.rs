@@ -111,3 +111,120 @@ fn b64token_table_is_the_grammar() {
     }
     assert!(all_b64token(b""));
 }
+
+/// The header part of `find_token` as it was written first (collected names, prefixes sorted
+/// longest first and deduplicated, values collected): the reference of the test below.
+fn header_token_reference(
+    req: &CheckRequest,
+    locations: &[TokenLocation],
+) -> Result<Option<FoundToken>, TokenError> {
+    let mut found: Option<FoundToken> = None;
+    let mut names: Vec<&str> = Vec::new();
+    for loc in locations {
+        if let TokenLocation::Header { name, .. } = loc {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    for name in names {
+        let mut prefixes: Vec<&str> = locations
+            .iter()
+            .filter_map(|l| match l {
+                TokenLocation::Header { name: n, prefix } if n == name => Some(prefix.as_str()),
+                _ => None,
+            })
+            .collect();
+        prefixes.sort_by_key(|p| core::cmp::Reverse(p.len()));
+        prefixes.dedup();
+        let values: Vec<&str> = req.header_values(name).collect();
+        let mut hit = None;
+        for value in &values {
+            for p in &prefixes {
+                if let Some(t) = after_prefix(value, p)? {
+                    if hit.is_some() {
+                        return Err(err(TokenErrorKind::MultipleTokens));
+                    }
+                    hit = Some(t);
+                    break;
+                }
+            }
+        }
+        if let Some(t) = hit {
+            if values.len() > 1 {
+                return Err(err(TokenErrorKind::MultipleTokens));
+            }
+            if found.is_some() {
+                return Err(err(TokenErrorKind::MultipleTokens));
+            }
+            found = Some(FoundToken {
+                token: String::from(t),
+                source: TokenSource::Header(String::from(name)),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// `find_token` (header locations) against the reference above on random location lists
+/// (repeated names and prefixes, prefixes of equal length, empty prefixes) and random
+/// header values (no token, the scheme alone, two tokens, repeated headers).
+#[test]
+fn header_tokens_match_the_reference() {
+    let names = ["authorization", "x-jwt", "x-token"];
+    let prefixes = [
+        "Bearer ", "Bearer", "", "Token ", "JWT ", "bearer  ", "Bear", "Bearer x",
+    ];
+    let values = [
+        "Bearer a.b.c",
+        "bearer a.b.c",
+        "Token a.b.c",
+        "JWT x.y.z",
+        "a.b.c",
+        "Bearerx.y.z",
+        "Bearer",
+        "Bearer  a.b.c",
+        "Bearer a.b.c, Bearer d.e.f",
+        "Bear a.b.c",
+        "Bearer x.y.z d",
+        "",
+    ];
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let (mut oks, mut errs) = (0, 0);
+    for case in 0..20_000 {
+        let locations: Vec<TokenLocation> = (0..1 + next(4))
+            .map(|_| TokenLocation::Header {
+                name: names[next(names.len())].into(),
+                prefix: prefixes[next(prefixes.len())].into(),
+            })
+            .collect();
+        let mut req = CheckRequest::default();
+        for _ in 0..next(4) {
+            req = req.with_header(names[next(names.len())], values[next(values.len())]);
+        }
+        let ours = find_token(&req, &locations);
+        let want = header_token_reference(&req, &locations);
+        match (&ours, &want) {
+            (Ok(a), Ok(b)) => {
+                oks += usize::from(a.is_some());
+                assert_eq!(
+                    a.as_ref().map(|f| (&f.token, &f.source)),
+                    b.as_ref().map(|f| (&f.token, &f.source)),
+                    "case {case}: {locations:?} {req:?}"
+                );
+            }
+            (Err(a), Err(b)) => {
+                errs += 1;
+                assert_eq!(a.code(), b.code(), "case {case}: {locations:?} {req:?}");
+            }
+            _ => panic!("case {case}: {ours:?} vs {want:?} for {locations:?} {req:?}"),
+        }
+    }
+    assert!(oks > 1_000 && errs > 1_000, "{oks} {errs}");
+}
