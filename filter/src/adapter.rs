@@ -169,6 +169,11 @@ pub struct Shared {
     decisions: Cell<u64>,
     /// When this worker last installed what other workers published (ms).
     synced_ms: Cell<u64>,
+    /// The request being decided: its buffers are reused by the worker's next request, so
+    /// reading the headers allocates nothing in the common case.
+    scratch: RefCell<CheckRequest>,
+    /// The decision record being written, reused the same way.
+    record: RefCell<String>,
 }
 
 impl Shared {
@@ -189,6 +194,8 @@ impl Shared {
             token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
             decisions: Cell::new(0),
             synced_ms: Cell::new(0),
+            scratch: RefCell::new(CheckRequest::default()),
+            record: RefCell::new(String::new()),
         }
     }
 
@@ -530,7 +537,7 @@ fn deny(host: &dyn Host, stream: &dyn Stream, d: &Decision) {
 }
 
 /// Answers 503 with `code` and `reason` (the proxy side failed, not the request).
-fn unavailable(host: &dyn Host, stream: &dyn Stream, code: &str, reason: &str) {
+fn unavailable(host: &dyn Host, stream: &dyn Stream, code: &'static str, reason: &str) {
     deny(
         host,
         stream,
@@ -583,8 +590,16 @@ impl Http {
                 LogSink::Log => {}
                 LogSink::AccessLog => {
                     let unread = CheckRequest::default();
-                    let record = decision.record(req.unwrap_or(&unread), now, None);
-                    if let Err(s) = stream.record(&record) {
+                    let mut own = String::new();
+                    let mut reused = shared.record.try_borrow_mut().ok();
+                    let record = reused.as_deref_mut().unwrap_or(&mut own);
+                    record.clear();
+                    decision.write_record(req.unwrap_or(&unread), now, None, record);
+                    let stored = stream.record(record);
+                    if record.capacity() > request::KEEP_BYTES {
+                        *record = String::new();
+                    }
+                    if let Err(s) = stored {
                         host.log(
                             Level::Warn,
                             &format!("vigil: cannot store the decision record (status {})", s.0),
@@ -665,11 +680,33 @@ impl Http {
             );
             return Action::Pause;
         };
-        let (req, now_ms) = match (
-            request::read(stream, &shared.headers, shared.properties),
+        // One callback at a time per worker, so the scratch request is free; never panic if
+        // it were not.
+        let mut own = None;
+        let mut scratch = shared.scratch.try_borrow_mut().ok();
+        let req: &mut CheckRequest = match scratch.as_deref_mut() {
+            Some(r) => r,
+            None => own.insert(CheckRequest::default()),
+        };
+        let action = self.decide_request(host, stream, &shared, req);
+        if request::retained_bytes(req) > request::KEEP_BYTES {
+            *req = CheckRequest::default();
+        }
+        action
+    }
+
+    fn decide_request(
+        &mut self,
+        host: &dyn Host,
+        stream: &dyn Stream,
+        shared: &Shared,
+        req: &mut CheckRequest,
+    ) -> Action {
+        let now_ms = match (
+            request::read_into(stream, &shared.headers, shared.properties, req),
             host.now_ms(),
         ) {
-            (Ok(req), Ok(now)) => (req, now),
+            (Ok(()), Ok(now)) => now,
             (Err(e), _) | (_, Err(e)) => {
                 host.count(Counter::Errors, 1);
                 host.log(
@@ -683,20 +720,21 @@ impl Http {
                     "the request could not be read",
                 );
                 let now = host.now_ms().map_or(0, |ms| (ms / 1000) as i64);
-                self.enforce(host, stream, &shared, &d, None, now);
+                self.enforce(host, stream, shared, &d, None, now);
                 return Action::Pause;
             }
         };
+        let req = &*req;
         let now = (now_ms / 1000) as i64;
-        let mut decision = shared.decide(host, &req, now);
+        let mut decision = shared.decide(host, req, now);
         // Keys another worker fetched since our last sync: install them and decide again.
         if decision.key_refetch.is_some() && shared.keys.sync(host) > 0 {
-            decision = shared.decide(host, &req, now);
+            decision = shared.decide(host, req, now);
         }
-        if !decision.forwards() && self.try_refetch(host, &shared, &decision, &req) {
+        if !decision.forwards() && self.try_refetch(host, shared, &decision, req) {
             return Action::Pause;
         }
-        if self.enforce(host, stream, &shared, &decision, Some(&req), now) {
+        if self.enforce(host, stream, shared, &decision, Some(req), now) {
             Action::Continue
         } else {
             Action::Pause

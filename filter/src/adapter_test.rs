@@ -254,6 +254,58 @@ fn records_go_to_the_access_log_when_asked() {
         .any(|l| l.starts_with("vigil decision")));
 }
 
+/// A worker reuses one request's buffers for the next: nothing of a request (a header, the
+/// scheme, a header repeated, the peer) may reach the decision about the next one.
+#[test]
+fn a_reused_request_keeps_nothing_of_the_last() {
+    let host = FakeHost::default();
+    let policy = r#"{"authorizationPolicies": [
+        {"name": "tenant", "rules": [{"to": [{"operation": {"paths": ["/t/*"]}}],
+          "when": [{"key": "request.headers[x-tenant]", "values": ["a"]}]}]},
+        {"name": "peer", "rules": [{"from": [{"source": {"ipBlocks": ["10.0.0.0/8"]}}],
+          "to": [{"operation": {"paths": ["/p/*"]}}]}]}]}"#;
+    let r = root(&host, policy);
+    let shared = r.shared(&host);
+    let h = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+    let with = |path: &str, extra: Vec<(Vec<u8>, Vec<u8>)>, source: Option<&str>| {
+        let mut s = FakeStream::get(path);
+        if let Some(hs) = s.headers.as_mut() {
+            hs.extend(extra);
+        }
+        s.source = source.map(str::to_string);
+        s
+    };
+    let decide = |s: &FakeStream| Http::new(shared.clone()).on_request_headers(&host, s);
+    let tenant = with(
+        "/t/x",
+        vec![h("x-tenant", "a"), h(":scheme", "https")],
+        None,
+    );
+    assert_eq!(decide(&tenant), Action::Continue);
+    // The same request without the header: refused, although the last one had it.
+    let bare = with("/t/x", vec![], None);
+    assert_eq!(decide(&bare), Action::Pause);
+    assert_eq!(bare.responses.borrow()[0].0, 403);
+    // After a request with one value, a request with two: decided as a worker that never saw
+    // the first would decide it.
+    let one = with("/t/x", vec![h("x-tenant", "b")], None);
+    assert_eq!(decide(&one), Action::Pause);
+    let two = || with("/t/x", vec![h("x-tenant", "b"), h("x-tenant", "a")], None);
+    let fresh_root = root(&host, policy);
+    let fresh = Http::new(fresh_root.shared(&host)).on_request_headers(&host, &two());
+    assert_eq!(decide(&two()), fresh);
+    // The peer is read afresh: an address in the block, then none.
+    let inside = with("/p/x", vec![], Some("10.1.2.3:5000"));
+    assert_eq!(decide(&inside), Action::Continue);
+    let nowhere = with("/p/x", vec![], None);
+    assert_eq!(decide(&nowhere), Action::Pause);
+    // An unreadable request after a good one is refused, and the next good one still works.
+    let mut broken = FakeStream::get("/t/x");
+    broken.headers = None;
+    assert_eq!(decide(&broken), Action::Pause);
+    assert_eq!(decide(&tenant), Action::Continue);
+}
+
 #[test]
 fn an_unreadable_request_is_refused() {
     let host = FakeHost::default();

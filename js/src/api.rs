@@ -112,7 +112,7 @@ fn rate_updates(updates: &[RateUpdate]) -> Value {
 
 /// A request or options the module cannot read: a denial (fail closed) that also carries the
 /// `error`. `status` is 400 for a request, 500 for the caller's options.
-pub fn input_rejected(status: u16, code: &str, what: &str, e: &PolicyError) -> Value {
+pub fn input_rejected(status: u16, code: &'static str, what: &str, e: &PolicyError) -> Value {
     let d = Decision::new(
         Outcome::Deny,
         status,

@@ -6,10 +6,11 @@
 //! Vigil refuses to interpret (an ambiguous path, a malformed method), 429 with `Retry-After`.
 
 use crate::extract::request::CheckRequest;
-use crate::json::{write_digits, write_int, write_str, Map, Value};
+use crate::json::{write_int, write_str, Map, Value};
 use crate::state::{BehaviorUpdate, RateUpdate};
+use alloc::borrow::Cow;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// The outcome of a decision.
@@ -58,8 +59,10 @@ pub struct Decision {
     pub outcome: Outcome,
     /// The HTTP status to answer with (200 when allowed).
     pub status: u16,
-    /// A stable machine code for the reason (`denied_by_policy`, `invalid_token`, ...).
-    pub code: String,
+    /// A stable machine code for the reason (`denied_by_policy`, `invalid_token`, ...). The
+    /// engine's are constants (borrowed: no allocation per decision); a decision read back
+    /// from JSON owns its code.
+    pub code: Cow<'static, str>,
     /// A human-readable reason (lower case; safe to show to the client).
     pub reason: String,
     /// The policy that decided, if one did.
@@ -165,11 +168,16 @@ impl ResourceRef {
 
 impl Decision {
     /// A decision with no headers.
-    pub fn new(outcome: Outcome, status: u16, code: &str, reason: impl Into<String>) -> Self {
+    pub fn new(
+        outcome: Outcome,
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        reason: impl Into<String>,
+    ) -> Self {
         Decision {
             outcome,
             status,
-            code: code.to_string(),
+            code: code.into(),
             reason: reason.into(),
             policy: None,
             rule: None,
@@ -205,7 +213,7 @@ impl Decision {
         let mut m = Map::new();
         m.insert("decision", Value::from(self.outcome.as_str()));
         m.insert("status", Value::from(self.status));
-        m.insert("code", Value::from(self.code.as_str()));
+        m.insert("code", Value::from(&*self.code));
         m.insert("reason", Value::from(self.reason.as_str()));
         m.insert("policy", opt(self.policy.as_deref()));
         m.insert(
@@ -246,7 +254,7 @@ impl Decision {
 
     /// `decision`, `status`, `code`, `reason`, `policy`, `rule`: in both JSON forms.
     fn write_outcome(&self, o: &mut Obj<'_>) {
-        o.str("decision", self.outcome.as_str());
+        o.word("decision", self.outcome.as_str());
         o.int("status", i64::from(self.status));
         o.str("code", &self.code);
         o.str("reason", &self.reason);
@@ -283,15 +291,28 @@ impl Decision {
     /// query (a query may carry a token); no header value other than the request id is
     /// written. `request_id` defaults to the request's `x-request-id` header.
     pub fn record(&self, req: &CheckRequest, now: i64, request_id: Option<&str>) -> String {
+        let mut out = String::with_capacity(512);
+        self.write_record(req, now, request_id, &mut out);
+        out
+    }
+
+    /// [`Decision::record`], appended to `out` (an adapter reuses one buffer for every
+    /// record).
+    pub fn write_record(
+        &self,
+        req: &CheckRequest,
+        now: i64,
+        request_id: Option<&str>,
+        out: &mut String,
+    ) {
         let rid = request_id.or_else(|| {
             let mut ids = req.header_values("x-request-id");
             match (ids.next(), ids.next()) {
-                (Some(v), None) if v.len() <= 200 && !v.chars().any(char::is_control) => Some(v),
+                (Some(v), None) if v.len() <= 200 && !has_control(v) => Some(v),
                 _ => None,
             }
         });
-        let mut out = String::with_capacity(512);
-        let mut o = Obj::new(&mut out);
+        let mut o = Obj::new(out);
         o.int("time", now);
         o.key("timestamp");
         o.out.push('"');
@@ -300,8 +321,13 @@ impl Decision {
         o.opt("requestId", rid);
         o.str("method", cut(&req.method, 32));
         o.str("host", cut(&req.host, 256));
-        let path = req.path.split(['?', '#']).next().unwrap_or("");
-        o.str("path", cut(path, 2048));
+        // The path without its query or fragment.
+        let end = req
+            .path
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(req.path.len());
+        o.str("path", cut(req.path.get(..end).unwrap_or(""), 2048));
         o.opt("sourcePrincipal", req.source.principal.as_deref());
         o.opt("remoteAddress", req.source.address.as_deref());
         o.opt("principal", self.principal.as_deref());
@@ -314,7 +340,6 @@ impl Decision {
         o.strs("audit", &self.audit);
         o.bool("dryRun", self.dry_run);
         o.end();
-        out
     }
 
     /// [`Decision::record`] through a `Value` tree: the reference the direct writer is
@@ -352,7 +377,7 @@ impl Decision {
         );
         m.insert("decision", Value::from(self.outcome.as_str()));
         m.insert("status", Value::from(self.status));
-        m.insert("code", Value::from(self.code.as_str()));
+        m.insert("code", Value::from(&*self.code));
         m.insert("reason", Value::from(self.reason.as_str()));
         m.insert("policy", opt(self.policy.as_deref()));
         m.insert(
@@ -415,6 +440,13 @@ impl<'a> Obj<'a> {
     fn str(&mut self, k: &str, v: &str) {
         self.key(k);
         write_str(v, self.out);
+    }
+    /// A string that never needs an escape (one of the engine's constant words).
+    fn word(&mut self, k: &str, v: &'static str) {
+        self.key(k);
+        self.out.push('"');
+        self.out.push_str(v);
+        self.out.push('"');
     }
     fn opt(&mut self, k: &str, v: Option<&str>) {
         self.key(k);
@@ -511,6 +543,15 @@ fn civil(t: i64) -> (i64, i64, i64, i64) {
     (yoe + era * 400 + i64::from(month <= 2), month, day, secs)
 }
 
+/// `s.chars().any(char::is_control)`, byte by byte for ASCII (a request id usually is).
+fn has_control(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(char::is_control)
+    }
+}
+
 fn write_rfc3339(t: i64, out: &mut String) {
     let (year, month, day, secs) = civil(t);
     if !(0..=9999).contains(&year) {
@@ -525,17 +566,22 @@ fn write_rfc3339(t: i64, out: &mut String) {
         );
         return;
     }
-    // The usual case without the formatting machinery (a record per decision).
-    for (n, width, sep) in [
-        (year, 4, '-'),
-        (month, 2, '-'),
-        (day, 2, 'T'),
-        (secs / 3600, 2, ':'),
-        (secs % 3600 / 60, 2, ':'),
-        (secs % 60, 2, 'Z'),
-    ] {
-        write_digits(n.unsigned_abs(), width, out);
-        out.push(sep);
+    // The usual case without the formatting machinery (a record per decision): the twenty
+    // bytes at once, then one copy.
+    let two = |n: i64| {
+        let n = n.rem_euclid(100) as u8;
+        [b'0' + n / 10, b'0' + n % 10]
+    };
+    let ([c0, c1], [y0, y1]) = (two(year / 100), two(year));
+    let ([mo0, mo1], [d0, d1]) = (two(month), two(day));
+    let ([h0, h1], [mi0, mi1], [s0, s1]) =
+        (two(secs / 3600), two(secs % 3600 / 60), two(secs % 60));
+    let text = [
+        c0, c1, y0, y1, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1,
+        b'Z',
+    ];
+    if let Ok(t) = core::str::from_utf8(&text) {
+        out.push_str(t);
     }
 }
 
@@ -645,7 +691,7 @@ mod tests {
             let mut d = Decision::new(
                 outcome,
                 (next() % 600) as u16,
-                &text(8, &mut next),
+                text(8, &mut next),
                 text(20, &mut next),
             );
             let some = |next: &mut dyn FnMut() -> u64| next().is_multiple_of(2);
@@ -713,6 +759,33 @@ mod tests {
                 "case {i}"
             );
         }
+    }
+
+    /// `has_control` against `chars().any(char::is_control)` on random strings of ASCII,
+    /// C0/C1 controls, DEL and other non-ASCII characters.
+    #[test]
+    fn has_control_is_is_control() {
+        let alphabet = [
+            'a', '-', '0', ' ', '\t', '\n', '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}',
+            '\u{a0}', 'é', '\u{2028}', '\u{fffd}', '😀',
+        ];
+        let mut rng = crate::XorShift(0x0bad_5eed_1234_5678);
+        let mut hits = 0;
+        for case in 0..50_000 {
+            let s: String = (0..rng.below(12))
+                .map(|_| {
+                    if rng.below(4) == 0 {
+                        alphabet[rng.below(alphabet.len())]
+                    } else {
+                        'x'
+                    }
+                })
+                .collect();
+            let want = s.chars().any(char::is_control);
+            assert_eq!(has_control(&s), want, "case {case}: {s:?}");
+            hits += usize::from(want);
+        }
+        assert!(hits > 5_000, "{hits}");
     }
 
     /// The digit writer of `rfc3339` against `format!` of the same civil date, on random

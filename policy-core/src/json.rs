@@ -657,15 +657,24 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
-    let mut words = bytes.chunks_exact(8);
-    for chunk in &mut words {
-        // A chunk of `chunks_exact(8)` always converts; the fallback word has a control byte.
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        if w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+    let word = |w: u64| {
+        w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
             || has_zero(w ^ (ONES * u64::from(b'"')))
             || has_zero(w ^ (ONES * u64::from(b'\\')))
             || has_zero(w ^ (ONES * 0xe2))
-        {
+    };
+    // Two words per step, tested together (the masks stay in registers).
+    let mut pairs = bytes.chunks_exact(16);
+    for chunk in &mut pairs {
+        // A chunk of `chunks_exact(16)` always converts; the fallback has a control byte.
+        let w = <[u8; 16]>::try_from(chunk).map_or(0, u128::from_le_bytes);
+        if word(w as u64) | word((w >> 64) as u64) {
+            return true;
+        }
+    }
+    let mut words = pairs.remainder().chunks_exact(8);
+    for chunk in &mut words {
+        if word(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))) {
             return true;
         }
     }

@@ -31,6 +31,26 @@ pub mod policy;
 pub mod state;
 pub mod testcase;
 
+/// A tiny xorshift generator for the randomised tests: deterministic, no dependencies.
+#[cfg(test)]
+pub(crate) struct XorShift(pub(crate) u64);
+
+#[cfg(test)]
+impl XorShift {
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform enough below `n` (> 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
 pub use decide::Step;
 pub use enforce::{Decision, FiredRisk, Outcome, ResourceRef, TrustReport};
 pub use error::{ErrorCode, PolicyError};
@@ -472,22 +492,32 @@ impl Engine {
                 add(h);
             }
         }
-        let token_headers: Vec<&str> = plan
-            .auth
-            .locations()
-            .iter()
-            .chain(plan.auth.device_locations())
-            .filter_map(|l| match l {
-                authenticate::rule::TokenLocation::Header { name, .. } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
         if ctx.posture_prefix.is_none() {
-            let prefix = plan.device_posture.header_prefix.as_str();
+            let prefix = plan.device_posture.header_prefix.as_bytes();
+            // Token headers are not posture headers (no allocation: this runs on every
+            // forwarded request).
+            let token_header = |lower: &str| {
+                plan.auth
+                    .locations()
+                    .iter()
+                    .chain(plan.auth.device_locations())
+                    .any(|l| {
+                        matches!(l, authenticate::rule::TokenLocation::Header { name, .. }
+                            if name == lower)
+                    })
+            };
             for (name, _) in &ctx.req.headers {
-                let lower = name.to_ascii_lowercase();
-                if lower.starts_with(prefix) && !token_headers.contains(&lower.as_str()) {
-                    add(lower);
+                // `name.to_ascii_lowercase().starts_with(prefix)`, without the copy.
+                let posture = name.len() >= prefix.len()
+                    && name
+                        .bytes()
+                        .zip(prefix)
+                        .all(|(a, &b)| a.to_ascii_lowercase() == b);
+                if posture {
+                    let lower = name.to_ascii_lowercase();
+                    if !token_header(&lower) {
+                        add(lower);
+                    }
                 }
             }
         }
@@ -518,7 +548,7 @@ impl Engine {
                 auth.find_token(req)
                     .ok()
                     .flatten()
-                    .map(|f| f.token)
+                    .map(|f| f.token.into_owned())
                     .unwrap_or_default()
             } else {
                 String::new()

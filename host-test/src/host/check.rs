@@ -181,7 +181,7 @@ pub fn decision_from_value(v: &Value) -> Result<Decision, HostError> {
         .and_then(|n| n.as_i64())
         .and_then(|n| u16::try_from(n).ok())
         .ok_or_else(|| bad("status", "an http status"))?;
-    let mut d = Decision::new(outcome, status, &string(v, "code")?, string(v, "reason")?);
+    let mut d = Decision::new(outcome, status, string(v, "code")?, string(v, "reason")?);
     d.policy = opt_string(v, "policy")?;
     d.rule = match field(v, "rule")? {
         Value::Null => None,

@@ -167,7 +167,7 @@ fn signature(d: &Decision) -> (String, u16, String, Option<String>, bool) {
     (
         d.outcome.as_str().to_string(),
         d.status,
-        d.code.clone(),
+        d.code.to_string(),
         d.policy.clone(),
         d.dry_run,
     )

@@ -516,8 +516,8 @@ impl Authenticator {
                         .get(id.rule)
                         .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
                 if allowed {
-                    if id.source != found.source {
-                        Arc::make_mut(&mut id).source = found.source;
+                    if id.source.borrowed() != found.source {
+                        Arc::make_mut(&mut id).source = found.source.owned();
                     }
                     return AuthOutcome::Verified(id);
                 }
@@ -536,7 +536,7 @@ impl Authenticator {
                 i,
                 d,
                 &found.token,
-                found.source.clone(),
+                found.source.owned(),
                 now,
                 keys,
                 signatures,
@@ -564,7 +564,10 @@ impl Authenticator {
     }
 
     /// Finds the one token in the request (see [`crate::extract::token`]).
-    pub fn find_token(&self, req: &CheckRequest) -> Result<Option<FoundToken>, TokenError> {
+    pub fn find_token<'a>(
+        &'a self,
+        req: &'a CheckRequest,
+    ) -> Result<Option<FoundToken<'a>>, TokenError> {
         if self.locations.is_empty() {
             return Ok(None);
         }
@@ -617,8 +620,8 @@ impl Authenticator {
                     .get(id.rule)
                     .is_some_and(|r| r.locations.iter().any(|l| found.source.matches(l)));
                 if allowed {
-                    if id.source != found.source {
-                        Arc::make_mut(&mut id).source = found.source;
+                    if id.source.borrowed() != found.source {
+                        Arc::make_mut(&mut id).source = found.source.owned();
                     }
                     return AuthOutcome::Verified(id);
                 }
@@ -628,7 +631,7 @@ impl Authenticator {
             &self.rules,
             self.max_token_bytes,
             &found.token,
-            found.source,
+            found.source.owned(),
             now,
             keys,
             signatures,

@@ -13,7 +13,7 @@ pub mod cidr;
 pub mod zt;
 
 use crate::enforce::{bearer_challenge, Decision, Outcome};
-use crate::extract::path::{canonicalize_host, canonicalize_method, canonicalize_path};
+use crate::extract::path::{canonical_host, canonicalize_method, canonicalize_path};
 use crate::extract::request::CheckRequest;
 use crate::json::{Map, Value};
 use crate::policy::authz::{Action, AuthzPolicy, Condition, Key, Operation, Rule, Source, Values};
@@ -22,7 +22,7 @@ use crate::policy::matcher::MatchSet;
 use crate::policy::resource::Resource;
 use crate::policy::{Mode, Plan};
 use crate::state::Signals;
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -53,8 +53,8 @@ pub struct Ctx<'a> {
     pub method: &'a str,
     /// Canonical path (no query).
     pub path: String,
-    /// Lower-case host without port.
-    pub host: String,
+    /// Lower-case host without port (borrowed from the request when it is already so).
+    pub host: Cow<'a, str>,
     /// Direct peer address.
     pub source_ip: Option<IpAddr>,
     /// Original client address (X-Forwarded-For with trusted hops), else the peer.
@@ -135,10 +135,10 @@ impl<'a> Ctx<'a> {
             }
         };
         let canon =
-            |h: &str| canonicalize_host(h).map_err(|e| bad_request(e.code(), e.to_string()));
+            |h: &'a str| canonical_host(h).map_err(|e| bad_request(e.code(), e.to_string()));
         let host = match (req.host.is_empty(), header_host) {
             (true, Some(h)) => canon(h)?,
-            (true, None) => String::new(),
+            (true, None) => Cow::Borrowed(""),
             (false, None) => canon(&req.host)?,
             (false, Some(h)) => {
                 // RFC 9113 §8.3.1: `:authority` and `host` must agree.
@@ -344,8 +344,8 @@ fn source_matches(s: &Source, c: &Ctx<'_>) -> Result<(), &'static str> {
 }
 
 fn operation_matches(o: &Operation, c: &Ctx<'_>) -> Result<(), &'static str> {
-    check(pos(&o.hosts, Some(&c.host)), "hosts")?;
-    check(neg(&o.not_hosts, Some(&c.host)), "notHosts")?;
+    check(pos(&o.hosts, Some(&*c.host)), "hosts")?;
+    check(neg(&o.not_hosts, Some(&*c.host)), "notHosts")?;
     let port = c.destination_port;
     check(
         o.ports.is_empty() || port.is_some_and(|p| o.ports.contains(p)),
@@ -625,7 +625,7 @@ fn describe_miss(rule: &Rule, m: Miss, c: &Ctx<'_>) -> String {
         ("from", "serviceAccounts" | "notServiceAccounts") => shown(c.service_account.as_deref()),
         ("from", "ipBlocks" | "notIpBlocks") => shown(c.req.source.address.as_deref()),
         ("from", _) => shown(c.remote_ip.map(|i| i.to_string()).as_deref()),
-        ("to", "hosts" | "notHosts") => shown(Some(&c.host)),
+        ("to", "hosts" | "notHosts") => shown(Some(&*c.host)),
         ("to", "ports" | "notPorts") => shown(c.destination_port.map(|p| p.to_string()).as_deref()),
         ("to", "methods" | "notMethods") => shown(Some(c.method)),
         ("to", _) => shown(Some(&c.path)),

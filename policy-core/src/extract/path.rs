@@ -93,6 +93,7 @@
 //! port (`example.com:`) is removed (RFC 3986 §6.2.3).
 
 use crate::extract::request::is_tchar;
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use core::fmt;
@@ -619,15 +620,23 @@ pub fn canonicalize_method(raw: &str) -> Result<&str, PathError> {
 
 /// Canonicalises a raw `:authority`/`Host` for matching: lower case, no port, no trailing
 /// dot, IPv6 in brackets in RFC 5952 form; see the module docs. An empty host gives `""`.
+/// (It runs on every request: the name is scanned by bytes, without string searchers; the
+/// test `hosts_match_the_reference` holds it to the first version, kept in the tests.)
 pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
+    canonical_host(raw).map(Cow::into_owned)
+}
+
+/// [`canonicalize_host`], borrowing from `raw` when the canonical host is a part of it (no
+/// upper case, no IPv6): no allocation for the usual `Host`.
+pub fn canonical_host(raw: &str) -> Result<Cow<'_, str>, PathError> {
     let bad = |reason| PathError::BadHost {
         input: cut(raw),
         reason,
     };
     if raw.is_empty() {
-        return Ok(String::new());
+        return Ok(Cow::Borrowed(""));
     }
-    if raw.contains('@') {
+    if raw.as_bytes().contains(&b'@') {
         return Err(bad("userinfo (`@`) is not allowed"));
     }
     if let Some(after) = raw.strip_prefix('[') {
@@ -646,12 +655,13 @@ pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
         let ip: Ipv6Addr = inner
             .parse()
             .map_err(|_| bad("not an ipv6 address between `[` and `]`"))?;
-        return Ok(format!("[{ip}]"));
+        return Ok(Cow::Owned(format!("[{ip}]")));
     }
-    let name = match raw.split_once(':') {
-        Some((name, port)) => {
-            check_port(port, raw)?;
-            name
+    // Name and port split at the first `:` (a second one fails the port check).
+    let name = match raw.bytes().position(|b| b == b':') {
+        Some(i) => {
+            check_port(raw.get(i + 1..).unwrap_or(""), raw)?;
+            raw.get(..i).unwrap_or("")
         }
         None => raw,
     };
@@ -674,23 +684,33 @@ pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
             bad("only letters, digits, `-`, `_` and `.` are allowed in a host name")
         });
     }
-    let mut last = "";
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Err(bad("empty label"));
+    // Labels, in order (the first bad one names the error), and where the last one starts.
+    let mut start = 0;
+    for (i, b) in name.bytes().chain(core::iter::once(b'.')).enumerate() {
+        if b != b'.' {
+            continue;
         }
-        if label.len() > 63 {
-            return Err(bad("label longer than 63 bytes"));
+        match i - start {
+            0 => return Err(bad("empty label")),
+            64.. => return Err(bad("label longer than 63 bytes")),
+            _ => {}
         }
-        last = label;
+        if i < name.len() {
+            start = i + 1;
+        }
     }
-    let lower = name.to_ascii_lowercase();
+    let last = name.get(start..).unwrap_or("");
     let numeric = last.bytes().all(|b| b.is_ascii_digit())
         || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
-    if numeric && !is_dotted_quad(&lower) {
+    // A dotted quad has no letters: case does not matter to the check.
+    if numeric && !is_dotted_quad(name) {
         return Err(bad("a numeric host must be a dotted-quad ipv4 address"));
     }
-    Ok(lower)
+    Ok(if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    })
 }
 
 /// Whether `s` is an IPv4 address in its canonical text: four decimal octets of at most 255,
@@ -698,9 +718,8 @@ pub fn canonicalize_host(raw: &str) -> Result<String, PathError> {
 /// `dotted_quads_match_std` holds it to that).
 fn is_dotted_quad(s: &str) -> bool {
     let mut parts = 0;
-    for part in s.split('.') {
+    for b in s.as_bytes().split(|&c| c == b'.') {
         parts += 1;
-        let b = part.as_bytes();
         let ok = match b {
             [d] => d.is_ascii_digit(),
             [b'1'..=b'9', d] => d.is_ascii_digit(),

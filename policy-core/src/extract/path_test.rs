@@ -353,21 +353,7 @@ fn hosts() {
     );
 }
 
-/// A tiny xorshift generator: deterministic, no dependencies.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::XorShift;
 
 #[test]
 fn random_paths_hold_the_invariants() {
@@ -469,4 +455,152 @@ fn dotted_quads_match_std() {
     }
     // The random strings reach both answers.
     assert!(accepted > 100, "{accepted}");
+}
+
+/// `canonicalize_host` as it was first written (`split_once`, `split`, `contains`): the
+/// reference of the test below.
+fn canonicalize_host_reference(raw: &str) -> Result<String, PathError> {
+    let bad = |reason| PathError::BadHost {
+        input: cut(raw),
+        reason,
+    };
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    if raw.contains('@') {
+        return Err(bad("userinfo (`@`) is not allowed"));
+    }
+    if let Some(after) = raw.strip_prefix('[') {
+        let Some((inner, rest)) = after.split_once(']') else {
+            return Err(bad("unclosed `[`"));
+        };
+        if !rest.is_empty() {
+            let Some(port) = rest.strip_prefix(':') else {
+                return Err(bad("unexpected text after `]`"));
+            };
+            check_port(port, raw)?;
+        }
+        if inner.contains('%') {
+            return Err(bad("ipv6 zone ids are not allowed"));
+        }
+        let ip: Ipv6Addr = inner
+            .parse()
+            .map_err(|_| bad("not an ipv6 address between `[` and `]`"))?;
+        return Ok(format!("[{ip}]"));
+    }
+    let name = match raw.split_once(':') {
+        Some((name, port)) => {
+            check_port(port, raw)?;
+            name
+        }
+        None => raw,
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Err(bad("empty host name"));
+    }
+    if name.len() > MAX_HOST_LEN {
+        return Err(bad("longer than 253 bytes"));
+    }
+    if let Some(b) = name
+        .bytes()
+        .find(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    {
+        return Err(if b == b':' {
+            bad("ipv6 addresses must be in brackets, e.g. `[::1]:8080`")
+        } else if b >= 0x80 {
+            bad("non-ascii host name: send its `xn--` form")
+        } else {
+            bad("only letters, digits, `-`, `_` and `.` are allowed in a host name")
+        });
+    }
+    let mut last = "";
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(bad("empty label"));
+        }
+        if label.len() > 63 {
+            return Err(bad("label longer than 63 bytes"));
+        }
+        last = label;
+    }
+    let lower = name.to_ascii_lowercase();
+    let numeric = last.bytes().all(|b| b.is_ascii_digit())
+        || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
+    if numeric && !is_dotted_quad(&lower) {
+        return Err(bad("a numeric host must be a dotted-quad ipv4 address"));
+    }
+    Ok(lower)
+}
+
+/// `canonicalize_host` against its first version on 100,000 random hosts built from the
+/// fragments each branch looks at (ports, brackets, dots, numeric and `0x` labels, long labels,
+/// upper case, non-ASCII, `@`, `%`): the same canonical host or the same error.
+#[test]
+fn hosts_match_the_reference() {
+    let long = "a".repeat(63);
+    let longer = "b".repeat(64);
+    let fragments = [
+        "a",
+        "Z",
+        "example",
+        "com",
+        "0",
+        "1",
+        "25",
+        "255",
+        "256",
+        "01",
+        "0x1f",
+        "0X",
+        ".",
+        ".",
+        "..",
+        ":",
+        ":80",
+        ":",
+        ":65535",
+        ":65536",
+        ":0x1",
+        "@",
+        "[",
+        "]",
+        "::1",
+        "[::1]",
+        "[2001:DB8::A]",
+        "%",
+        "-",
+        "_",
+        "é",
+        "1.2.3.4",
+        "9",
+        long.as_str(),
+        longer.as_str(),
+        "!",
+        " ",
+    ];
+    let mut rng = XorShift(0x005e_ed0f_4057);
+    let (mut oks, mut errs) = (0, 0);
+    for case in 0..100_000 {
+        let raw: String = (0..rng.below(7))
+            .map(|_| fragments[rng.below(fragments.len())])
+            .collect();
+        let want = canonicalize_host_reference(&raw);
+        assert_eq!(canonicalize_host(&raw), want, "case {case}: {raw:?}");
+        if want.is_ok() {
+            oks += 1;
+        } else {
+            errs += 1;
+        }
+    }
+    // Hosts over 253 bytes, too.
+    for n in [250, 253, 254, 300] {
+        let raw = "a.".repeat(n / 2) + "b";
+        assert_eq!(
+            canonicalize_host(&raw),
+            canonicalize_host_reference(&raw),
+            "{n}"
+        );
+    }
+    assert!(oks > 10_000 && errs > 10_000, "{oks} ok, {errs} refused");
 }

@@ -18,6 +18,7 @@
 use crate::authenticate::rule::TokenLocation;
 use crate::authenticate::{TokenError, TokenErrorKind};
 use crate::extract::request::CheckRequest;
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -35,22 +36,61 @@ pub enum TokenSource {
 impl TokenSource {
     /// True when a token found here may be used under a rule listing `loc`.
     pub fn matches(&self, loc: &TokenLocation) -> bool {
-        match (self, loc) {
-            (TokenSource::Header(a), TokenLocation::Header { name, .. }) => a == name,
-            (TokenSource::Param(a), TokenLocation::Param(b)) => a == b,
-            (TokenSource::Cookie(a), TokenLocation::Cookie(b)) => a == b,
-            _ => false,
+        self.borrowed().matches(loc)
+    }
+
+    /// The borrowed form.
+    pub fn borrowed(&self) -> SourceRef<'_> {
+        match self {
+            TokenSource::Header(n) => SourceRef::Header(n),
+            TokenSource::Param(n) => SourceRef::Param(n),
+            TokenSource::Cookie(n) => SourceRef::Cookie(n),
         }
     }
 }
 
-/// A token found in a request.
+/// [`TokenSource`], borrowed from the policy's token locations: finding a token allocates
+/// nothing for its place (it runs on every request; the owned form is made only for an
+/// identity that is verified or moved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceRef<'a> {
+    /// A header, by lower-case name.
+    Header(&'a str),
+    /// A query parameter, by (decoded) name.
+    Param(&'a str),
+    /// A cookie, by name.
+    Cookie(&'a str),
+}
+
+impl SourceRef<'_> {
+    /// True when a token found here may be used under a rule listing `loc`.
+    pub fn matches(self, loc: &TokenLocation) -> bool {
+        match (self, loc) {
+            (SourceRef::Header(a), TokenLocation::Header { name, .. }) => a == name,
+            (SourceRef::Param(a), TokenLocation::Param(b)) => a == b,
+            (SourceRef::Cookie(a), TokenLocation::Cookie(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// The owned form.
+    pub fn owned(self) -> TokenSource {
+        match self {
+            SourceRef::Header(n) => TokenSource::Header(String::from(n)),
+            SourceRef::Param(n) => TokenSource::Param(String::from(n)),
+            SourceRef::Cookie(n) => TokenSource::Cookie(String::from(n)),
+        }
+    }
+}
+
+/// A token found in a request, borrowed from it where it can be (a header or a cookie; a
+/// query parameter is percent-decoded into its own string).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundToken {
+pub struct FoundToken<'a> {
     /// The token text.
-    pub token: String,
+    pub token: Cow<'a, str>,
     /// Where it was.
-    pub source: TokenSource,
+    pub source: SourceRef<'a>,
 }
 
 fn err(kind: TokenErrorKind) -> TokenError {
@@ -85,18 +125,82 @@ const B64TOKEN: [bool; 256] = {
     t
 };
 
-/// True when every byte is a `b64token` character (one branch-free pass).
+/// True when every byte of `w` (eight bytes of a token) is a letter, a digit, `-`, `.`, `/`
+/// or `_`: every character of a compact JWS (base64url and dots), and of the `b64token`
+/// grammar but `+`, `~` and `=`, which [`scan_b64token`] checks byte by byte. SWAR: for a
+/// byte `x` below 0x80, `x + (0x80 - lo)` has its high bit set exactly when `x >= lo`, and
+/// `x + (0x7f - hi)` exactly when `x > hi`; neither carries into the next byte.
+fn word_is_common(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let within = |v: u64, lo: u64, hi: u64| {
+        v.wrapping_add(ONES * (0x80 - lo)) & !v.wrapping_add(ONES * (0x7f - hi))
+    };
+    // `-` `.` `/` and the digits are one range, 0x2d..=0x39.
+    let punct_digits = within(w, 0x2d, 0x39);
+    // Setting bit 5 maps `A`-`Z` onto `a`-`z`, and nothing else into that range.
+    let letters = within(w | (ONES * 0x20), 0x61, 0x7a);
+    let underscore = !(w ^ (ONES * u64::from(b'_'))).wrapping_add(ONES * 0x7f);
+    (w & HIGH == 0) & ((punct_digits | letters | underscore) & HIGH == HIGH)
+}
+
+/// What [`scan_b64token`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// A byte outside the `b64token` grammar.
+    Invalid,
+    /// Only `b64token` bytes; `padded` when one of them is `=`.
+    Valid { padded: bool },
+}
+
+/// Checks every byte against the `b64token` grammar: eight at a time where they are the
+/// common characters (a token is checked on every request, cache hits too), one table load
+/// per byte in the words that are not.
+fn scan_b64token(t: &[u8]) -> Scan {
+    let bytewise = |bytes: &[u8], ok: &mut bool, padded: &mut bool| {
+        for &b in bytes {
+            *ok &= B64TOKEN.get(usize::from(b)).copied().unwrap_or(false);
+            *padded |= b == b'=';
+        }
+    };
+    let (mut ok, mut padded) = (true, false);
+    // Two words per step: the masks stay in registers.
+    let mut pairs = t.chunks_exact(16);
+    for chunk in &mut pairs {
+        // A chunk of `chunks_exact(16)` always converts; the fallback is checked bytewise.
+        let [a, b] = <[u8; 16]>::try_from(chunk)
+            .map(u128::from_le_bytes)
+            .map_or([0, 0], |w| [w as u64, (w >> 64) as u64]);
+        if !(word_is_common(a) & word_is_common(b)) {
+            bytewise(chunk, &mut ok, &mut padded);
+        }
+    }
+    let mut words = pairs.remainder().chunks_exact(8);
+    for chunk in &mut words {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if !word_is_common(w) {
+            bytewise(chunk, &mut ok, &mut padded);
+        }
+    }
+    bytewise(words.remainder(), &mut ok, &mut padded);
+    if ok {
+        Scan::Valid { padded }
+    } else {
+        Scan::Invalid
+    }
+}
+
+/// True when every byte is a `b64token` character.
+#[cfg(test)]
 fn all_b64token(t: &[u8]) -> bool {
-    t.iter().fold(true, |ok, &b| {
-        ok & B64TOKEN.get(usize::from(b)).copied().unwrap_or(false)
-    })
+    scan_b64token(t) != Scan::Invalid
 }
 
 fn check_token_text(t: &str) -> Result<(), TokenError> {
     if t.is_empty() {
         return Err(err(TokenErrorKind::Malformed("the token is empty")));
     }
-    if !all_b64token(t.as_bytes()) {
+    let Scan::Valid { padded } = scan_b64token(t.as_bytes()) else {
         // The slow path only names the error.
         if t.bytes().any(|b| b == b',') {
             return Err(err(TokenErrorKind::MultipleTokens));
@@ -104,8 +208,11 @@ fn check_token_text(t: &str) -> Result<(), TokenError> {
         return Err(err(TokenErrorKind::Malformed(
             "the token contains characters outside the token grammar",
         )));
+    };
+    if padded {
+        check_padding(t)?;
     }
-    check_padding(t)
+    Ok(())
 }
 
 /// `*"="` only at the end (the rest of the grammar already checked).
@@ -160,9 +267,13 @@ fn after_prefix<'a>(value: &'a str, prefix: &str) -> Result<Option<&'a str>, Tok
     let scheme_part = value
         .get(..value.len().saturating_sub(token.len()))
         .unwrap_or(value);
-    if all_b64token(token.as_bytes()) && !scheme_part.contains(',') {
-        check_padding(token)?;
-        return Ok(Some(token));
+    if let Scan::Valid { padded } = scan_b64token(token.as_bytes()) {
+        if !scheme_part.contains(',') {
+            if padded {
+                check_padding(token)?;
+            }
+            return Ok(Some(token));
+        }
     }
     if value.contains(',') {
         return Err(err(TokenErrorKind::MultipleTokens));
@@ -217,12 +328,12 @@ where
 }
 
 /// Finds the one token among `locations` in `req`. `Ok(None)` when there is none.
-pub fn find_token(
-    req: &CheckRequest,
-    locations: &[TokenLocation],
-) -> Result<Option<FoundToken>, TokenError> {
-    let mut found: Option<FoundToken> = None;
-    let mut put = |t: FoundToken| -> Result<(), TokenError> {
+pub fn find_token<'a>(
+    req: &'a CheckRequest,
+    locations: &'a [TokenLocation],
+) -> Result<Option<FoundToken<'a>>, TokenError> {
+    let mut found: Option<FoundToken<'a>> = None;
+    let mut put = |t: FoundToken<'a>| -> Result<(), TokenError> {
         if found.is_some() {
             return Err(err(TokenErrorKind::MultipleTokens));
         }
@@ -266,8 +377,8 @@ pub fn find_token(
                 return Err(err(TokenErrorKind::MultipleTokens));
             }
             put(FoundToken {
-                token: String::from(t),
-                source: TokenSource::Header(name.clone()),
+                token: Cow::Borrowed(t),
+                source: SourceRef::Header(name),
             })?;
         }
     }
@@ -302,8 +413,8 @@ pub fn find_token(
                 })?;
                 check_token_text(&value)?;
                 put(FoundToken {
-                    token: value,
-                    source: TokenSource::Param(String::from(*p)),
+                    token: Cow::Owned(value),
+                    source: SourceRef::Param(p),
                 })?;
             }
         }
@@ -333,8 +444,8 @@ pub fn find_token(
                     };
                     check_token_text(v)?;
                     put(FoundToken {
-                        token: String::from(v),
-                        source: TokenSource::Cookie(String::from(*c)),
+                        token: Cow::Borrowed(v),
+                        source: SourceRef::Cookie(c),
                     })?;
                 }
             }

@@ -656,11 +656,26 @@ pub struct HeaderNeeds {
 impl HeaderNeeds {
     /// Whether a header (lower-case name) is needed.
     pub fn wants(&self, name: &str) -> bool {
-        name.starts_with(self.prefix.as_str())
-            || self
-                .names
-                .binary_search_by(|n| n.as_str().cmp(name))
+        self.wants_bytes(name.as_bytes())
+    }
+
+    /// [`HeaderNeeds::wants`] on the name's bytes, as the proxy hands them over (an adapter
+    /// copies only the names it wants).
+    pub fn wants_bytes(&self, name: &[u8]) -> bool {
+        if name.starts_with(self.prefix.as_bytes()) {
+            return true;
+        }
+        // A policy reads a few headers: comparing lengths first rejects most names without
+        // looking at their bytes. Many names: a binary search.
+        if self.names.len() <= 8 {
+            self.names
+                .iter()
+                .any(|n| n.len() == name.len() && n.as_bytes() == name)
+        } else {
+            self.names
+                .binary_search_by(|n| n.as_bytes().cmp(name))
                 .is_ok()
+        }
     }
 }
 

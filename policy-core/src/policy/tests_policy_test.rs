@@ -104,3 +104,54 @@ fn header_needs_follow_the_plan() {
     let n = Plan::from_json("{}").unwrap().header_needs();
     assert!(!n.wants("x-forwarded-for") && !n.wants("authorization") && n.wants("host"));
 }
+
+/// `wants_bytes` (a linear scan up to eight names, a binary search beyond) against membership
+/// in the name list, on random lists of 0–20 names and random lookups.
+#[test]
+fn header_needs_lookup_is_membership() {
+    let pool = [
+        "a",
+        "ab",
+        "abc",
+        "b",
+        "authorization",
+        "authorizatio",
+        "x-request-id",
+        "x-request-ie",
+        "cookie",
+        "host",
+        "x-api-key",
+        "x-tenant",
+        "x-forwarded-for",
+        "x-device-id",
+        "",
+        "zz",
+        "x-a",
+        "x-b",
+        "x-c",
+        "x-dd",
+        "x-ee",
+        "x-fff",
+    ];
+    let mut rng = crate::XorShift(0x1234_5678_9abc_def1);
+    for case in 0..20_000 {
+        let mut names: Vec<String> = (0..rng.below(21))
+            .map(|_| pool[rng.below(pool.len())].into())
+            .collect();
+        names.sort();
+        names.dedup();
+        let prefix = ["", "x-device-", "zzz"][rng.below(3)];
+        let needs = HeaderNeeds {
+            names: names.clone(),
+            prefix: prefix.into(),
+        };
+        let q = pool[rng.below(pool.len())];
+        let want = q.starts_with(prefix) || names.iter().any(|n| n == q);
+        assert_eq!(
+            needs.wants_bytes(q.as_bytes()),
+            want,
+            "case {case}: {names:?} {prefix:?} {q:?}"
+        );
+        assert_eq!(needs.wants(q), want);
+    }
+}
