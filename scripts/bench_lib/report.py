@@ -486,9 +486,13 @@ def write(results, out):
         md.append("`scripts/e2e/bench_instructions.py`: the same Envoy configurations under valgrind's "
                   "callgrind, one keep-alive client, instructions of every Envoy thread per request after "
                   "a warm-up. Deterministic (two runs agree within 0.05 %) where the CPU time above moves "
-                  "by ±10 % between rounds; it ignores the kernel, cache misses and instruction-level "
-                  "parallelism. valgrind does not run SHA-NI: Vigil's SHA-256 of the token runs the "
-                  "portable code here (its own column; natively SHA-NI does it in ≈ 0.3 µs).\n")
+                  "by ±10 % between rounds; it ignores the kernel and instruction-level parallelism. With "
+                  "`--cache-sim` (this run, when the misses columns are filled) valgrind's cache model "
+                  "counts first-level misses, and the estimated cycles are Ir + 10 × L1 misses + 100 × "
+                  "last-level misses (KCachegrind's estimate): a filter's code footprint shows there, "
+                  "not in the instruction count. valgrind does not run SHA-NI: Vigil's SHA-256 of the "
+                  "token runs the portable code here (its own column; natively SHA-NI does it in "
+                  "≈ 0.3–0.45 µs).\n")
         rows = []
         for name, r in ins.items():
             objs = r.get("by_object", {})
@@ -496,11 +500,14 @@ def write(results, out):
             envoy = objs.get("envoy", 0)
             libc = objs.get("libc.so.6", 0)
             other = r["per_request"] - module - envoy - libc
+            miss = r.get("misses_per_request") or {}
+            cest = r.get("cycles_estimate_per_request")
             rows.append([name, f"{r['per_request']:,.0f}", f"{r.get('soft_sha256_per_request', 0):,.0f}",
                          f"{envoy:,.0f}", f"{module:,.0f}" if module else "—", f"{libc:,.0f}", f"{other:,.0f}",
-                         f"{r.get('requests')}"])
+                         f"{miss['I1mr']:,.0f}" if "I1mr" in miss else "—",
+                         f"{cest:,.0f}" if cest else "—", f"{r.get('requests')}"])
         md.append(table(["config", "instructions / request", "of which soft SHA-256", "envoy", "libvigil.so",
-                         "libc", "other (allocator)", "requests"], rows) + "\n")
+                         "libc", "other (allocator)", "I1 misses", "est. cycles", "requests"], rows) + "\n")
         lines = []
         for a, b in (("vigil-native", "jwt_authn+rbac+cache"), ("vigil-native", "jwt_authn+rbac+cache+accesslog"),
                      ("vigil-native-nolog", "jwt_authn+rbac+cache"), ("vigil-native-verify", "jwt_authn+rbac")):
@@ -510,6 +517,12 @@ def write(results, out):
                 sb = rb["per_request"] - rb.get("soft_sha256_per_request", 0)
                 lines.append(f"`{a}` / `{b}`: {ra['per_request'] / rb['per_request']:.3f}× "
                              f"({sa / sb:.3f}× without the soft SHA-256)")
+                ca, cb = ra.get("cycles_estimate_per_request"), rb.get("cycles_estimate_per_request")
+                if ca and cb:
+                    xa = ca - ra.get("soft_sha256_cycles_estimate_per_request", 0)
+                    xb = cb - rb.get("soft_sha256_cycles_estimate_per_request", 0)
+                    lines.append(f"  estimated cycles (Ir + 10 × L1 misses + 100 × LL misses): {ca / cb:.3f}× "
+                                 f"({xa / xb:.3f}× without the soft SHA-256)")
         rec = [(a, b) for a, b in (("vigil-native", "vigil-native-nolog"), ("jwt_authn+rbac+cache+accesslog",
                                    "jwt_authn+rbac+cache"), ("none+accesslog", "none")) if a in ins and b in ins]
         for a, b in rec:

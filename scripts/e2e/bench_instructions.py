@@ -18,7 +18,14 @@ counters are dumped, and the self cost of every function is summed per object (e
 module, libc, the allocator's unnamed code). Instructions of every Envoy thread count (the
 access-log flush thread too).
 
-Usage: bench_instructions.py [--requests N] [--json] [--baseline-native PATH] CONFIG...
+Instructions are not time. `--cache-sim` adds valgrind's cache simulation (about twice as
+slow) and reports, per config, the first-level misses per request (instruction I1, data D1
+reads and writes) and an estimated cycle count, KCachegrind's "CEst": Ir + 10 × L1 misses +
+100 × last-level misses. It is a model (no L2, no prefetching, no out-of-order overlap), but it
+charges a filter for the code and data it touches, which the instruction count does not: a
+large code footprint run once per request misses the instruction cache every time.
+
+Usage: bench_instructions.py [--requests N] [--json] [--cache-sim] [--baseline-native PATH] CONFIG...
   (default configs: none, jwt_authn+rbac+cache, jwt_authn+rbac+cache+accesslog,
    vigil-native-nolog, vigil-native)
   --baseline-native  also run vigil-native and vigil-native-nolog with another libvigil.so
@@ -57,26 +64,29 @@ def envoy_binary():
     return found[0]
 
 
-def wrapper(work, out_dir):
+def wrapper(work, out_dir, cache_sim=False):
     """An executable that runs Envoy under callgrind (harness.Envoy starts `harness.ENVOY`)."""
     path = os.path.join(work, "envoy-callgrind")
+    sim = "--cache-sim=yes " if cache_sim else ""
     with open(path, "w") as f:
         f.write("#!/bin/sh\n"
                 f"exec valgrind --tool=callgrind --callgrind-out-file='{out_dir}/cg.%p.out' "
-                f"--dump-instr=no --log-file='{out_dir}/valgrind.%p.log' '{envoy_binary()}' \"$@\"\n")
+                f"--dump-instr=no {sim}--log-file='{out_dir}/valgrind.%p.log' '{envoy_binary()}' \"$@\"\n")
     os.chmod(path, 0o755)
     return path
 
 
 def self_costs(path):
-    """{(object, function): self instructions} from a callgrind output file.
+    """(event names, {(object, function): [self cost per event]}) from a callgrind output file.
 
-    The format: `ob=`/`fn=` name the current object and function (`(id) name` the first time,
-    `(id)` after); a cost line is `<position> <Ir>`; the cost line right after `calls=` is the
+    The format: `events:` names the columns (`Ir` alone, or with `--cache-sim` the misses too);
+    `ob=`/`fn=` name the current object and function (`(id) name` the first time, `(id)`
+    after); a cost line is `<position> <event>...`; the cost line right after `calls=` is the
     inclusive cost of that call and belongs to the callee, so it is skipped here."""
     names = {"ob": {}, "fn": {}}
     ob = fn = "?"
     after_call = False
+    events = ["Ir"]
     costs = {}
 
     def name(kind, rest):
@@ -89,7 +99,9 @@ def self_costs(path):
 
     with open(path) as f:
         for line in f:
-            if line.startswith("ob="):
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith("ob="):
                 ob = os.path.basename(name("ob", line[3:].rstrip("\n")))
             elif line.startswith("fn="):
                 fn = name("fn", line[3:].rstrip("\n"))
@@ -106,8 +118,17 @@ def self_costs(path):
                     if after_call:
                         after_call = False
                     else:
-                        costs[(ob, fn)] = costs.get((ob, fn), 0) + int(parts[1])
-    return costs
+                        row = costs.setdefault((ob, fn), [0] * len(events))
+                        for i, v in enumerate(parts[1:1 + len(events)]):
+                            row[i] += int(v)
+    return events, costs
+
+
+def cycle_estimate(totals):
+    """KCachegrind's CEst from {event: count}: Ir + 10 × L1 misses + 100 × last-level misses."""
+    l1 = sum(totals.get(e, 0) for e in ("I1mr", "D1mr", "D1mw"))
+    ll = sum(totals.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
+    return totals.get("Ir", 0) + 10 * l1 + 100 * ll
 
 
 def send(port, token, n):
@@ -123,7 +144,7 @@ def send(port, token, n):
     return statuses
 
 
-def measure(name, entry, tokens, n, work, module_dir):
+def measure(name, entry, tokens, n, work, module_dir, cache_sim=False):
     filters, kind, *record = entry
     out_dir = os.path.join(work, name.replace("/", "_"))
     os.makedirs(out_dir, exist_ok=True)
@@ -131,7 +152,7 @@ def measure(name, entry, tokens, n, work, module_dir):
     logs = [harness.access_log(os.path.join(out_dir, "access.log"), record[0])] if record else None
     cfg = {"static_resources": {"listeners": [bench_envoy.direct_listener(name, port, filters, logs)], "clusters": []}}
     real = harness.ENVOY
-    harness.ENVOY = wrapper(out_dir, out_dir)
+    harness.ENVOY = wrapper(out_dir, out_dir, cache_sim)
     try:
         env = harness.Envoy(cfg, out_dir, base_id=460, module_dir=module_dir)
         env.start(concurrency=1)
@@ -147,21 +168,32 @@ def measure(name, entry, tokens, n, work, module_dir):
         dumps = [f for f in os.listdir(out_dir) if f.startswith(f"cg.{env.pid}.out.")]
         if not dumps:
             raise RuntimeError(f"{name}: callgrind wrote no dump")
-        costs = self_costs(os.path.join(out_dir, sorted(dumps)[-1]))
+        events, costs = self_costs(os.path.join(out_dir, sorted(dumps)[-1]))
     finally:
         env.stop()
+
+    def summed(rows):
+        return {e: sum(r[i] for r in rows) for i, e in enumerate(events)}
+
     by_object = {}
-    for (ob, fn), ir in costs.items():
-        by_object[ob] = by_object.get(ob, 0) + ir
-    soft_sha = sum(ir for (ob, fn), ir in costs.items() if SOFT_SHA.search(fn))
+    for (ob, fn), row in costs.items():
+        by_object[ob] = by_object.get(ob, 0) + row[0]
+    sha_rows = [row for (ob, fn), row in costs.items() if SOFT_SHA.search(fn)]
+    soft_sha = sum(row[0] for row in sha_rows)
     total = sum(by_object.values())
-    return {
+    result = {
         "requests": n,
         "statuses": statuses,
         "per_request": total / n,
         "soft_sha256_per_request": soft_sha / n,
         "by_object": {k: v / n for k, v in sorted(by_object.items(), key=lambda kv: -kv[1]) if v / n >= 1},
     }
+    if "I1mr" in events:
+        totals = summed(costs.values())
+        result["misses_per_request"] = {e: totals[e] / n for e in events if e != "Ir" and "m" in e}
+        result["cycles_estimate_per_request"] = cycle_estimate(totals) / n
+        result["soft_sha256_cycles_estimate_per_request"] = cycle_estimate(summed(sha_rows)) / n
+    return result
 
 
 def main():
@@ -173,6 +205,7 @@ def main():
     args = sys.argv[1:]
     n = 2000
     as_json = False
+    cache_sim = False
     baseline_native = None
     names = []
     i = 0
@@ -183,6 +216,8 @@ def main():
             i += 1
         elif a == "--json":
             as_json = True
+        elif a == "--cache-sim":
+            cache_sim = True
         elif a == "--baseline-native":
             baseline_native = args[i + 1]
             i += 1
@@ -218,10 +253,15 @@ def main():
     for name in names:
         t0 = time.time()
         results[name] = measure(name, all_configs[name], tokens, n, work,
-                                module_dir if name.endswith("@baseline") else None)
+                                module_dir if name.endswith("@baseline") else None, cache_sim)
         r = results[name]
         print(f"{name:32} {r['per_request']:10,.0f} instructions/request  (soft SHA-256 {r['soft_sha256_per_request']:,.0f};"
               f" statuses {r['statuses']}; {time.time() - t0:.0f} s)", file=table)
+        if cache_sim:
+            m = r["misses_per_request"]
+            print(f"{'':32} {r['cycles_estimate_per_request']:10,.0f} estimated cycles/request  (I1 misses"
+                  f" {m.get('I1mr', 0):,.0f}, D1 read {m.get('D1mr', 0):,.0f}, D1 write {m.get('D1mw', 0):,.0f};"
+                  f" soft SHA-256 {r['soft_sha256_cycles_estimate_per_request']:,.0f})", file=table)
     for a, b in (("vigil-native", "jwt_authn+rbac+cache"), ("vigil-native", "jwt_authn+rbac+cache+accesslog"),
                  ("vigil-native-nolog", "jwt_authn+rbac+cache"), ("vigil-native-verify", "jwt_authn+rbac"),
                  ("vigil-native", "vigil-native@baseline"), ("vigil-native-nolog", "vigil-native-nolog@baseline")):
@@ -230,7 +270,13 @@ def main():
             print(f"{a} / {b}: {ra['per_request'] / rb['per_request']:.3f}"
                   f" ({(ra['per_request'] - ra['soft_sha256_per_request']) / (rb['per_request'] - rb['soft_sha256_per_request']):.3f}"
                   " without the soft SHA-256)", file=table)
-    shutil.rmtree(work, ignore_errors=True)
+            if cache_sim:
+                ca, cb = ra["cycles_estimate_per_request"], rb["cycles_estimate_per_request"]
+                sa, sb = ra["soft_sha256_cycles_estimate_per_request"], rb["soft_sha256_cycles_estimate_per_request"]
+                print(f"{'':{len(a) + len(b) + 3}}  estimated cycles {ca / cb:.3f} ({(ca - sa) / (cb - sb):.3f} without"
+                      " the soft SHA-256)", file=table)
+    if not os.environ.get("VIGIL_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
     if as_json:
         print(json.dumps(results))
 
