@@ -62,13 +62,15 @@ pub fn read_into(
     r
 }
 
-/// The bytes `req`'s buffers hold (their capacity, not their length).
+/// The bytes `req`'s buffers hold (their capacity, not their length), the header list's own
+/// slots included.
 pub fn retained_bytes(req: &CheckRequest) -> usize {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
     req.method.capacity()
         + req.path.capacity()
         + req.host.capacity()
         + opt(&req.scheme)
+        + req.headers.capacity() * core::mem::size_of::<(String, String)>()
         + req
             .headers
             .iter()
@@ -179,6 +181,21 @@ fn fill(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many empty headers hold memory too: the list's slots count.
+    #[test]
+    fn retained_bytes_count_the_header_list() {
+        let mut req = CheckRequest::default();
+        for _ in 0..2_000 {
+            req.headers.push((String::new(), String::new()));
+        }
+        assert!(
+            retained_bytes(&req) > KEEP_BYTES,
+            "{}",
+            retained_bytes(&req)
+        );
+        assert_eq!(retained_bytes(&CheckRequest::default()), 0);
+    }
 
     #[test]
     fn socket_addresses() {
